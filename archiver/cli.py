@@ -1,0 +1,202 @@
+"""The command line: options -> Settings, one library call, library errors -> exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from archiver import __version__
+from archiver.config import Settings, build_settings, load_config
+from archiver.errors import ArchiverError
+from archiver.extract import extract_links
+from archiver.models import DEFAULT_ROLES, Status
+from archiver.pipeline import archive as run_archive
+from archiver.plan import load_documents
+from archiver.progress import LiveProgress, summary_text
+from archiver.verify import verify as run_verify
+
+
+class Exit(IntEnum):
+    OK = 0
+    PROBLEM = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+def _settings(ctx: click.Context, values: dict[str, Any]) -> Settings:
+    root: dict[str, Any] = ctx.find_root().params
+    base: dict[str, Any] = {}
+    config = values.pop("config", None) or root.get("config")
+    if config:
+        base = load_config(Path(config))
+    out = values.pop("out", None) or root.get("out")
+    merged = base | {key: value for key, value in values.items() if value is not None}
+    if out:
+        merged["out"] = out
+    return build_settings(Settings(), merged)
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+shared = [
+    click.option(
+        "--out", type=click.Path(file_okay=False), help="Root holding warcs/ and manifests/."
+    ),
+    click.option("--config", type=click.Path(dir_okay=False), help="TOML file of option values."),
+    click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout."),
+    click.option("-v", "--verbose", count=True, help="Say more."),
+    click.option("-q", "--quiet", is_flag=True, help="Say nothing but errors."),
+]
+
+
+def with_shared(func: Any) -> Any:
+    for option in reversed(shared):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="archiver")
+def cli() -> None:
+    """Preserve the images, media, sources and related articles that documents cite.
+
+    \b
+    archiver links examples/
+    archiver archive examples/ -c news
+    archiver verify -c news
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+def links(paths: tuple[str, ...]) -> None:
+    """Print every link found in PATHS as JSON Lines; nothing is fetched.
+
+    \b
+    archiver links examples/ | jq -r 'select(.archive) | .url'
+    """
+    for document in load_documents(paths):
+        for link in extract_links(document):
+            row = {
+                "document": link.document,
+                "url": link.url,
+                "raw": link.raw,
+                "role": link.role.value,
+                "found_as": link.found_as,
+                "archive": link.url is not None and link.role in DEFAULT_ROLES,
+            }
+            if link.via:
+                row["via"] = link.via
+            if link.reason:
+                row["reason"] = link.reason
+            _emit_json(row)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-c", "--collection", required=True, help="Collection name ([A-Za-z0-9._-]+).")
+@with_shared
+@click.option("--proxy", help="http://, https:// or socks5:// proxy URL.")
+@click.option("--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM).")
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (32).")
+@click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host (2).")
+@click.option("--delay", type=click.FloatRange(0), help="Seconds between requests to a host (0).")
+@click.option("--retries", type=click.IntRange(0, 20), help="Retries after the first try (3).")
+@click.option("--timeout", type=click.FloatRange(0.1), help="Connect/read timeout, seconds (30).")
+@click.option("--max-size", type=click.IntRange(1), help="Largest body kept, bytes (1 GiB).")
+@click.option("--warc-size", type=click.IntRange(1024), help="Rotate WARC files at bytes (1 GB).")
+@click.option("--roles", help="Roles to archive (image,media,source,related).")
+@click.option("--user-agent", help="User-Agent header.")
+@click.option("--robots", type=click.Choice(["obey", "ignore"]), help="robots.txt (obey).")
+@click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses.")
+@click.option("--retry-failed", is_flag=True, default=None, help="Fetch `failed` links again.")
+@click.option("--refresh", is_flag=True, default=None, help="Capture every link anew.")
+@click.option("--fail-on-dead", is_flag=True, help="Exit 1 when any link is dead or failed.")
+@click.pass_context
+def archive(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    as_json: bool,
+    verbose: int,
+    quiet: bool,
+    fail_on_dead: bool,
+    **options: Any,
+) -> None:
+    """Fetch the selected links of PATHS into WARC files and a manifest.
+
+    \b
+    archiver archive examples/ -c news
+    archiver archive docs/ -c news --proxy socks5://127.0.0.1:1080 --roles image,source
+    """
+    settings = _settings(ctx, options)
+    console = Console(stderr=True)
+    live = console.is_terminal and not quiet and not as_json
+    summary = run_archive(list(paths), settings, LiveProgress(console) if live else None)
+    if as_json:
+        _emit_json(dataclasses.asdict(summary))
+    elif not quiet:
+        click.echo(summary_text(summary))
+    bad = summary.counts.get(Status.DEAD.value, 0) + summary.counts.get(Status.FAILED.value, 0)
+    if fail_on_dead and bad:
+        ctx.exit(Exit.PROBLEM)
+
+
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@with_shared
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool, verbose: int, quiet: bool, **options: Any) -> None:
+    """Check WARC fixity and every manifest entry against the WARCs.
+
+    \b
+    archiver verify -c news && echo intact
+    """
+    report = run_verify(_settings(ctx, options))
+    if as_json:
+        _emit_json(report.as_json())
+    else:
+        for problem in report.problems:
+            click.echo(str(problem))
+        if not quiet:
+            state = "OK" if report.ok else f"{len(report.problems)} problem(s)"
+            click.echo(
+                f"{report.collection}: {report.warc_files} WARC files, {report.records} "
+                f"records, {report.entries} manifest entries checked: {state}"
+            )
+    if not report.ok:
+        ctx.exit(Exit.PROBLEM)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one line on stderr and exit 2 for bad usage; no tracebacks for known errors."""
+    try:
+        cli.main(args=argv, prog_name="archiver", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.UsageError as exc:
+        click.echo(f"archiver: error: {exc.format_message()}", err=True)
+        sys.exit(Exit.USAGE)
+    except click.ClickException as exc:
+        click.echo(f"archiver: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("archiver: interrupted", err=True)
+        sys.exit(Exit.INTERRUPTED)
+    except ArchiverError as exc:
+        click.echo(f"archiver: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("archiver: interrupted; what was written is kept", err=True)
+        sys.exit(Exit.INTERRUPTED)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(Exit.OK)

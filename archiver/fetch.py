@@ -1,0 +1,280 @@
+"""Link -> FetchResult: polite, retried, hop-by-hop fetching. A dead link is a value.
+
+Each attempt is one HTTP exchange with its body spooled and hashed; tenacity decides whether to
+try again (`retry.should_retry`), Retry-After pauses the whole host, and only the exchange that
+ends the retries is stored, through the `store` callback, before the next redirect hop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result
+
+from archiver.config import Settings
+from archiver.errorclass import classify, http_error, status_for
+from archiver.errors import UnfetchableURL
+from archiver.exchange import BodySpool, Exchange
+from archiver.guard import refuse_literal
+from archiver.models import ErrorInfo, FetchResult, Hop, Status, WarcRecordRef
+from archiver.politeness import HostGate
+from archiver.retry import backoff, parse_retry_after, should_retry
+from archiver.robots import RobotsCache
+from archiver.urls import canonicalize
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+Store = Callable[[Exchange], Awaitable[WarcRecordRef]]
+
+
+@dataclass
+class Attempt:
+    """One try at one URL: an exchange (maybe cut short), an error, or both."""
+
+    exchange: Exchange | None = None
+    error: ErrorInfo | None = None
+    retry_after: float | None = None
+
+    @property
+    def http_status(self) -> int | None:
+        return self.exchange.status if self.exchange else None
+
+    @property
+    def retryable(self) -> bool:
+        if self.error is None and self.exchange is not None:
+            return should_retry(self.exchange.status, None)
+        return should_retry(None, self.error.kind if self.error else None)
+
+    def close(self) -> None:
+        if self.exchange is not None:
+            self.exchange.close()
+
+
+class Fetcher:
+    """Fetches URLs with one shared client, host gate and robots cache."""
+
+    def __init__(
+        self, settings: Settings, client: httpx.AsyncClient, store: Store, *, proxied: bool
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._store = store
+        self._proxied = proxied
+        self._gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
+        self._robots = RobotsCache(client, settings.user_agent)
+        self.bytes_received = 0
+
+    async def fetch(self, url: str) -> FetchResult:
+        """Fetch `url`, following redirects hop by hop; every hop's response is stored."""
+        hops: list[Hop] = []
+        seen = {url}
+        current = url
+        attempts = 0
+        while True:
+            attempt, tries = await self._with_retries(current)
+            attempts += tries
+            exchange = attempt.exchange
+            if exchange is None:
+                error = attempt.error or ErrorInfo("error", "no response")
+                return _failure(url, current, error, attempts, hops)
+            try:
+                ref = await self._store(exchange)
+            finally:
+                exchange.close()
+            target = _redirect_target(current, exchange)
+            if target is None:
+                return _final(url, exchange, attempt, ref, attempts, hops)
+            hops.append(Hop(current, exchange.status, target, ref.record_id))
+            problem = _redirect_problem(target, seen, len(hops), self._settings.max_redirects)
+            if problem is not None:
+                return _failure(url, current, problem, attempts, hops, exchange.status)
+            seen.add(target)
+            current = target
+
+    async def _with_retries(self, url: str) -> tuple[Attempt, int]:
+        settings = self._settings
+        host = urlsplit(url).netloc
+        tries = 0
+
+        def wait(state: RetryCallState) -> float:
+            attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
+            if attempt.retry_after is not None:
+                self._gate.pause(host, attempt.retry_after)
+                return 0.0
+            return backoff(state.attempt_number, settings.backoff_base)
+
+        def give_up(state: RetryCallState) -> bool:
+            attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
+            too_long = (attempt.retry_after or 0.0) > settings.max_retry_after
+            return too_long or state.attempt_number > settings.retries
+
+        async def one() -> Attempt:
+            nonlocal tries
+            tries += 1
+            return await self._attempt(url)
+
+        retrying = AsyncRetrying(
+            stop=give_up,
+            wait=wait,
+            retry=retry_if_result(lambda attempt: bool(attempt.retryable)),
+            before_sleep=lambda state: state.outcome.result().close(),  # type: ignore[union-attr]
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+        attempt: Attempt = await retrying(one)
+        return attempt, tries
+
+    async def _attempt(self, url: str) -> Attempt:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if self._proxied and not self._settings.allow_private:
+            refused = refuse_literal(host)
+            if refused:
+                return Attempt(error=ErrorInfo("private-address", refused))
+        if self._settings.robots == "obey":
+            blocked = await self._robots.check(url)
+            if blocked is not None:
+                return Attempt(error=blocked)
+        async with self._gate.slot(parts.netloc):
+            return await self._exchange(url)
+
+    async def _exchange(self, url: str) -> Attempt:
+        request = self._client.build_request("GET", url)
+        date = datetime.now(UTC)
+        try:
+            response = await self._client.send(request, stream=True)
+        except Exception as exc:  # every per-link failure becomes a value
+            return Attempt(error=classify(exc))
+        try:
+            return await self._receive(url, request, response, date)
+        finally:
+            await response.aclose()
+
+    async def _receive(
+        self, url: str, request: httpx.Request, response: httpx.Response, date: datetime
+    ) -> Attempt:
+        spool = BodySpool()
+        error, truncated = await self._read_body(response, spool)
+        self.bytes_received += spool.size
+        exchange = Exchange(
+            url=url,
+            date=date,
+            request_head=_request_head(request),
+            http_version=response.http_version,
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=list(response.headers.raw),
+            body=spool,
+            ip_address=None if self._proxied else _peer_address(response),
+            truncated=truncated,
+        )
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return Attempt(exchange, error, retry_after)
+
+    async def _read_body(
+        self, response: httpx.Response, spool: BodySpool
+    ) -> tuple[ErrorInfo | None, str | None]:
+        """Stream the raw body into `spool` within the size and time limits."""
+        limit = self._settings.max_size
+        deadline = time.monotonic() + self._settings.total_time
+        try:
+            async for chunk in response.aiter_raw():
+                if spool.size + len(chunk) > limit:
+                    spool.write(chunk[: limit - spool.size])
+                    return ErrorInfo(
+                        "too-large", f"body exceeds {limit} bytes; kept the first {limit}"
+                    ), "length"
+                spool.write(chunk)
+                if time.monotonic() > deadline:
+                    message = f"body took longer than {self._settings.total_time:g} s"
+                    return ErrorInfo("timeout", message), "time"
+        except Exception as exc:  # a cut body is kept and marked, never raised
+            error = classify(exc)
+            return error, "time" if error.kind == "timeout" else "disconnect"
+        return None, None
+
+
+def _request_head(request: httpx.Request) -> bytes:
+    target = request.url.raw_path
+    lines = [b"GET " + target + b" HTTP/1.1"]
+    lines.extend(key + b": " + value for key, value in request.headers.raw)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _peer_address(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    address = stream.get_extra_info("server_addr")
+    return str(address[0]) if address else None
+
+
+def _redirect_target(current: str, exchange: Exchange) -> str | None:
+    location = exchange.header("location")
+    if exchange.status not in REDIRECT_STATUSES or not location:
+        return None
+    try:
+        return canonicalize(urljoin(current, location.strip()))
+    except UnfetchableURL:
+        return None
+
+
+def _redirect_problem(target: str, seen: set[str], hops: int, limit: int) -> ErrorInfo | None:
+    if target in seen:
+        return ErrorInfo("redirect-loop", f"redirect loop back to {target}")
+    if hops > limit:
+        return ErrorInfo("redirects", f"more than {limit} redirects")
+    return None
+
+
+def _failure(
+    url: str,
+    current: str,
+    error: ErrorInfo,
+    attempts: int,
+    hops: list[Hop],
+    http_status: int | None = None,
+) -> FetchResult:
+    status = status_for(None, error)
+    if error.kind.startswith("redirect"):
+        status = Status.FAILED
+    return FetchResult(
+        url=url,
+        status=status,
+        attempts=attempts,
+        final_url=current,
+        http_status=http_status,
+        error=error,
+        redirects=tuple(hops),
+    )
+
+
+def _final(
+    url: str,
+    exchange: Exchange,
+    attempt: Attempt,
+    ref: WarcRecordRef,
+    attempts: int,
+    hops: list[Hop],
+) -> FetchResult:
+    error = attempt.error or http_error(exchange.status)
+    return FetchResult(
+        url=url,
+        status=status_for(exchange.status, error),
+        attempts=attempts,
+        final_url=exchange.url,
+        http_status=exchange.status,
+        error=error,
+        content_type=exchange.content_type,
+        size=exchange.body.size,
+        sha256=exchange.body.sha256,
+        payload_digest=f"sha256:{exchange.body.sha256}",
+        truncated=exchange.truncated,
+        record=ref,
+        redirects=tuple(hops),
+    )

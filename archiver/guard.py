@@ -1,0 +1,123 @@
+"""The private-address guard: documents are untrusted, so links never reach private networks.
+
+Without a proxy, the tool resolves names itself and connects to the checked address, so a DNS
+answer cannot change between the check and the connection. Behind a proxy the proxy resolves
+names; then only IP literals and `localhost` names can be judged (see `refuse_literal`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+
+import httpcore
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class ResolveFailed(Exception):
+    """The name does not resolve: the link is dead with error `dns`."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+
+
+class PrivateAddress(Exception):
+    """Every address of the host is private, loopback, link-local, multicast or reserved."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} resolves to non-public address {address}")
+        self.host = host
+        self.address = address
+
+
+def is_public(address: IPAddress) -> bool:
+    """True for globally routable unicast addresses (IPv4-mapped IPv6 judged as IPv4)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def parse_ip(host: str) -> IPAddress | None:
+    """The address named by an IP literal host (brackets allowed), else None."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def refuse_literal(host: str) -> str | None:
+    """The reason to refuse `host` without resolving it (IP literal or localhost), or None."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{host} is a loopback name"
+    address = parse_ip(name)
+    if address is not None and not is_public(address):
+        return f"{host} is a non-public address"
+    return None
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """A network backend that resolves, checks and then connects to the address it checked."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_private: bool) -> None:
+        self._inner = inner
+        self._allow_private = allow_private
+        self._cache: dict[tuple[str, int], list[str]] = {}
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        literal = parse_ip(host)
+        if literal is not None:
+            return [str(literal)]
+        key = (host, port)
+        if key not in self._cache:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError) as exc:
+                raise ResolveFailed(host, str(exc)) from exc
+            self._cache[key] = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        return self._cache[key]
+
+    def _allowed(self, host: str, addresses: Iterable[str]) -> list[str]:
+        addresses = list(addresses)
+        if self._allow_private:
+            return addresses
+        allowed = [a for a in addresses if is_public(ipaddress.ip_address(a))]
+        if not allowed:
+            raise PrivateAddress(host, addresses[0] if addresses else "?")
+        return allowed
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = self._allowed(host, await self._resolve(host, port))
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used by archiver")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

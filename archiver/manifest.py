@@ -1,0 +1,132 @@
+"""The manifest: append-only JSON Lines, the single source of truth of a collection.
+
+    manifests/NAME/links.jsonl       one line per link outcome; the last line for a url is current
+    manifests/NAME/documents.jsonl   one line per document processed
+    manifests/NAME/warcs.sha256      "<sha256>  <path>" per closed WARC file (sha256sum -c format)
+
+Every line is written with one write call and flushed. A torn last line (a crash mid-write) is
+reported, ignored when reading, and cut off before the next append.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+from typing import Any, TextIO
+
+from archiver.errors import StorageError
+from archiver.models import ManifestEntry
+from archiver.warc import ClosedWarc
+
+LINKS = "links.jsonl"
+DOCUMENTS = "documents.jsonl"
+WARCS = "warcs.sha256"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def entry_to_json(entry: ManifestEntry) -> dict[str, Any]:
+    data: dict[str, Any] = _plain(asdict(entry))
+    return data
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Parsed lines and problems (`path:N: ...`); a torn or bad line is skipped, never fatal."""
+    if not path.exists():
+        return [], []
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
+                problems.append(f"{path}:{number}: torn last line ignored ({len(raw)} bytes)")
+                break
+            try:
+                row = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                problems.append(f"{path}:{number}: unreadable line ignored ({exc})")
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows, problems
+
+
+def read_warc_sums(path: Path) -> dict[str, str]:
+    """path -> sha256 from a warcs.sha256 file."""
+    sums: dict[str, str] = {}
+    if not path.exists():
+        return sums
+    for line in path.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        if digest and name:
+            sums[name] = digest
+    return sums
+
+
+def _cut_torn_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if data.endswith(b"\n"):
+            return
+        handle.truncate(data.rfind(b"\n") + 1)
+
+
+class Manifest:
+    """Appends to one collection's manifest files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            for name in (LINKS, DOCUMENTS, WARCS):
+                _cut_torn_tail(directory / name)
+        except OSError as exc:
+            raise StorageError(f"cannot prepare manifest {directory}: {exc}") from exc
+        self._handles: dict[str, TextIO] = {}
+
+    def current_links(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """The last line of every url in links.jsonl, and any problems met reading it."""
+        rows, problems = read_jsonl(self.directory / LINKS)
+        return {row["url"]: row for row in rows if "url" in row}, problems
+
+    def append_link(self, line: dict[str, Any]) -> None:
+        self._append(LINKS, json.dumps(line, ensure_ascii=False))
+
+    def append_document(self, record: dict[str, Any]) -> None:
+        self._append(DOCUMENTS, json.dumps(record, ensure_ascii=False))
+
+    def append_warc(self, closed: ClosedWarc) -> None:
+        self._append(WARCS, f"{closed.sha256}  {closed.path}")
+
+    def _append(self, name: str, line: str) -> None:
+        try:
+            handle = self._handles.get(name)
+            if handle is None:
+                handle = (self.directory / name).open("a", encoding="utf-8")
+                self._handles[name] = handle
+            handle.write(line + "\n")
+            handle.flush()
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.directory / name}: {exc}") from exc
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            finally:
+                handle.close()
+        self._handles.clear()

@@ -1,0 +1,164 @@
+"""The named types passed between pipeline stages.
+
+    paths -> Document -> Link -> FetchResult -> WarcRecordRef -> ManifestEntry -> RunSummary
+
+Every type is a frozen dataclass with no I/O. Stages are functions of the previous stage's type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Why a link is in a document; decides whether it is archived by default."""
+
+    IMAGE = "image"
+    MEDIA = "media"
+    SOURCE = "source"
+    RELATED = "related"
+    LINK = "link"
+    NAVIGATION = "navigation"
+    TRACKER = "tracker"
+
+
+DEFAULT_ROLES: frozenset[Role] = frozenset({Role.IMAGE, Role.MEDIA, Role.SOURCE, Role.RELATED})
+
+
+class Status(StrEnum):
+    """A link's outcome in the manifest."""
+
+    ARCHIVED = "archived"
+    DEAD = "dead"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input file, decoded, with what its template tells about it."""
+
+    path: str
+    sha256: str
+    size: int
+    encoding: str
+    text: str
+    template: str
+    source_url: str | None = None
+    title: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A URL found in a document.
+
+    `url` is the canonical, percent-encoded form, or None when the raw text cannot be fetched
+    (a data: URI, a mailto:, an empty src, a path relative to the mirror repository); `reason`
+    then says why. `via` names the proxy URL a link was unwrapped from.
+    """
+
+    document: str
+    raw: str
+    url: str | None
+    role: Role
+    found_as: str
+    reason: str | None = None
+    via: str | None = None
+
+    @property
+    def fetchable(self) -> bool:
+        return self.url is not None
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why a fetch did not end in a capture: a short class and a human message."""
+
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class WarcRecordRef:
+    """Where a response record landed: file (relative to the output root), offset, length."""
+
+    warc_file: str
+    offset: int
+    length: int
+    record_id: str
+    date: str
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One redirect response in a chain, as stored in the WARC."""
+
+    url: str
+    status: int
+    location: str
+    record_id: str | None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of fetching one URL: a capture, a dead link, or a failure. Never an exception."""
+
+    url: str
+    status: Status
+    attempts: int
+    final_url: str | None = None
+    http_status: int | None = None
+    error: ErrorInfo | None = None
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    payload_digest: str | None = None
+    truncated: str | None = None
+    record: WarcRecordRef | None = None
+    redirects: tuple[Hop, ...] = ()
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One line of links.jsonl: the current state of one canonical URL."""
+
+    url: str
+    role: Role
+    documents: tuple[str, ...]
+    status: Status
+    http_status: int | None = None
+    error: str | None = None
+    final_url: str | None = None
+    redirects: tuple[dict[str, object], ...] = ()
+    sha256: str | None = None
+    payload_digest: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+    record_id: str | None = None
+    revisit_of: str | None = None
+    attempts: int = 0
+    fetched_at: str | None = None
+    truncated: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one `archive` run did, for the terminal and for --json."""
+
+    collection: str
+    documents: int
+    links_found: int
+    links_selected: int
+    counts: dict[str, int] = field(default_factory=dict)
+    fetched: int = 0
+    bytes_fetched: int = 0
+    seconds: float = 0.0
+    warc_files: tuple[str, ...] = ()

@@ -1,0 +1,93 @@
+"""FetchResult -> ManifestEntry, and the re-run rules that decide what is fetched again."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from archiver.config import Settings
+from archiver.manifest import entry_to_json
+from archiver.models import ErrorInfo, FetchResult, ManifestEntry, Role, Status
+from archiver.plan import Target
+
+DONE = frozenset({Status.ARCHIVED.value, Status.DEAD.value})
+
+
+def needs_fetch(previous: dict[str, Any] | None, settings: Settings) -> bool:
+    """archived and dead are kept; failed only with --retry-failed; --refresh fetches all."""
+    if previous is None or settings.refresh:
+        return True
+    status = previous.get("status")
+    if status in DONE:
+        return False
+    if status == Status.FAILED.value:
+        return settings.retry_failed
+    return True
+
+
+def entry_from_result(target: Target, role: Role, result: FetchResult) -> ManifestEntry:
+    record = result.record
+    return ManifestEntry(
+        url=target.url,
+        role=role,
+        documents=target.documents,
+        status=result.status,
+        http_status=result.http_status,
+        error=str(result.error) if result.error else None,
+        final_url=result.final_url,
+        redirects=tuple(
+            {
+                "url": hop.url,
+                "status": hop.status,
+                "location": hop.location,
+                "record_id": hop.record_id,
+            }
+            for hop in result.redirects
+        ),
+        sha256=result.sha256,
+        payload_digest=result.payload_digest,
+        size=result.size,
+        content_type=result.content_type,
+        warc_file=record.warc_file if record else None,
+        warc_offset=record.offset if record else None,
+        warc_length=record.length if record else None,
+        record_id=record.record_id if record else None,
+        attempts=result.attempts,
+        fetched_at=record.date if record else None,
+        truncated=result.truncated,
+    )
+
+
+def skipped_entry(target: Target, role: Role, error: ErrorInfo) -> ManifestEntry:
+    return ManifestEntry(
+        url=target.url,
+        role=role,
+        documents=target.documents,
+        status=Status.SKIPPED,
+        error=str(error),
+    )
+
+
+def carried_forward(previous: dict[str, Any], target: Target, role: Role) -> dict[str, Any] | None:
+    """The previous line with the run's documents and role, if either changed; else None."""
+    documents = list(dict.fromkeys([*previous.get("documents", []), *target.documents]))
+    if documents == previous.get("documents") and previous.get("role") == role.value:
+        return None
+    return previous | {"documents": documents, "role": role.value}
+
+
+def with_time(entry: ManifestEntry) -> dict[str, Any]:
+    """The JSON line for an entry, stamped with when this run decided it."""
+    line = entry_to_json(entry)
+    line["checked_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return line
+
+
+def same_state(previous: dict[str, Any] | None, entry: ManifestEntry) -> bool:
+    """True when a skipped entry repeats the previous line (nothing worth appending)."""
+    if previous is None:
+        return False
+    current = entry_to_json(replace(entry))
+    keys = ("status", "error", "role", "documents")
+    return all(previous.get(key) == current.get(key) for key in keys)

@@ -1,0 +1,64 @@
+"""Per-host politeness: a concurrency cap, a minimum delay, and pauses asked for by Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Host:
+    slots: asyncio.Semaphore
+    not_before: float = 0.0
+    last_start: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class HostGate:
+    """Admits requests to a host no more than `per_host` at a time, `delay` seconds apart.
+
+    `pause(host, seconds)` holds back every request to that host, not only the one that was
+    told to wait, as Retry-After asks.
+    """
+
+    def __init__(self, per_host: int, delay: float, total: int) -> None:
+        self._per_host = per_host
+        self._delay = delay
+        self._total = asyncio.Semaphore(total)
+        self._hosts: dict[str, _Host] = {}
+
+    def _host(self, host: str) -> _Host:
+        if host not in self._hosts:
+            self._hosts[host] = _Host(asyncio.Semaphore(self._per_host))
+        return self._hosts[host]
+
+    def pause(self, host: str, seconds: float) -> None:
+        state = self._host(host)
+        state.not_before = max(state.not_before, time.monotonic() + seconds)
+
+    async def _wait_turn(self, state: _Host) -> None:
+        async with state.lock:
+            while True:
+                now = time.monotonic()
+                ready = max(state.not_before, state.last_start + self._jittered_delay())
+                if ready <= now:
+                    state.last_start = now
+                    return
+                await asyncio.sleep(ready - now)
+
+    def _jittered_delay(self) -> float:
+        if self._delay <= 0:
+            return 0.0
+        return self._delay * random.uniform(0.8, 1.2)
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        state = self._host(host)
+        async with state.slots:
+            await self._wait_turn(state)
+            async with self._total:
+                yield

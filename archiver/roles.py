@@ -1,0 +1,135 @@
+"""Decide a link's role from where it was found and what its URL looks like. Pure.
+
+`role_for` applies the DESIGN.md table in a fixed order: tracker, source, navigation (mirror
+furniture), the role the element implies (img -> image, video -> media, ...), the file type of the
+target, related-article zones and article-looking URLs, and finally plain `link`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from archiver.models import Role
+from archiver.urls import host_of, unwrap_proxy
+
+IMAGE_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".webp",
+    ".bmp",
+    ".svg",
+    ".avif",
+    ".tif",
+    ".tiff",
+)
+MEDIA_EXTENSIONS = (
+    ".mp4", ".m4v", ".webm", ".ogv", ".mov", ".avi", ".flv", ".wmv", ".mkv", ".3gp", ".m3u8",
+    ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".wav", ".flac", ".wma", ".opus",
+)  # fmt: skip
+NAV_GITHUB_OWNERS = frozenset(
+    {"gfw-breaker", "begood0513", "bannedbook", "killgcd", "labour-camp", "sendtruth2020"}
+)
+_NOT_ARTICLE_SEGMENTS = frozenset(
+    {"tag", "tags", "term", "terms", "keyword", "keywords", "category", "categories", "search"}
+)
+_ARTICLE_PATH = re.compile(
+    r"/(?:19|20)\d\d/\d{1,2}/\d{1,2}/|/(?:19|20)\d{6}/|/a-\d+|/post/\d+|/\d{1,2}/\d{1,2}/\d{1,2}/n\d"
+)
+_LONG_NUMBER = re.compile(r"\d{5,}")
+_RELATED_HEADING = re.compile(
+    r"(?:^#{1,6}[^\n]*?|<h[1-6]\b[^>]*>[^<\n]*?|^[*_【\[ ]*)"
+    r"(?:相关阅读|相关新闻|相关文章|相关报道|相關閱讀|相關新聞|相關文章|相關報導|延伸阅读|延伸閱讀)",
+    re.MULTILINE,
+)
+_SECTION_END = re.compile(r"^#{1,6}[ \t]|<h[1-6]\b|<hr\b|^-{4,}\s*$", re.MULTILINE)
+_NAV_LINE = re.compile(r"^#{3,6}[ \t]*\[.*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One raw URL at one place: its offset, text, `found_as`, and the role its element implies.
+
+    `kind` is a Role value, or "" when only the URL and the surroundings can tell (an anchor).
+    """
+
+    pos: int
+    raw: str
+    found_as: str
+    kind: str = ""
+
+
+@dataclass
+class Zones:
+    """Spans of a document's text where links take a role from their surroundings."""
+
+    navigation: list[tuple[int, int]] = field(default_factory=list)
+    related: list[tuple[int, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, text: str) -> Zones:
+        zones = cls(navigation=[m.span() for m in _NAV_LINE.finditer(text)])
+        if not any(word in text for word in ("相关", "相關", "延伸")):
+            return zones
+        for match in _RELATED_HEADING.finditer(text):
+            end = _SECTION_END.search(text, match.end())
+            zones.related.append((match.start(), end.start() if end else len(text)))
+        return zones
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= pos < end for start, end in spans)
+
+
+def role_for(hit: Hit, url: str | None, source: str | None, zones: Zones) -> Role:
+    """The role of `hit`, whose canonical URL is `url` (None if unfetchable)."""
+    if hit.kind == Role.TRACKER:
+        return Role.TRACKER
+    if hit.kind == Role.SOURCE or (url and source and source in (url, unwrap_proxy(url))):
+        return Role.SOURCE
+    if hit.kind == Role.NAVIGATION or _inside(hit.pos, zones.navigation):
+        return Role.NAVIGATION
+    if url and is_navigation_url(url):
+        return Role.NAVIGATION
+    if hit.kind in (Role.IMAGE, Role.MEDIA, Role.RELATED):
+        return Role(hit.kind)
+    by_type = file_role(url or hit.raw)
+    if by_type is not None:
+        return by_type
+    if _inside(hit.pos, zones.related) or (url and looks_like_article(url)):
+        return Role.RELATED
+    return Role.LINK
+
+
+def file_role(url: str) -> Role | None:
+    """IMAGE or MEDIA when the URL's path names an image or audio/video file."""
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    if path.endswith(IMAGE_EXTENSIONS):
+        return Role.IMAGE
+    if path.endswith(MEDIA_EXTENSIONS):
+        return Role.MEDIA
+    return None
+
+
+def is_navigation_url(url: str) -> bool:
+    """Mirror furniture: share links, QR codes, repository pages, the mirror's own pixel host."""
+    host = host_of(url)
+    path = url.split("?", 1)[0].split("://", 1)[-1].partition("/")[2]
+    if host in ("github.com", "raw.githubusercontent.com"):
+        owner = path.split("/", 1)[0].lower()
+        return owner in NAV_GITHUB_OWNERS or "/blob/" in f"/{path}" or path.endswith(".md")
+    if host == "cdn.jsdelivr.net":
+        return path.startswith("gh/")
+    return host.endswith("gfw-breaker.win")
+
+
+def looks_like_article(url: str) -> bool:
+    """A date path, a 5+ digit id in the last segment, /a-NNN or /post/NNN; not a tag page."""
+    target = unwrap_proxy(url) or url
+    path = target.split("?", 1)[0].split("://", 1)[-1].partition("/")[2]
+    segments = [s for s in path.split("/") if s]
+    if not segments or _NOT_ARTICLE_SEGMENTS.intersection(s.lower() for s in segments):
+        return False
+    return bool(_ARTICLE_PATH.search("/" + path) or _LONG_NUMBER.search(segments[-1]))

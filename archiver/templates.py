@@ -1,0 +1,214 @@
+"""Recognise which mirror template a document follows, and what it says about itself. Pure.
+
+Each recogniser looks for a cheap, distinctive marker (the goodnews share block, bannedbook's
+`a.src_link`, DW's epoch comment, hkcnews front matter, ...) and reads the source URL, title and
+date from the places that template keeps them. Generic `html`, `markdown` and `text` fallbacks
+read canonical/og:url meta, a trailing 原文地址/原文链接 line, `<title>` and the first heading.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """What a document's template tells about it."""
+
+    name: str
+    source_url: str | None = None
+    title: str | None = None
+    date: str | None = None
+
+
+SHARE_MARKER = "手机上长按并复制下列链接或二维码分享本文章"
+_TRAILING_SOURCE = re.compile(
+    r"(?:原文地址|原文链接)[^：:\n<]{0,20}[：:]\s*"
+    r"""(?:<a\b[^>]*?href\s*=\s*["']([^"']+)["']|(https?://[^\s<>"']+))"""
+)
+_TAG_ATTRS = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_META_TAG = re.compile(r"<(?:meta|link)\b[^>]*>", re.IGNORECASE)
+_HEADING_MD = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_HTML_HEADING = re.compile(r"<(title|h1|h2)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]*>")
+_MARKER_DATE = re.compile(r"【[^】\n]{0,24}?(\d{4})年(\d{1,2})月(\d{1,2})日[^】\n]{0,12}】")
+_CN_DATE = re.compile(
+    r"【[^】\n]{0,24}?([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,2})月([一二三四五六七八九十]{1,3})日"
+)
+_PAREN_DATE = re.compile(r"\((\d{4})年(\d{1,2})月(\d{1,2})日\)")
+_ISO_TIME = re.compile(r"\b(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))")
+_DW_HEAD = re.compile(
+    r"\A\s*<!--(\d{13})-->\s*\n\[([^\]\n]+)\]\((https?://(?:www\.)?dw\.com/[^)\s]+)\)"
+)
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+_FRONT_FIELD = re.compile(
+    r"""^(title|date|url|original_url):\s*["']?(.*?)["']?\s*$""", re.MULTILINE
+)
+_GNEWS_SOURCE = re.compile(r"\[轉載自GNews\]\((https?://[^)\s]+)\)")
+_SRC_LINK = re.compile(r"<a\b[^>]*class\s*=\s*[\"']src_link[\"'][^>]*>", re.IGNORECASE)
+_CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0}
+
+
+def recognise(text: str) -> TemplateInfo:
+    """Name the template of `text` and read its source URL, title and date."""
+    for recogniser in _RECOGNISERS:
+        info = recogniser(text)
+        if info is not None:
+            return info
+    return _generic(text)
+
+
+def _goodnews(text: str) -> TemplateInfo | None:
+    if SHARE_MARKER not in text:
+        return None
+    return TemplateInfo("gb_goodnews", trailing_source(text), _md_title(text), marker_date(text))
+
+
+def _bannedbook(text: str) -> TemplateInfo | None:
+    tag = _SRC_LINK.search(text)
+    if tag is None:
+        return None
+    source = _attrs(tag.group(0)).get("href")
+    return TemplateInfo("bannedbook_html", source, _html_title(text), marker_date(text))
+
+
+def _dw(text: str) -> TemplateInfo | None:
+    head = _DW_HEAD.match(text)
+    if head is None:
+        return None
+    iso = _ISO_TIME.search(text)
+    if iso:
+        date = iso.group(1)
+    else:
+        stamp = datetime.fromtimestamp(int(head.group(1)) / 1000, tz=UTC)
+        date = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return TemplateInfo("dw_md", head.group(3), head.group(2).strip(), date)
+
+
+def _hkcnews(text: str) -> TemplateInfo | None:
+    front = _FRONT_MATTER.match(text)
+    if front is None:
+        return None
+    fields = {m.group(1): m.group(2) for m in _FRONT_FIELD.finditer(front.group(1))}
+    if "title" not in fields:
+        return None
+    source = fields.get("original_url") or fields.get("url") or None
+    return TemplateInfo("hkcnews_md", source, fields["title"] or None, fields.get("date") or None)
+
+
+def _gnews(text: str) -> TemplateInfo | None:
+    source = _GNEWS_SOURCE.search(text)
+    if source is None:
+        return None
+    return TemplateInfo("gnews_md", source.group(1), _md_title(text), marker_date(text))
+
+
+def _mhqikan(text: str) -> TemplateInfo | None:
+    first = text.lstrip().split("\n", 1)[0]
+    if "明慧期刊" not in first or not first.startswith("#"):
+        return None
+    return TemplateInfo("mhqikan_md", None, _md_title(text), marker_date(first))
+
+
+def _generic(text: str) -> TemplateInfo:
+    source = _meta_source(text) or trailing_source(text)
+    md_title = _md_title(text)
+    html_title = _html_title(text)
+    if md_title and text.lstrip().startswith("#"):
+        name = "gb_banned_news" if source and "\n-----" in text[:1000] else "markdown"
+        title: str | None = md_title
+    elif html_title:
+        name, title = "html", html_title
+    elif md_title or "](" in text:
+        name, title = "markdown", md_title
+    else:
+        name, title = "text", None
+    return TemplateInfo(name, source, title, marker_date(text))
+
+
+def trailing_source(text: str) -> str | None:
+    """The URL on the last 原文地址/原文链接 line (not one an article quotes earlier)."""
+    found = None
+    for match in _TRAILING_SOURCE.finditer(text):
+        found = match.group(1) or match.group(2)
+    return html.unescape(found) if found else None
+
+
+def _meta_source(text: str) -> str | None:
+    for tag in _META_TAG.finditer(text[:20000]):
+        attrs = _attrs(tag.group(0))
+        if attrs.get("rel", "").lower() == "canonical" and attrs.get("href"):
+            return attrs["href"]
+        if attrs.get("property", "").lower() == "og:url" and attrs.get("content"):
+            return attrs["content"]
+    return None
+
+
+def _attrs(tag: str) -> dict[str, str]:
+    return {
+        m.group(1).lower(): html.unescape(m.group(2) if m.group(2) is not None else m.group(3))
+        for m in _TAG_ATTRS.finditer(tag)
+    }
+
+
+def _md_title(text: str) -> str | None:
+    for match in _HEADING_MD.finditer(text[:20000]):
+        title = match.group(1).strip()
+        if title and not title.startswith("["):
+            return _clean(title)
+    return None
+
+
+def _html_title(text: str) -> str | None:
+    found: dict[str, str] = {}
+    for match in _HTML_HEADING.finditer(text[:50000]):
+        found.setdefault(match.group(1).lower(), _clean(_TAGS.sub("", match.group(2))))
+    for name in ("title", "h1", "h2"):
+        if found.get(name):
+            return found[name]
+    return None
+
+
+def _clean(title: str) -> str:
+    return " ".join(html.unescape(title).split())
+
+
+def marker_date(text: str) -> str | None:
+    """The date of a 【新唐人北京时间2019年09月22日讯】-style marker, as YYYY-MM-DD."""
+    head = _TAGS.sub("", text[:20000])
+    for pattern, convert in _DATE_PATTERNS:
+        match = pattern.search(head)
+        if match:
+            try:
+                year, month, day = (convert(part) for part in match.groups())
+                return datetime(year, month, day, tzinfo=UTC).strftime("%Y-%m-%d")
+            except (ValueError, KeyError):
+                continue
+    return None
+
+
+def _cn_number(text: str) -> int:
+    """Chinese numerals as dates spell them: 二零二一 -> 2021, 十九 -> 19, 二十 -> 20."""
+    if "十" not in text:
+        return int("".join(str(_CN_DIGITS[ch]) for ch in text))
+    tens, _, ones = text.partition("十")
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+_DATE_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str], int]], ...] = (
+    (_MARKER_DATE, int),
+    (_CN_DATE, _cn_number),
+    (_PAREN_DATE, int),
+)
+_RECOGNISERS: tuple[Callable[[str], TemplateInfo | None], ...] = (
+    _dw,
+    _hkcnews,
+    _bannedbook,
+    _goodnews,
+    _gnews,
+    _mhqikan,
+)

@@ -1,0 +1,254 @@
+"""IRI -> canonical URI, and unwrapping of image proxies. Pure: no I/O.
+
+`canonicalize` turns whatever a document wrote (entities, full-width spaces, protocol-relative or
+relative references, Unicode hosts and paths) into one percent-encoded ASCII form used for
+de-duplication and as the WARC-Target-URI. It is idempotent, and raises `UnfetchableURL` with a
+short reason (`empty`, `scheme`, `relative`, `host`, `port`) for what cannot be fetched.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import re
+import unicodedata
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+from archiver.errors import UnfetchableURL
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{0,31});")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_ASCII_HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?")
+_EDGE_JUNK = "\u200b\u200c\u200d\u2060\ufeff"
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_SUB_DELIMS = frozenset("!$&'()*+,;=")
+_PATH_SAFE = _UNRESERVED | _SUB_DELIMS | frozenset(":@/")
+_QUERY_SAFE = _PATH_SAFE | frozenset("?")
+_USER_SAFE = _UNRESERVED | _SUB_DELIMS | frozenset(":")
+
+
+def canonicalize(raw: str, base: str | None = None) -> str:
+    """Return the canonical, percent-encoded ASCII form of `raw`, resolved against `base`."""
+    text = _unescape(raw).strip().strip(_EDGE_JUNK).strip()
+    if not text:
+        raise UnfetchableURL(raw, "empty")
+    text = text.split("#", 1)[0]
+    if text.startswith("//"):
+        text = f"{_base_scheme(base)}:{text}"
+    match = _SCHEME.match(text)
+    if match is None:
+        text = _resolve(raw, text, base)
+        match = _SCHEME.match(text)
+    if match is None or match.group(1).lower() not in DEFAULT_PORTS:
+        raise UnfetchableURL(raw, "scheme")
+    return _build(raw, match.group(1).lower(), text[match.end() :])
+
+
+def _unescape(text: str) -> str:
+    """Decode complete HTML entities (`&amp;`, `&#25105;`) until none is left."""
+    for _ in range(len(text)):
+        decoded = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _base_scheme(base: str | None) -> str:
+    if base:
+        match = _SCHEME.match(base)
+        if match and match.group(1).lower() in DEFAULT_PORTS:
+            return match.group(1).lower()
+    return "https"
+
+
+def _resolve(raw: str, text: str, base: str | None) -> str:
+    if not base:
+        raise UnfetchableURL(raw, "relative")
+    try:
+        return urljoin(canonicalize(base), text)
+    except (ValueError, UnfetchableURL) as exc:
+        raise UnfetchableURL(raw, "relative") from exc
+
+
+def _build(raw: str, scheme: str, rest: str) -> str:
+    if not rest.startswith("//"):
+        raise UnfetchableURL(raw, "host")
+    rest = rest[2:]
+    end = len(rest)
+    for sep in "/?":
+        pos = rest.find(sep)
+        if pos != -1:
+            end = min(end, pos)
+    authority, tail = rest[:end], rest[end:]
+    path, _, query = tail.partition("?")
+    netloc = _authority(raw, scheme, authority)
+    path = _remove_dot_segments(_quote(path, _PATH_SAFE)) or "/"
+    query = _quote(query, _QUERY_SAFE)
+    url = f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+    return _protect_entities(url)
+
+
+def _authority(raw: str, scheme: str, authority: str) -> str:
+    userinfo, at, hostport = authority.rpartition("@")
+    host, port = _split_port(hostport)
+    netloc = _host(raw, host)
+    if port:
+        if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UnfetchableURL(raw, "port")
+        if int(port) != DEFAULT_PORTS[scheme]:
+            netloc = f"{netloc}:{int(port)}"
+    if at:
+        netloc = f"{_quote(userinfo, _USER_SAFE)}@{netloc}"
+    return netloc
+
+
+def _split_port(hostport: str) -> tuple[str, str]:
+    if hostport.startswith("["):
+        host, bracket, port = hostport.partition("]")
+        return host + bracket, port[1:] if port.startswith(":") else port
+    host, _, port = hostport.partition(":")
+    return host, port
+
+
+def _host(raw: str, host: str) -> str:
+    """Lowercase and IDNA-encode a host; refuse what cannot be one."""
+    if host.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+        except ValueError as exc:
+            raise UnfetchableURL(raw, "host") from exc
+    host = host.lower()
+    if not host.isascii():
+        host = _idna(raw, host)
+    if len(host) > 253 or not _ASCII_HOST.fullmatch(host):
+        raise UnfetchableURL(raw, "host")
+    return host
+
+
+def _idna(raw: str, host: str) -> str:
+    labels = host.split(".")
+    for label in labels:
+        if not all(ch == "-" or unicodedata.category(ch)[0] in "LNM" for ch in label):
+            raise UnfetchableURL(raw, "host")
+    try:
+        return ".".join(label.encode("idna").decode("ascii") for label in labels)
+    except (UnicodeError, ValueError) as exc:
+        raise UnfetchableURL(raw, "host") from exc
+
+
+def _quote(text: str, safe: frozenset[str]) -> str:
+    """Percent-encode everything outside `safe`; keep valid escapes, decode unreserved ones."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "%" and _PERCENT.match(text, i):
+            byte = chr(int(text[i + 1 : i + 3], 16))
+            out.append(byte if byte in _UNRESERVED else f"%{text[i + 1 : i + 3].upper()}")
+            i += 3
+            continue
+        if ch in safe:
+            out.append(ch)
+        else:
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+        i += 1
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, on a path that starts with `/` (or is empty)."""
+    if "." not in path:
+        return path
+    output: list[str] = []
+    segments = path.split("/")[1:]
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "..":
+            if output:
+                output.pop()
+            if last:
+                output.append("")
+        elif segment == ".":
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/" + "/".join(output)
+
+
+def _protect_entities(url: str) -> str:
+    """Escape an `&` that would read as an entity, so a second pass decodes nothing."""
+    return _ENTITY.sub(
+        lambda m: "%26" + m.group(0)[1:] if html.unescape(m.group(0)) != m.group(0) else m.group(0),
+        url,
+    )
+
+
+def host_of(url: str) -> str:
+    """The lowercase host of a canonical URL, without port or IPv6 brackets."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def is_ip_literal(host: str) -> bool:
+    """True for an IPv4 or IPv6 address (brackets allowed) rather than a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+_WAYBACK = re.compile(r"/web/\d{1,14}(?:[a-z]{2}_)?/(.+)", re.DOTALL)
+_PHOTON_HOSTS = frozenset({"i0.wp.com", "i1.wp.com", "i2.wp.com", "i3.wp.com"})
+_WESERV_HOSTS = frozenset({"images.weserv.nl", "wsrv.nl"})
+
+
+def unwrap_proxy(url: str) -> str | None:
+    """The canonical origin URL behind an image proxy or a Wayback capture, else None.
+
+    weserv's `url` parameter usually lacks a scheme; weserv itself then fetches over http, and
+    only an `ssl:` prefix or an explicit `https://` means https, so that is what is returned.
+    Photon (i0-i3.wp.com) likewise uses http unless the query says `ssl=1`.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host in _WESERV_HOSTS:
+            return _weserv_origin(parts.query)
+        if host == "web.archive.org":
+            match = _WAYBACK.fullmatch(parts.path)
+            origin = match.group(1) if match else None
+            if origin and parts.query:
+                origin = f"{origin}?{parts.query}"
+            return _with_scheme(origin, "http") if origin else None
+        if host in _PHOTON_HOSTS and parts.path.count("/") >= 2:
+            scheme = "https" if "1" in parse_qs(parts.query).get("ssl", []) else "http"
+            return _with_scheme(parts.path[1:], scheme)
+        if host.endswith("googleusercontent.com") and parts.path == "/gadgets/proxy":
+            return _weserv_origin(parts.query)
+    except (ValueError, UnfetchableURL):
+        return None
+    return None
+
+
+def _weserv_origin(query: str) -> str | None:
+    values = parse_qs(query).get("url")
+    if not values:
+        return None
+    target = values[0]
+    if target.startswith("ssl:"):
+        return _with_scheme(target[4:], "https")
+    return _with_scheme(target, "http")
+
+
+def _with_scheme(target: str, scheme: str) -> str:
+    target = re.sub(r"^(https?):/+", r"\1://", target, flags=re.IGNORECASE)
+    if not re.match(r"https?://", target, re.IGNORECASE):
+        target = f"{scheme}://{target.lstrip('/')}"
+    return canonicalize(target)

@@ -1,0 +1,215 @@
+"""Fixity: WARC files against warcs.sha256, records against their digests, manifest against WARCs.
+
+Every problem names the file, the offset and the URL where it applies, and what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.config import Settings, check_collection
+from archiver.errors import InputError
+from archiver.lock import is_locked
+from archiver.manifest import LINKS, WARCS, read_jsonl, read_warc_sums
+from archiver.warc import OPEN_SUFFIX
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    message: str
+    offset: int | None = None
+    url: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f" @{self.offset}" if self.offset is not None else "")
+        return f"{where}: {self.message}" + (f" [{self.url}]" if self.url else "")
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    offset: int
+    length: int
+    record_id: str
+    record_type: str
+    url: str | None
+    payload_digest: str | None
+
+
+@dataclass
+class VerifyReport:
+    collection: str
+    warc_files: int = 0
+    records: int = 0
+    entries: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "ok": self.ok,
+            "warc_files": self.warc_files,
+            "records": self.records,
+            "manifest_entries": self.entries,
+            "problems": [p.__dict__ for p in self.problems],
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def scan_records(path: Path, name: str, problems: list[Problem]) -> dict[int, RecordInfo]:
+    """Read every record, checking block and payload digests; index the records by offset."""
+    records: dict[int, RecordInfo] = {}
+    with path.open("rb") as handle:
+        iterator = ArchiveIterator(handle, check_digests=True)
+        offset: int | None = 0
+        try:
+            for record in iterator:
+                offset = iterator.get_record_offset()
+                headers = record.rec_headers
+                url = headers.get_header("WARC-Target-URI")
+                stream = record.content_stream()
+                while stream.read(CHUNK):
+                    pass
+                for issue in record.digest_checker.problems:
+                    problems.append(
+                        Problem(
+                            name,
+                            f"record {headers.get_header('WARC-Record-ID')}: {issue}",
+                            offset,
+                            url,
+                        )
+                    )
+                iterator.read_to_end(record)
+                records[offset] = RecordInfo(
+                    offset,
+                    iterator.get_record_length(),
+                    headers.get_header("WARC-Record-ID"),
+                    headers.get_header("WARC-Type"),
+                    url,
+                    headers.get_header("WARC-Payload-Digest"),
+                )
+        except Exception as exc:  # warcio raises many kinds on torn or corrupt gzip
+            problems.append(
+                Problem(name, f"unreadable after this point ({type(exc).__name__}: {exc})", offset)
+            )
+    return records
+
+
+def _entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, Any]]:
+    rows, issues = read_jsonl(manifest_dir / LINKS)
+    problems.extend(Problem(f"manifests/{manifest_dir.name}/{LINKS}", issue) for issue in issues)
+    current: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if "url" in row:
+            current[row["url"]] = row
+    yield from current.values()
+
+
+def check_entry(entry: dict[str, Any], records: dict[int, RecordInfo]) -> str | None:
+    """What is wrong with one manifest entry's pointer into its WARC, or None."""
+    offset, length = entry.get("warc_offset"), entry.get("warc_length")
+    record = records.get(offset) if isinstance(offset, int) else None
+    if record is None:
+        return f"manifest says a record starts at offset {offset}; none does"
+    wrong = []
+    if record.length != length:
+        wrong.append(f"length {length} in manifest, {record.length} in WARC")
+    if record.record_id != entry.get("record_id"):
+        wrong.append(f"record id {entry.get('record_id')} in manifest, {record.record_id} in WARC")
+    if entry.get("payload_digest") and record.payload_digest != entry.get("payload_digest"):
+        wrong.append(
+            f"payload digest {entry.get('payload_digest')} in manifest, "
+            f"{record.payload_digest} in WARC"
+        )
+    if record.url != entry.get("final_url"):
+        wrong.append(f"record is for {record.url}, manifest says {entry.get('final_url')}")
+    return "; ".join(wrong) or None
+
+
+def verify(settings: Settings) -> VerifyReport:
+    """Check the collection's WARC files, records and manifest against each other."""
+    name = check_collection(settings.collection)
+    manifest_dir = settings.manifest_dir
+    if not manifest_dir.is_dir():
+        raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
+    report = VerifyReport(name)
+    problems = report.problems
+    sums = read_warc_sums(manifest_dir / WARCS)
+    on_disk = {p.relative_to(settings.out).as_posix(): p for p in _warc_files(settings.warc_dir)}
+    entries = list(_entries(manifest_dir, problems))
+    referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
+    live = is_locked(manifest_dir)
+    indexes: dict[str, dict[int, RecordInfo]] = {}
+    for rel in sorted(set(sums) | set(on_disk) | referenced):
+        _check_file(rel, on_disk, sums, referenced, live, problems)
+        path = on_disk.get(rel) or on_disk.get(rel + OPEN_SUFFIX)
+        if path is not None and not (live and path.name.endswith(OPEN_SUFFIX)):
+            indexes[rel.removesuffix(OPEN_SUFFIX)] = scan_records(path, rel, problems)
+    report.warc_files = len(indexes)
+    report.records = sum(len(index) for index in indexes.values())
+    for entry in entries:
+        if not entry.get("warc_file"):
+            continue
+        report.entries += 1
+        index = indexes.get(entry["warc_file"])
+        if index is None:
+            continue
+        message = check_entry(entry, index)
+        if message:
+            problems.append(
+                Problem(entry["warc_file"], message, entry.get("warc_offset"), entry.get("url"))
+            )
+    return report
+
+
+def _warc_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if ".warc" in p.name and p.is_file())
+
+
+def _check_file(
+    rel: str,
+    on_disk: dict[str, Path],
+    sums: dict[str, str],
+    referenced: set[str],
+    live: bool,
+    problems: list[Problem],
+) -> None:
+    if rel.endswith(OPEN_SUFFIX):
+        if not live:
+            problems.append(Problem(rel, "unfinished WARC (.open): run `archive` again to repair"))
+        return
+    path = on_disk.get(rel)
+    if path is None:
+        if on_disk.get(rel + OPEN_SUFFIX) is None:
+            problems.append(Problem(rel, "missing: the manifest names this WARC file"))
+        return
+    if rel not in sums:
+        if rel not in referenced:
+            problems.append(Problem(rel, "unknown WARC file: no manifest mentions it"))
+        else:
+            problems.append(Problem(rel, f"not listed in {WARCS}"))
+        return
+    actual = file_sha256(path)
+    if actual != sums[rel]:
+        problems.append(Problem(rel, f"sha256 is {actual}, {WARCS} says {sums[rel]}"))

@@ -1,0 +1,246 @@
+"""WARC/1.1 files: warcinfo first, request/response pairs, one gzip member per record.
+
+Records are written by hand (not through warcio's writer) so that bodies stream from their spool
+files, the compression level is ours to choose, and every record's offset and length are known
+as it is written. warcio's reader checks the result in the tests.
+
+A file is written as `NAME-TIMESTAMP-SERIAL-HOST.warc.gz.open`, renamed without `.open` when it
+is closed, and reported through `on_close` with its sha256 and size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from archiver import __version__
+from archiver.errors import StorageError
+from archiver.exchange import Exchange
+from archiver.models import WarcRecordRef
+
+CHUNK = 256 * 1024
+OPEN_SUFFIX = ".open"
+
+
+@dataclass(frozen=True)
+class ClosedWarc:
+    """A finished WARC file: path relative to the output root, sha256 and size."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+def warc_date(when: datetime) -> str:
+    """WARC/1.1 date with microseconds, always UTC."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def _hostname() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+
+
+class _GzipMember:
+    """Compresses one record into one gzip member, writing through to the file and its hash."""
+
+    def __init__(self, sink: Callable[[bytes], None], level: int) -> None:
+        self._sink = sink
+        self._z = zlib.compressobj(level, zlib.DEFLATED, 31)
+
+    def write(self, data: bytes) -> None:
+        out = self._z.compress(data)
+        if out:
+            self._sink(out)
+
+    def finish(self) -> None:
+        self._sink(self._z.flush())
+
+
+class WarcWriter:
+    """Writes records for one collection, rotating files at `max_size` bytes."""
+
+    def __init__(
+        self,
+        directory: Path,
+        root: Path,
+        collection: str,
+        *,
+        max_size: int,
+        level: int,
+        info: dict[str, str],
+        on_close: Callable[[ClosedWarc], None],
+    ) -> None:
+        self._dir = directory
+        self._root = root
+        self._collection = collection
+        self._max_size = max_size
+        self._level = level
+        self._info = info
+        self._on_close = on_close
+        self._serial = 0
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self.files: list[str] = []
+        self._lock = threading.Lock()
+
+    def write_exchange(self, exchange: Exchange) -> WarcRecordRef:
+        """Write the request and response records of `exchange`; return the response's place."""
+        with self._lock:
+            self._ensure_open()
+            response_id = new_record_id()
+            date = warc_date(exchange.date)
+            self._write_request(exchange, date, response_id)
+            return self._write_response(exchange, date, response_id)
+
+    def close(self) -> None:
+        """Finish the current file (safe to call from any thread, and more than once)."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._file is None or self._path is None:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            final = self._path.with_name(self._path.name.removesuffix(OPEN_SUFFIX))
+            self._path.rename(final)
+        except OSError as exc:
+            raise StorageError(f"cannot close WARC {self._path}: {exc}", str(self._path)) from exc
+        self._file = None
+        self._on_close(ClosedWarc(self._relative(final), self._hash.hexdigest(), self._size))
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self._root).as_posix()
+
+    def _ensure_open(self) -> None:
+        if self._file is not None and self._size >= self._max_size:
+            self._close()
+        if self._file is None:
+            self._open_new()
+
+    def _open_new(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        name = f"{self._collection}-{stamp}-{self._serial:05d}-{_hostname()}.warc.gz"
+        self._serial += 1
+        path = self._dir / (name + OPEN_SUFFIX)
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("xb")
+        except OSError as exc:
+            raise StorageError(f"cannot create WARC {path}: {exc}", str(path)) from exc
+        self._path = path
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self.files.append(self._relative(path.with_name(name)))
+        self._write_warcinfo(name)
+
+    def _sink(self, data: bytes) -> None:
+        assert self._file is not None
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise StorageError(f"cannot write WARC {self._path}: {exc}", str(self._path)) from exc
+        self._hash.update(data)
+        self._size += len(data)
+
+    def _write_record(
+        self, headers: list[tuple[str, str]], head: bytes, body: BinaryIO | None, length: int
+    ) -> tuple[int, int]:
+        offset = self._size
+        member = _GzipMember(self._sink, self._level)
+        lines = ["WARC/1.1", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {length}"]
+        member.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+        member.write(head)
+        if body is not None:
+            for chunk in iter(lambda: body.read(CHUNK), b""):
+                member.write(chunk)
+        member.write(b"\r\n\r\n")
+        member.finish()
+        assert self._file is not None
+        self._file.flush()
+        return offset, self._size - offset
+
+    def _write_warcinfo(self, filename: str) -> None:
+        fields = {"software": f"archiver/{__version__}", "format": "WARC File Format 1.1"}
+        fields |= {"conformsTo": "https://iipc.github.io/warc-specifications/"} | self._info
+        block = "".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode("utf-8")
+        headers = [
+            ("WARC-Type", "warcinfo"),
+            ("WARC-Record-ID", new_record_id()),
+            ("WARC-Date", warc_date(datetime.now(UTC))),
+            ("WARC-Filename", filename),
+            ("Content-Type", "application/warc-fields"),
+            ("WARC-Block-Digest", _digest([block])),
+        ]
+        self._write_record(headers, block, None, len(block))
+
+    def _write_request(self, exchange: Exchange, date: str, response_id: str) -> None:
+        head = exchange.request_head
+        headers = [
+            ("WARC-Type", "request"),
+            ("WARC-Record-ID", new_record_id()),
+            ("WARC-Date", date),
+            ("WARC-Target-URI", exchange.url),
+            ("WARC-Concurrent-To", response_id),
+            ("Content-Type", "application/http; msgtype=request"),
+            ("WARC-Block-Digest", _digest([head])),
+        ]
+        self._write_record(headers, head, None, len(head))
+
+    def _write_response(self, exchange: Exchange, date: str, record_id: str) -> WarcRecordRef:
+        head = exchange.response_head()
+        body = exchange.body
+        block_digest = _digest(_chain(head, body.rewind()))
+        headers = [
+            ("WARC-Type", "response"),
+            ("WARC-Record-ID", record_id),
+            ("WARC-Date", date),
+            ("WARC-Target-URI", exchange.url),
+        ]
+        if exchange.ip_address:
+            headers.append(("WARC-IP-Address", exchange.ip_address))
+        headers += [
+            ("Content-Type", "application/http; msgtype=response"),
+            ("WARC-Payload-Digest", payload_digest(body.sha256)),
+            ("WARC-Block-Digest", block_digest),
+        ]
+        if exchange.truncated:
+            headers.append(("WARC-Truncated", exchange.truncated))
+        offset, length = self._write_record(headers, head, body.rewind(), len(head) + body.size)
+        assert self._path is not None
+        return WarcRecordRef(self.files[-1], offset, length, record_id, date)
+
+
+def payload_digest(sha256_hex: str) -> str:
+    """The WARC-Payload-Digest string for a payload's sha256 (hex, as browsertrix writes it)."""
+    return f"sha256:{sha256_hex}"
+
+
+def _digest(parts: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _chain(head: bytes, body: BinaryIO) -> Iterable[bytes]:
+    yield head
+    yield from iter(lambda: body.read(CHUNK), b"")

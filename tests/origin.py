@@ -1,0 +1,176 @@
+"""A real HTTP origin on 127.0.0.1 with an ephemeral port, able to misbehave on purpose.
+
+Routes map a decoded path to a handler function. Built-in behaviours: plain bodies, redirects,
+status sequences (503, 503, 200), Retry-After, connection resets, short bodies (a Content-Length
+that lies), slow drips, redirect loops, and chunked transfer encoding.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+Handler = Callable[["OriginHandler"], None]
+
+
+def body(
+    data: bytes,
+    content_type: str = "application/octet-stream",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Handler:
+    def handle(request: OriginHandler) -> None:
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            request.send_header(key, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+    return handle
+
+
+def chunked(data: bytes, content_type: str = "text/html; charset=utf-8") -> Handler:
+    def handle(request: OriginHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Transfer-Encoding", "chunked")
+        request.end_headers()
+        for start in range(0, len(data), 1000):
+            piece = data[start : start + 1000]
+            request.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        request.wfile.write(b"0\r\n\r\n")
+
+    return handle
+
+
+def redirect(location: str, status: int = 302) -> Handler:
+    def handle(request: OriginHandler) -> None:
+        request.send_response(status)
+        request.send_header("Location", location)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    return handle
+
+
+def sequence(*handlers: Handler) -> Handler:
+    """The n-th request gets the n-th handler; the last one repeats."""
+    calls = Counter[int]()
+    lock = threading.Lock()
+
+    def handle(request: OriginHandler) -> None:
+        with lock:
+            index = min(calls[0], len(handlers) - 1)
+            calls[0] += 1
+        handlers[index](request)
+
+    return handle
+
+
+def reset(request: OriginHandler) -> None:
+    """Close the connection with a TCP reset before answering."""
+    request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    request.close_connection = True
+    request.connection.close()
+
+
+def short_body(promised: int, sent: bytes) -> Handler:
+    def handle(request: OriginHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "image/jpeg")
+        request.send_header("Content-Length", str(promised))
+        request.end_headers()
+        request.wfile.write(sent)
+        request.wfile.flush()
+        request.close_connection = True
+
+    return handle
+
+
+def drip(pieces: int, pause: float) -> Handler:
+    def handle(request: OriginHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "image/jpeg")
+        request.send_header("Content-Length", str(pieces))
+        request.end_headers()
+        for _ in range(pieces):
+            request.wfile.write(b"x")
+            request.wfile.flush()
+            time.sleep(pause)
+
+    return handle
+
+
+class OriginHandler(BaseHTTPRequestHandler):
+    server: Origin
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        path = unquote(urlsplit(self.path).path)
+        origin = self.server
+        with origin.lock:
+            origin.requests.append((path, time.monotonic()))
+            origin.in_flight += 1
+            origin.max_in_flight = max(origin.max_in_flight, origin.in_flight)
+        try:
+            handler = origin.routes.get(path)
+            if handler is None:
+                body(b"not found\n", "text/plain", status=404)(self)
+            else:
+                handler(self)
+        finally:
+            with origin.lock:
+                origin.in_flight -= 1
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+class Origin(ThreadingHTTPServer):
+    """The server; `routes`, `requests` (path, time) and the in-flight high-water mark."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), OriginHandler)
+        self.daemon_threads = True
+        self.routes = {}
+        self.requests: list[tuple[str, float]] = []
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def hits(self, path: str) -> list[float]:
+        return [when for seen, when in self.requests if seen == path]
+
+
+@contextmanager
+def running_origin() -> Iterator[Origin]:
+    origin = Origin()
+    thread = threading.Thread(target=origin.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield origin
+    finally:
+        origin.shutdown()
+        origin.server_close()
+
+
+def random_bytes(size: int, seed: int) -> bytes:
+    """Incompressible bytes, reproducible from the seed, like a real JPEG's."""
+    return random.Random(seed).randbytes(size)
