@@ -124,6 +124,7 @@ def links(paths: tuple[str, ...]) -> None:
 @click.pass_context
 def archive(
     ctx: click.Context,
+    /,
     paths: tuple[str, ...],
     as_json: bool,
     verbose: int,
@@ -154,7 +155,7 @@ def archive(
 @click.option("-c", "--collection", required=True, help="Collection name.")
 @with_shared
 @click.pass_context
-def verify(ctx: click.Context, as_json: bool, verbose: int, quiet: bool, **options: Any) -> None:
+def verify(ctx: click.Context, /, as_json: bool, verbose: int, quiet: bool, **options: Any) -> None:
     """Check WARC fixity and every manifest entry against the WARCs.
 
     \b

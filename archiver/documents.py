@@ -30,7 +30,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_CHINESE_CANDIDATES = ("gb18030", "big5hkscs")
+_CHINESE_CANDIDATES = ("gb18030", "big5", "big5hkscs")
 # Frequent characters in both simplified and traditional news text; mojibake rarely has them.
 _COMMON_HANZI = frozenset(
     "的一是不了在人有我他这這个個们們中来來上大为為和国國地到以说說时時要就出会會可也你对對"

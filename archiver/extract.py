@@ -1,25 +1,27 @@
 """Document -> Links: every URL a document holds, in document order, each with a role. Pure.
 
-Three passes over the text feed one list of `Hit`s: HTML tags and attributes (BeautifulSoup with
-lxml, walked iteratively so deep nesting is harmless), Markdown images, links and reference
-definitions (regular expressions over the raw text), and bare URLs in the text that neither pass
-covered. Each hit is canonicalised, given a role (see `archiver.roles`), image proxies are
-unwrapped, and each (URL, role) pair is kept once, with the first place it was found.
+Three passes over the text feed one list of `Hit`s: HTML tags and attributes (lxml's HTML
+parser, the one BeautifulSoup's "lxml" builder drives, used directly for speed and walked
+iteratively so deep nesting is harmless), Markdown images, links and reference definitions
+(regular expressions over the raw text), and bare URLs in the text that neither pass covered.
+Each hit is canonicalised, given a role (see `archiver.roles`), image proxies are unwrapped,
+and each (URL, role) pair is kept once, with the first place it was found.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
-from itertools import islice
+from typing import Any
 
-from bs4 import BeautifulSoup, Tag
+import lxml.etree  # type: ignore[import-untyped]
+import lxml.html  # type: ignore[import-untyped]
 
 from archiver.errors import UnfetchableURL
 from archiver.models import Document, Link, Role
 from archiver.roles import Hit, Zones, role_for
 from archiver.urls import canonicalize, unwrap_proxy
 
+MAX_RAW_CHARS = 2048  # an unfetchable raw value (a data: URI) is listed cut to this length
 _URL_ATTRS = frozenset(
     {"href", "src", "srcset", "data-src", "data-srcset", "data-original", "data-lazy-src", "poster"}
 )
@@ -33,19 +35,29 @@ _META_ROLES = {
     "og:url": Role.SOURCE,
 }
 _NAV_CLASSES = frozenset({"notice", "texttj"})
+_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]*)\1\s*\)""", re.IGNORECASE)
 _MD_URL = (
     r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
 )
 _MD_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\(\s*" + _MD_URL)
-_MD_LINK = re.compile(r"(?<!!)\[(?:[^\[\]\n]|!?\[[^\[\]\n]*\](?:\([^()\s]*\))?)*\]\(\s*" + _MD_URL)
+_MD_LINK = re.compile(r"\[(?:[^\[\]\n]|!?\[[^\[\]\n]*\](?:\([^()\s]*\))?)*\]\(\s*" + _MD_URL)
 _MD_REF = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?([^\s<>\[]+)>?", re.MULTILINE)
 _AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>", re.IGNORECASE)
 _SHORTCODE = re.compile(r"""\{\{<\s*(?:video|audio|youtube)\s+src\s*=\s*"([^"]+)"[^}]*>\}\}""")
 _HTML_TAG = re.compile(r"<[A-Za-z!/?][^<>]*>|<!--.*?-->", re.DOTALL)
-_BARE = re.compile(
-    r"(?<![A-Za-z0-9+.\-/@])(?:[A-Za-z][A-Za-z0-9+.\-]{0,30}://|www\.)[^\s<>\"'`\\]+"
+_BARE_ANCHOR = re.compile(r"://|www\.")
+_BARE_RUN = re.compile(r"[^\s<>\"'`\\]+")
+_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+_URL_NEIGHBOURS = _SCHEME_CHARS | frozenset("/@_")
+_MARKDOWN: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (_MD_IMAGE, "md-image", Role.IMAGE),
+    (_MD_LINK, "md-link", ""),
+    (_MD_REF, "md-ref", ""),
+    (_AUTOLINK, "md-link", ""),
+    (_SHORTCODE, "shortcode@src", Role.MEDIA),
 )
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _FILE_END = re.compile(r"\.[A-Za-z0-9]{2,5}$")
 _TRAILING = ".,;:!?*'_"
 _FULLWIDTH_PUNCT = "，。；：）」』》】、！？…“”‘’（「『《【·～　"
@@ -55,11 +67,12 @@ def extract_links(doc: Document) -> list[Link]:
     """Every link in `doc`, in document order, once per (canonical URL, role)."""
     text = doc.text
     resolver = _Resolver(_canonical_or_none(doc.source_url))
-    structured = _html_hits(text) + _markdown_hits(text)
+    markdown, covered = _markdown_hits(text)
+    structured = _html_hits(text) + markdown
     known = {resolver(hit.raw)[0] for hit in structured}
     bare = [
         hit
-        for hit in _bare_hits(text)
+        for hit in _bare_hits(text, covered)
         if resolver(hit.raw)[0] is None or resolver(hit.raw)[0] not in known
     ]
     zones = Zones.of(text)
@@ -95,6 +108,8 @@ class _Resolver:
         text = raw.strip()
         if text.startswith("#"):
             return None, "fragment"
+        if text[:5].lower() == "data:":
+            return None, "scheme"
         if text[:4].lower() == "www.":
             text = "http://" + text
         base = self.base
@@ -120,7 +135,8 @@ def _links_for(document: str, hit: Hit, resolver: _Resolver, zones: Zones) -> li
         role = Role.NAVIGATION
     else:
         role = role_for(hit, url, resolver.base, zones)
-    link = Link(document, hit.raw, url, role, hit.found_as, reason)
+    raw = hit.raw if url is not None else hit.raw[:MAX_RAW_CHARS]
+    link = Link(document, raw, url, role, hit.found_as, reason)
     origin = unwrap_proxy(url) if url and role is Role.IMAGE else None
     if origin is None or origin == url:
         return [link]
@@ -142,14 +158,16 @@ def _html_hits(text: str) -> list[Hit]:
     """Hits from tags and attributes, located in the raw text to keep document order."""
     if "<" not in text:
         return []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        soup = BeautifulSoup(text, "lxml")
+    try:
+        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
+    except (lxml.etree.ParserError, ValueError):
+        return []
     hits: list[Hit] = []
     locator = _Locator(text)
-    for tag in soup.find_all(True):
-        for found_as, raw, kind in _tag_urls(tag):
-            hits.append(Hit(locator.find(raw), raw, found_as, kind))
+    for element in root.iter():
+        if isinstance(element.tag, str) and (element.attrib or element.tag == "style"):
+            for found_as, raw, kind in _element_urls(element):
+                hits.append(Hit(locator.find(raw), raw, found_as, kind))
     return hits
 
 
@@ -161,37 +179,38 @@ class _Locator:
         self.cursor = 0
 
     def find(self, value: str) -> int:
-        needles = [q + value for q in ('"', "'", "=", "(")] if value else ['=""', "=''"]
-        hits = [pos for pos in (self.text.find(n, self.cursor) for n in needles) if pos != -1]
-        if hits:
-            self.cursor = min(hits)
+        """The offset of `value` as an attribute value or CSS url() at or after the cursor."""
+        needle = value[:200] if value else '""'
+        pos = self.text.find(needle, self.cursor)
+        while pos > 0 and self.text[pos - 1] not in "\"'=( \t\n":
+            pos = self.text.find(needle, pos + 1)
+        if pos > 0:
+            self.cursor = pos
         return self.cursor
 
 
-def _tag_urls(tag: Tag) -> list[tuple[str, str, str]]:
-    """(found_as, raw URL, implied role or "") for each URL a tag carries."""
-    name = tag.name
+def _element_urls(element: Any) -> list[tuple[str, str, str]]:
+    """(found_as, raw URL, implied role or "") for each URL an element carries."""
+    name = str(element.tag).lower()
     out: list[tuple[str, str, str]] = []
-    for attr, value in tag.attrs.items():
-        raw = " ".join(value) if isinstance(value, list) else str(value)
+    for attr, value in element.attrib.items():
         if attr in _URL_ATTRS:
-            kind = _attr_kind(tag, attr)
-            for url in _split_srcset(raw) if attr.endswith("srcset") else [raw]:
+            kind = _attr_kind(element, name, attr)
+            for url in _split_srcset(value) if attr.endswith("srcset") else [value]:
                 out.append((f"{name}@{attr}", url, kind))
         elif attr == "style":
-            out.extend((f"{name}@style", m.group(2), Role.IMAGE) for m in _CSS_URL.finditer(raw))
+            out.extend((f"{name}@style", m.group(2), Role.IMAGE) for m in _CSS_URL.finditer(value))
     if name == "meta":
-        out.extend(_meta_urls(tag))
+        out.extend(_meta_urls(element))
     elif name == "style":
-        css = tag.get_text()
+        css = element.text or ""
         out.extend(("style", m.group(2), Role.IMAGE) for m in _CSS_URL.finditer(css))
     return out
 
 
-def _attr_kind(tag: Tag, attr: str) -> str:
-    name = tag.name
+def _attr_kind(element: Any, name: str, attr: str) -> str:
     if name == "img" and any(
-        str(tag.get(d, "")).strip() in ("0", "0px") for d in ("width", "height")
+        str(element.get(d, "")).strip() in ("0", "0px") for d in ("width", "height")
     ):
         return Role.TRACKER
     if attr == "poster" or attr in _IMAGE_ATTRS or name == "img":
@@ -199,42 +218,54 @@ def _attr_kind(tag: Tag, attr: str) -> str:
     if name in _MEDIA_TAGS:
         return Role.MEDIA
     if name == "link":
-        return _link_tag_kind(tag)
-    return _anchor_kind(tag)
+        rel = _words(element, "rel")
+        if "canonical" in rel:
+            return Role.SOURCE
+        return Role.IMAGE if "image_src" in rel else Role.NAVIGATION
+    return _anchor_kind(element)
 
 
-def _link_tag_kind(tag: Tag) -> str:
-    rel = {str(r).lower() for r in tag.get_attribute_list("rel")}
-    if "canonical" in rel:
-        return Role.SOURCE
-    return Role.IMAGE if "image_src" in rel else Role.NAVIGATION
+def _words(element: Any, attr: str) -> set[str]:
+    return set(str(element.get(attr, "")).lower().split())
 
 
-def _anchor_kind(tag: Tag) -> str:
+def _anchor_kind(element: Any) -> str:
     """The role an anchor's surroundings give it, or "" to let the URL decide."""
-    if "src_link" in tag.get_attribute_list("class"):
+    if "src_link" in _words(element, "class"):
         return Role.SOURCE
-    if "articleref" in {str(r).lower() for r in tag.get_attribute_list("rel")}:
+    if "articleref" in _words(element, "rel"):
         return Role.RELATED
-    for sibling in islice(tag.previous_siblings, 3):
-        if "完整版" in (sibling.get_text() if isinstance(sibling, Tag) else str(sibling)):
-            return Role.RELATED
-    for depth, ancestor in enumerate(tag.parents):
-        if depth > 12:
-            break
-        classes = set(ancestor.get_attribute_list("class")) if ancestor.attrs else set()
+    if "完整版" in _preceding_text(element):
+        return Role.RELATED
+    for depth, ancestor in enumerate(element.iterancestors()):
+        classes = _words(ancestor, "class")
         if "op-related-articles" in classes:
             return Role.RELATED
         if classes & _NAV_CLASSES:
             return Role.NAVIGATION
+        if depth >= 12:
+            break
     return ""
 
 
-def _meta_urls(tag: Tag) -> list[tuple[str, str, str]]:
-    key = str(tag.get("property") or tag.get("name") or "").lower()
-    content = tag.get("content")
-    if key in _META_ROLES and isinstance(content, str):
-        return [("meta@content", content, _META_ROLES[key])]
+def _preceding_text(element: Any) -> str:
+    """The text just before an element inside its parent (at most three siblings back)."""
+    parts: list[str] = []
+    sibling = element.getprevious()
+    while sibling is not None and len(parts) < 3:
+        parts.append(str(sibling.text_content()) + str(sibling.tail or ""))
+        sibling = sibling.getprevious()
+    parent = element.getparent()
+    if sibling is None and parent is not None:
+        parts.append(str(parent.text or ""))
+    return "".join(parts)
+
+
+def _meta_urls(element: Any) -> list[tuple[str, str, str]]:
+    key = str(element.get("property") or element.get("name") or "").lower()
+    content = element.get("content")
+    if key in _META_ROLES and content is not None:
+        return [("meta@content", str(content), _META_ROLES[key])]
     return []
 
 
@@ -243,45 +274,67 @@ def _split_srcset(value: str) -> list[str]:
     return [url.rstrip(",") for url in urls]
 
 
-def _markdown_hits(text: str) -> list[Hit]:
-    hits = [
-        Hit(m.start(1), _md_target(m.group(1)), "md-image", Role.IMAGE)
-        for m in _MD_IMAGE.finditer(text)
-    ]
-    hits += [Hit(m.start(1), _md_target(m.group(1)), "md-link") for m in _MD_LINK.finditer(text)]
-    hits += [Hit(m.start(1), m.group(1), "md-ref") for m in _MD_REF.finditer(text)]
-    hits += [Hit(m.start(1), m.group(1), "md-link") for m in _AUTOLINK.finditer(text)]
-    hits += [
-        Hit(m.start(1), m.group(1), "shortcode@src", Role.MEDIA) for m in _SHORTCODE.finditer(text)
-    ]
-    return hits
+def _markdown_hits(text: str) -> tuple[list[Hit], list[tuple[int, int]]]:
+    """Hits from Markdown syntax, and the spans that syntax covers."""
+    hits: list[Hit] = []
+    spans: list[tuple[int, int]] = []
+    for pattern, found_as, kind in _MARKDOWN:
+        if pattern is _MD_REF and "]:" not in text:
+            continue
+        for match in pattern.finditer(text):
+            if pattern is _MD_LINK and match.start() and text[match.start() - 1] == "!":
+                continue
+            hits.append(Hit(match.start(1), _md_target(match.group(1)), found_as, kind))
+            spans.append(match.span())
+    return hits, spans
 
 
 def _md_target(target: str) -> str:
     return target[1:-1] if target.startswith("<") and target.endswith(">") else target
 
 
-def _bare_hits(text: str) -> list[Hit]:
+def _bare_hits(text: str, covered: list[tuple[int, int]]) -> list[Hit]:
     """URLs written as plain text, outside tags and Markdown link syntax."""
-    masked = _mask(text)
+    masked = _mask(text, covered)
     hits: list[Hit] = []
-    for match in _BARE.finditer(masked):
-        url = trim_bare_url(match.group(0))
+    done = 0
+    for anchor in _BARE_ANCHOR.finditer(masked):
+        start = _bare_start(masked, anchor.start(), anchor.group(0) == "://")
+        if start is None or start < done:
+            continue
+        run = _BARE_RUN.match(masked, start)
+        if run is None:
+            continue
+        done = run.end()
+        url = trim_bare_url(run.group(0))
         if ("://" in url and url.split("://", 1)[1]) or url.lower().startswith("www."):
-            hits.append(Hit(match.start(), url, "text"))
+            hits.append(Hit(start, url, "text"))
     return hits
 
 
-def _mask(text: str) -> str:
+def _bare_start(text: str, pos: int, scheme: bool) -> int | None:
+    """Where a bare URL around `pos` (its `://` or its `www.`) begins, or None."""
+    start = pos
+    if scheme:
+        while start > 0 and pos - start < 32 and text[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        while start < pos and not text[start].isalpha():
+            start += 1
+        if start == pos:
+            return None
+    if start > 0 and text[start - 1] in _URL_NEIGHBOURS:
+        return None
+    return start
+
+
+def _mask(text: str, covered: list[tuple[int, int]]) -> str:
     """`text` with tags and Markdown link constructs blanked out, offsets unchanged."""
-    spans = [m.span() for m in _HTML_TAG.finditer(text)]
-    for pattern in (_MD_IMAGE, _MD_LINK, _MD_REF, _AUTOLINK, _SHORTCODE):
-        spans.extend(m.span() for m in pattern.finditer(text))
+    spans = [m.span() for m in _HTML_TAG.finditer(text)] + covered
     pieces: list[str] = []
     cursor = 0
-    for start, end in sorted(spans):
+    for begin, end in sorted(spans):
         if end > cursor:
-            start = max(start, cursor)
+            start = max(begin, cursor)
             pieces.append(text[cursor:start])
             pieces.append(" " * (end - start))
             cursor = end
@@ -297,7 +350,8 @@ def trim_bare_url(run: str) -> str:
     full-width punctuation, ends like a file name (`...（1）-428311.html`): then it is kept whole.
     Trailing `.,;:!?` and an unbalanced `)` are dropped.
     """
-    cut = next((i for i, ch in enumerate(run) if not ch.isascii()), len(run))
+    non_ascii = _NON_ASCII.search(run)
+    cut = non_ascii.start() if non_ascii else len(run)
     if cut < len(run):
         after_scheme = run.find("://") + 3 if "://" in run else 0
         host_end = min(

@@ -39,13 +39,12 @@ _ARTICLE_PATH = re.compile(
     r"/(?:19|20)\d\d/\d{1,2}/\d{1,2}/|/(?:19|20)\d{6}/|/a-\d+|/post/\d+|/\d{1,2}/\d{1,2}/\d{1,2}/n\d"
 )
 _LONG_NUMBER = re.compile(r"\d{5,}")
-_RELATED_HEADING = re.compile(
-    r"(?:^#{1,6}[^\n]*?|<h[1-6]\b[^>]*>[^<\n]*?|^[*_【\[ ]*)"
-    r"(?:相关阅读|相关新闻|相关文章|相关报道|相關閱讀|相關新聞|相關文章|相關報導|延伸阅读|延伸閱讀)",
-    re.MULTILINE,
+_RELATED_WORDS = re.compile(
+    "相关阅读|相关新闻|相关文章|相关报道|相關閱讀|相關新聞|相關文章|相關報導|延伸阅读|延伸閱讀"
 )
+_HEADING_PREFIX = re.compile(r"#{1,6}[^\n]*|.*<h[1-6]\b[^>]*>[^<]*|[*_【\[ \t]*")
 _SECTION_END = re.compile(r"^#{1,6}[ \t]|<h[1-6]\b|<hr\b|^-{4,}\s*$", re.MULTILINE)
-_NAV_LINE = re.compile(r"^#{3,6}[ \t]*\[.*$", re.MULTILINE)
+_NAV_LINE = re.compile(r"####{0,3}[ \t][^\n]*?\]\([^\n]*")
 
 
 @dataclass(frozen=True)
@@ -70,13 +69,23 @@ class Zones:
 
     @classmethod
     def of(cls, text: str) -> Zones:
-        zones = cls(navigation=[m.span() for m in _NAV_LINE.finditer(text)])
+        """Menu lines (a level 3-6 heading holding a link) and sections under 相关阅读 & co."""
+        zones = cls()
+        for match in _NAV_LINE.finditer(text):
+            if _line_start(text, match.start()) == match.start():
+                zones.navigation.append(match.span())
         if not any(word in text for word in ("相关", "相關", "延伸")):
             return zones
-        for match in _RELATED_HEADING.finditer(text):
-            end = _SECTION_END.search(text, match.end())
-            zones.related.append((match.start(), end.start() if end else len(text)))
+        for match in _RELATED_WORDS.finditer(text):
+            start = _line_start(text, match.start())
+            if _HEADING_PREFIX.fullmatch(text, start, match.start()):
+                end = _SECTION_END.search(text, match.end())
+                zones.related.append((start, end.start() if end else len(text)))
         return zones
+
+
+def _line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
@@ -98,7 +107,9 @@ def role_for(hit: Hit, url: str | None, source: str | None, zones: Zones) -> Rol
     by_type = file_role(url or hit.raw)
     if by_type is not None:
         return by_type
-    if _inside(hit.pos, zones.related) or (url and looks_like_article(url)):
+    if _inside(hit.pos, zones.related):
+        return Role.RELATED
+    if url and hit.found_as != "text" and looks_like_article(url):
         return Role.RELATED
     return Role.LINK
 
@@ -114,7 +125,11 @@ def file_role(url: str) -> Role | None:
 
 
 def is_navigation_url(url: str) -> bool:
-    """Mirror furniture: share links, QR codes, repository pages, the mirror's own pixel host."""
+    """Mirror furniture: share links, QR codes, repository pages, the mirror's own pixel host.
+
+    The bare-IP video servers the mirrors advertise sit on menu lines (`Zones.navigation`); an IP
+    host alone does not make a link navigation, since articles and images live on IP hosts too.
+    """
     host = host_of(url)
     path = url.split("?", 1)[0].split("://", 1)[-1].partition("/")[2]
     if host in ("github.com", "raw.githubusercontent.com"):

@@ -19,14 +19,13 @@ from archiver.errors import UnfetchableURL
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{0,31});")
-_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _ASCII_HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?")
 _EDGE_JUNK = "\u200b\u200c\u200d\u2060\ufeff"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_SUB_DELIMS = frozenset("!$&'()*+,;=")
-_PATH_SAFE = _UNRESERVED | _SUB_DELIMS | frozenset(":@/")
-_QUERY_SAFE = _PATH_SAFE | frozenset("?")
-_USER_SAFE = _UNRESERVED | _SUB_DELIMS | frozenset(":")
+# Characters to percent-encode (or a %XX escape to normalise), by URL part.
+_PATH_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
+_QUERY_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
+_USER_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:]")
 
 
 def canonicalize(raw: str, base: str | None = None) -> str:
@@ -85,8 +84,8 @@ def _build(raw: str, scheme: str, rest: str) -> str:
     authority, tail = rest[:end], rest[end:]
     path, _, query = tail.partition("?")
     netloc = _authority(raw, scheme, authority)
-    path = _remove_dot_segments(_quote(path, _PATH_SAFE)) or "/"
-    query = _quote(query, _QUERY_SAFE)
+    path = _remove_dot_segments(_quote(path, _PATH_UNSAFE)) or "/"
+    query = _quote(query, _QUERY_UNSAFE)
     url = f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
     return _protect_entities(url)
 
@@ -101,7 +100,7 @@ def _authority(raw: str, scheme: str, authority: str) -> str:
         if int(port) != DEFAULT_PORTS[scheme]:
             netloc = f"{netloc}:{int(port)}"
     if at:
-        netloc = f"{_quote(userinfo, _USER_SAFE)}@{netloc}"
+        netloc = f"{_quote(userinfo, _USER_UNSAFE)}@{netloc}"
     return netloc
 
 
@@ -139,23 +138,17 @@ def _idna(raw: str, host: str) -> str:
         raise UnfetchableURL(raw, "host") from exc
 
 
-def _quote(text: str, safe: frozenset[str]) -> str:
-    """Percent-encode everything outside `safe`; keep valid escapes, decode unreserved ones."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "%" and _PERCENT.match(text, i):
-            byte = chr(int(text[i + 1 : i + 3], 16))
-            out.append(byte if byte in _UNRESERVED else f"%{text[i + 1 : i + 3].upper()}")
-            i += 3
-            continue
-        if ch in safe:
-            out.append(ch)
-        else:
-            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
-        i += 1
-    return "".join(out)
+def _quote(text: str, unsafe: re.Pattern[str]) -> str:
+    """Percent-encode what `unsafe` matches; keep valid escapes, decode unreserved ones."""
+    return unsafe.sub(_encode, text)
+
+
+def _encode(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if len(found) == 3:
+        byte = chr(int(found[1:], 16))
+        return byte if byte in _UNRESERVED else found.upper()
+    return "".join(f"%{b:02X}" for b in found.encode("utf-8", "surrogatepass"))
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -207,6 +200,7 @@ def is_ip_literal(host: str) -> bool:
 _WAYBACK = re.compile(r"/web/\d{1,14}(?:[a-z]{2}_)?/(.+)", re.DOTALL)
 _PHOTON_HOSTS = frozenset({"i0.wp.com", "i1.wp.com", "i2.wp.com", "i3.wp.com"})
 _WESERV_HOSTS = frozenset({"images.weserv.nl", "wsrv.nl"})
+_PROXY_MARKERS = ("weserv.nl", "wsrv.nl", "web.archive.org", ".wp.com", "googleusercontent.com")
 
 
 def unwrap_proxy(url: str) -> str | None:
@@ -216,6 +210,8 @@ def unwrap_proxy(url: str) -> str | None:
     only an `ssl:` prefix or an explicit `https://` means https, so that is what is returned.
     Photon (i0-i3.wp.com) likewise uses http unless the query says `ssl=1`.
     """
+    if not any(marker in url for marker in _PROXY_MARKERS):
+        return None
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()

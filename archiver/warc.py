@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from archiver import __version__
 from archiver.errors import StorageError
@@ -92,7 +92,7 @@ class WarcWriter:
         self._info = info
         self._on_close = on_close
         self._serial = 0
-        self._file: BinaryIO | None = None
+        self._file: IO[bytes] | None = None
         self._path: Path | None = None
         self._hash = hashlib.sha256()
         self._size = 0
@@ -162,7 +162,7 @@ class WarcWriter:
         self._size += len(data)
 
     def _write_record(
-        self, headers: list[tuple[str, str]], head: bytes, body: BinaryIO | None, length: int
+        self, headers: list[tuple[str, str]], head: bytes, body: IO[bytes] | None, length: int
     ) -> tuple[int, int]:
         offset = self._size
         member = _GzipMember(self._sink, self._level)
@@ -241,6 +241,6 @@ def _digest(parts: Iterable[bytes]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _chain(head: bytes, body: BinaryIO) -> Iterable[bytes]:
+def _chain(head: bytes, body: IO[bytes]) -> Iterable[bytes]:
     yield head
     yield from iter(lambda: body.read(CHUNK), b"")

@@ -27,14 +27,16 @@ SOURCE = b"<html><head><title>source</title></head><body>original article</body>
 
 
 def serve_site(origin: Origin) -> None:
-    origin.routes.update({
-        "/img/photo.jpg": body(PHOTO, "image/jpeg"),
-        "/img/图片.jpg": body(CHINESE, "image/jpeg"),
-        "/img/moved.jpg": redirect("/img/final.jpg", 301),
-        "/img/final.jpg": body(FINAL, "image/jpeg"),
-        "/news/2021/01/05/1462408.html": chunked(ARTICLE),
-        "/post/460922": body(SOURCE, "text/html; charset=utf-8"),
-    })
+    origin.routes.update(
+        {
+            "/img/photo.jpg": body(PHOTO, "image/jpeg"),
+            "/img/图片.jpg": body(CHINESE, "image/jpeg"),
+            "/img/moved.jpg": redirect("/img/final.jpg", 301),
+            "/img/final.jpg": body(FINAL, "image/jpeg"),
+            "/news/2021/01/05/1462408.html": chunked(ARTICLE),
+            "/post/460922": body(SOURCE, "text/html; charset=utf-8"),
+        }
+    )
 
 
 def write_documents(folder: Path, base: str) -> None:
@@ -64,10 +66,14 @@ def write_documents(folder: Path, base: str) -> None:
 def archived(tmp_path: Path, origin: Origin) -> dict[str, Any]:
     serve_site(origin)
     write_documents(tmp_path / "docs", origin.base)
-    ran = run_cli("archive", "docs", "-c", "test", "--allow-private", "--json",
-                  "--retries", "0", cwd=tmp_path)
+    ran = run_cli(
+        "archive", "docs", "-c", "test", "--allow-private", "--json", "--retries", "0", cwd=tmp_path
+    )
     assert ran.code == 0, ran.err
-    links = [json.loads(line) for line in (tmp_path / "manifests/test/links.jsonl").read_text().splitlines()]
+    links = [
+        json.loads(line)
+        for line in (tmp_path / "manifests/test/links.jsonl").read_text().splitlines()
+    ]
     return {
         "root": tmp_path,
         "summary": json.loads(ran.out),
@@ -125,7 +131,10 @@ def test_manifest_says_what_happened_to_every_link(archived: dict[str, Any]) -> 
 
 def test_documents_manifest_and_warc_checksums(archived: dict[str, Any]) -> None:
     root: Path = archived["root"]
-    docs = [json.loads(line) for line in (root / "manifests/test/documents.jsonl").read_text().splitlines()]
+    docs = [
+        json.loads(line)
+        for line in (root / "manifests/test/documents.jsonl").read_text().splitlines()
+    ]
     by_path = {doc["path"]: doc for doc in docs}
     goodnews = by_path["docs/goodnews.md"]
     data = (root / "docs/goodnews.md").read_bytes()
@@ -135,8 +144,12 @@ def test_documents_manifest_and_warc_checksums(archived: dict[str, Any]) -> None
     assert goodnews["links"]["image"] == 4
     sums = (root / "manifests/test/warcs.sha256").read_text().splitlines()
     assert sums, "a closed WARC is listed"
-    done = subprocess.run(["sha256sum", "-c", "manifests/test/warcs.sha256"], cwd=root,
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        ["sha256sum", "-c", "manifests/test/warcs.sha256"],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout
     assert not list((root / "warcs/test").glob("*.open"))
     for line in sums:
@@ -150,14 +163,16 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         iterator = ArchiveIterator(handle, check_digests=True)
         for record in iterator:
             payload = record.content_stream().read()
-            rows.append({
-                "type": record.rec_type,
-                "headers": dict(record.rec_headers.headers),
-                "http": record.http_headers,
-                "payload": payload,
-                "digest_ok": record.digest_checker.passed,
-                "offset": iterator.get_record_offset(),
-            })
+            rows.append(
+                {
+                    "type": record.rec_type,
+                    "headers": dict(record.rec_headers.headers),
+                    "http": record.http_headers,
+                    "payload": payload,
+                    "digest_ok": record.digest_checker.passed,
+                    "offset": iterator.get_record_offset(),
+                }
+            )
     return rows
 
 
@@ -183,11 +198,19 @@ def test_warc_records_are_standard(archived: dict[str, Any]) -> None:
         partner = by_id[request["headers"]["WARC-Concurrent-To"]]
         assert partner["type"] == "response"
         assert partner["headers"]["WARC-Target-URI"] == request["headers"]["WARC-Target-URI"]
-    chunked_one = next(r for r in responses if r["headers"]["WARC-Target-URI"].endswith(".html")
-                       and "news" in r["headers"]["WARC-Target-URI"])
+    chunked_one = next(
+        r
+        for r in responses
+        if r["headers"]["WARC-Target-URI"].endswith(".html")
+        and "news" in r["headers"]["WARC-Target-URI"]
+    )
     assert chunked_one["payload"] == ARTICLE
-    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(warc)],
-                           capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", "-v", str(warc)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "digest pass" in check.stdout
 
@@ -215,8 +238,9 @@ def test_verify_passes_on_a_fresh_collection(archived: dict[str, Any]) -> None:
 def test_rerun_fetches_nothing_again(archived: dict[str, Any]) -> None:
     origin: Origin = archived["origin"]
     before = len(origin.requests)
-    ran = run_cli("archive", "docs", "-c", "test", "--allow-private", "--json",
-                  cwd=archived["root"])
+    ran = run_cli(
+        "archive", "docs", "-c", "test", "--allow-private", "--json", cwd=archived["root"]
+    )
     assert ran.code == 0, ran.err
     assert len(origin.requests) == before
     assert json.loads(ran.out)["fetched"] == 0
@@ -226,13 +250,16 @@ def test_pywb_replays_every_capture(archived: dict[str, Any], tmp_path_factory: 
     root: Path = archived["root"]
     warcs = sorted((root / "warcs/test").glob("*.warc.gz"))
     expected = {
-        "/img/photo.jpg": PHOTO, "/img/" + quote("图片.jpg"): CHINESE,
-        "/img/final.jpg": FINAL, "/news/2021/01/05/1462408.html": ARTICLE,
+        "/img/photo.jpg": PHOTO,
+        "/img/" + quote("图片.jpg"): CHINESE,
+        "/img/final.jpg": FINAL,
+        "/news/2021/01/05/1462408.html": ARTICLE,
         "/post/460922": SOURCE,
     }
     base = archived["origin"].base
-    captured = {row["final_url"]: row for row in archived["links"].values()
-                if row["status"] == "archived"}
+    captured = {
+        row["final_url"]: row for row in archived["links"].values() if row["status"] == "archived"
+    }
     with pywb(tmp_path_factory.mktemp("pywb"), "test", warcs) as replay:
         for path, data in expected.items():
             url = base + path

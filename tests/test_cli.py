@@ -1,0 +1,105 @@
+"""The command line: bad input gets one clear line and exit 2; every command has help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Ran, run_cli
+
+COMMANDS = ["links", "archive", "verify"]
+
+
+def assert_refused(ran: Ran, *words: str) -> None:
+    assert ran.code == 2, (ran.code, ran.out, ran.err)
+    assert "Traceback" not in ran.err
+    lines = ran.err.strip().splitlines()
+    assert len(lines) == 1, ran.err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    ran = run_cli(command, "--help")
+    assert ran.code == 0
+    assert "archiver " + command in ran.out or command in ran.out
+    assert len(ran.out.splitlines()) > 5
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    assert_refused(run_cli("links", "nowhere.md", cwd=tmp_path), "nowhere.md")
+    assert_refused(run_cli("archive", "nowhere.md", "-c", "x", cwd=tmp_path), "nowhere.md")
+    assert not (tmp_path / "manifests").exists()
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    (tmp_path / "photo.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    assert_refused(run_cli("archive", "photo.md", "-c", "x", cwd=tmp_path), "photo.md")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    (tmp_path / "link.md").symlink_to(tmp_path / "gone.md")
+    assert_refused(run_cli("links", "link.md", cwd=tmp_path), "link.md")
+
+
+def test_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert_refused(run_cli("archive", "empty", "-c", "x", cwd=tmp_path), "empty")
+
+
+def test_unknown_option(tmp_path: Path) -> None:
+    assert_refused(
+        run_cli("archive", "x.md", "-c", "x", "--frobnicate", cwd=tmp_path), "--frobnicate"
+    )
+
+
+@pytest.mark.parametrize("name", ["../up", ".hidden", "a/b", "名字", ""])
+def test_bad_collection_names(tmp_path: Path, name: str) -> None:
+    (tmp_path / "d.md").write_text("![x](https://example.org/a.jpg)\n", encoding="utf-8")
+    assert_refused(run_cli("archive", "d.md", "-c", name, cwd=tmp_path), "collection")
+    assert not (tmp_path / "manifests").exists()
+
+
+def test_verify_unknown_collection(tmp_path: Path) -> None:
+    assert_refused(run_cli("verify", "-c", "nothing", cwd=tmp_path), "nothing")
+
+
+def test_bad_roles(tmp_path: Path) -> None:
+    (tmp_path / "d.md").write_text("![x](https://example.org/a.jpg)\n", encoding="utf-8")
+    assert_refused(
+        run_cli("archive", "d.md", "-c", "x", "--roles", "images", cwd=tmp_path), "images"
+    )
+
+
+def test_links_lists_every_link_with_its_role(tmp_path: Path) -> None:
+    (tmp_path / "d.md").write_text(
+        "![图](https://example.org/图片.jpg)\n[home](../../README.md)\n", encoding="utf-8"
+    )
+    ran = run_cli("links", "d.md", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    rows = [json.loads(line) for line in ran.out.splitlines()]
+    image = next(r for r in rows if r["role"] == "image")
+    assert image == image | {
+        "document": "d.md",
+        "url": "https://example.org/%E5%9B%BE%E7%89%87.jpg",
+        "raw": "https://example.org/图片.jpg",
+        "found_as": "md-image",
+        "archive": True,
+    }
+    mirror = next(r for r in rows if r["raw"] == "../../README.md")
+    assert mirror["role"] == "navigation" and mirror["archive"] is False
+
+
+def test_config_file_supplies_options(tmp_path: Path) -> None:
+    (tmp_path / "d.md").write_text("![x](http://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    (tmp_path / "archiver.toml").write_text('roles = "source"\nretries = 0\n', encoding="utf-8")
+    ran = run_cli("archive", "d.md", "-c", "x", "--config", "archiver.toml", "--json", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["counts"] == {"skipped": 1}
+    (tmp_path / "bad.toml").write_text("retries = \n", encoding="utf-8")
+    assert_refused(
+        run_cli("archive", "d.md", "-c", "x", "--config", "bad.toml", cwd=tmp_path), "bad.toml"
+    )

@@ -1,0 +1,50 @@
+"""One writer per collection, and the live progress display."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from archiver.lock import CollectionLock
+from archiver.models import Status
+from archiver.progress import LiveProgress
+from tests.conftest import run_cli
+
+
+def test_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    (tmp_path / "d.md").write_text("![x](http://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    with CollectionLock(tmp_path / "manifests/c", "c"):
+        ran = run_cli("archive", "d.md", "-c", "c", cwd=tmp_path)
+    assert ran.code == 1
+    assert f"process {os.getpid()}" in ran.err
+    assert "Traceback" not in ran.err
+    assert not (tmp_path / "manifests/c/links.jsonl").exists()
+
+
+def test_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    lock_dir = tmp_path / "manifests/c"
+    lock_dir.mkdir(parents=True)
+    (lock_dir / ".lock").write_text("999999999\n")
+    (tmp_path / "d.md").write_text("![x](http://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    ran = run_cli("archive", "d.md", "-c", "c", "--retries", "0", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert (lock_dir / "links.jsonl").exists()
+
+
+def test_live_progress_shows_counts_bytes_and_total() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=160)
+    progress = LiveProgress(console)
+    progress.start(documents=5, total=3)
+    progress.advance(Status.ARCHIVED, 2_500_000)
+    progress.advance(Status.DEAD, 0)
+    progress._progress.refresh()
+    text = screen.getvalue()
+    progress.finish()
+    assert "5 documents" in text
+    assert "2/3" in text
+    assert "archived 1" in text and "dead 1" in text and "failed 0" in text
+    assert "2.5 MB" in text

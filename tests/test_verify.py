@@ -1,0 +1,125 @@
+"""verify finds every kind of damage, names where it is, and exits 1; a clean archive exits 0."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archiver.config import Settings
+from archiver.pipeline import archive
+from archiver.verify import verify
+from tests.origin import body, random_bytes, running_origin
+
+IMAGES = {f"/img/{n}.jpg": random_bytes(30_000 + n, n) for n in range(4)}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("pristine")
+    with running_origin() as origin:
+        for path, data in IMAGES.items():
+            origin.routes[path] = body(data, "image/jpeg")
+        doc = root / "doc.md"
+        doc.write_text("".join(f"![x]({origin.url(p)})\n" for p in IMAGES), encoding="utf-8")
+        settings = Settings(out=root, collection="v", allow_private=True, retries=0)
+        summary = archive([str(doc)], settings)
+    assert summary.counts == {"archived": 4}
+    yield root
+
+
+@pytest.fixture
+def copy(pristine: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "c"
+    shutil.copytree(pristine, target)
+    return target
+
+
+def run(root: Path) -> list[str]:
+    report = verify(Settings(out=root, collection="v"))
+    return [str(problem) for problem in report.problems]
+
+
+def warc_of(root: Path) -> Path:
+    [path] = list((root / "warcs/v").glob("*.warc.gz"))
+    return path
+
+
+def entries(root: Path) -> list[dict[str, object]]:
+    text = (root / "manifests/v/links.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_clean_collection_passes(copy: Path) -> None:
+    report = verify(Settings(out=copy, collection="v"))
+    assert report.ok
+    assert report.warc_files == 1
+    assert report.records == 9  # warcinfo + 4 request/response pairs
+    assert report.entries == 4
+
+
+def test_one_flipped_byte_in_a_payload_is_found(copy: Path) -> None:
+    path = warc_of(copy)
+    entry = entries(copy)[1]
+    data = bytearray(path.read_bytes())
+    # flip a byte in the middle of the record's gzip member: the member no longer inflates
+    # to what its digests say
+    middle = int(entry["warc_offset"]) + int(entry["warc_length"]) // 2  # type: ignore[call-overload]
+    data[middle] ^= 0x01
+    path.write_bytes(bytes(data))
+    problems = run(copy)
+    name = path.relative_to(copy).as_posix()
+    assert any(name in p and "sha256 is" in p for p in problems)
+    assert any(f"@{entry['warc_offset']}" in p for p in problems), problems
+
+
+def test_truncated_warc_is_found(copy: Path) -> None:
+    path = warc_of(copy)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 500])
+    problems = run(copy)
+    assert any("sha256 is" in p for p in problems)
+    last = max(entries(copy), key=lambda e: int(e["warc_offset"]))  # type: ignore[call-overload]
+    assert any(str(last["url"]) in p for p in problems), problems
+
+
+def test_missing_warc_is_found(copy: Path) -> None:
+    path = warc_of(copy)
+    path.unlink()
+    problems = run(copy)
+    assert problems == [
+        f"{path.relative_to(copy).as_posix()}: missing: the manifest names this WARC file"
+    ]
+
+
+def test_wrong_offset_in_manifest_is_found(copy: Path) -> None:
+    lines = (copy / "manifests/v/links.jsonl").read_text().splitlines()
+    row = json.loads(lines[2])
+    row["warc_offset"] += 7
+    lines[2] = json.dumps(row)
+    (copy / "manifests/v/links.jsonl").write_text("\n".join(lines) + "\n")
+    problems = run(copy)
+    assert len(problems) == 1
+    assert row["url"] in problems[0] and str(row["warc_offset"]) in problems[0]
+
+
+def test_wrong_length_and_digest_in_manifest_are_found(copy: Path) -> None:
+    lines = (copy / "manifests/v/links.jsonl").read_text().splitlines()
+    row = json.loads(lines[0])
+    row["warc_length"] -= 1
+    row["payload_digest"] = "sha256:" + "0" * 64
+    lines[0] = json.dumps(row)
+    (copy / "manifests/v/links.jsonl").write_text("\n".join(lines) + "\n")
+    [problem] = run(copy)
+    assert "length" in problem and "payload digest" in problem and row["url"] in problem
+
+
+def test_stray_and_unfinished_files_are_reported(copy: Path) -> None:
+    shutil.copy(warc_of(copy), copy / "warcs/v/stray.warc.gz")
+    (copy / "warcs/v/other.warc.gz.open").write_bytes(b"")
+    problems = run(copy)
+    assert "warcs/v/stray.warc.gz: unknown WARC file: no manifest mentions it" in problems
+    assert any("other.warc.gz.open" in p and "unfinished" in p for p in problems)
