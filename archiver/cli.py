@@ -180,7 +180,7 @@ def verify(ctx: click.Context, /, as_json: bool, verbose: int, quiet: bool, **op
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line on stderr and exit 2 for bad usage; no tracebacks for known errors."""
     try:
-        cli.main(args=argv, prog_name="archiver", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="archiver", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.UsageError as exc:
@@ -201,3 +201,4 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(Exit.OK)
+    sys.exit(code if isinstance(code, int) else Exit.OK)

@@ -23,6 +23,7 @@ class ResolveFailed(Exception):
     def __init__(self, host: str, message: str) -> None:
         super().__init__(f"{host}: {message}")
         self.host = host
+        self.message = message
 
 
 class PrivateAddress(Exception):
@@ -66,7 +67,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_private: bool) -> None:
         self._inner = inner
         self._allow_private = allow_private
-        self._cache: dict[tuple[str, int], list[str]] = {}
+        self._cache: dict[tuple[str, int], list[str] | ResolveFailed] = {}
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         literal = parse_ip(host)
@@ -74,13 +75,20 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             return [str(literal)]
         key = (host, port)
         if key not in self._cache:
-            loop = asyncio.get_running_loop()
-            try:
-                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except (socket.gaierror, UnicodeError) as exc:
-                raise ResolveFailed(host, str(exc)) from exc
-            self._cache[key] = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        return self._cache[key]
+            self._cache[key] = await self._lookup(host, port)
+        found = self._cache[key]
+        if isinstance(found, ResolveFailed):
+            raise ResolveFailed(found.host, found.message)
+        return found
+
+    async def _lookup(self, host: str, port: int) -> list[str] | ResolveFailed:
+        """Addresses of `host`, or the failure (cached too: a run asks each name once)."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            return ResolveFailed(host, str(exc))
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
     def _allowed(self, host: str, addresses: Iterable[str]) -> list[str]:
         addresses = list(addresses)

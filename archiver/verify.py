@@ -5,11 +5,14 @@ Every problem names the file, the offset and the URL where it applies, and what 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -17,6 +20,7 @@ from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.lock import is_locked
 from archiver.manifest import LINKS, WARCS, read_jsonl, read_warc_sums
+from archiver.members import Damage, walk_members
 from archiver.warc import OPEN_SUFFIX
 
 CHUNK = 1024 * 1024
@@ -75,43 +79,66 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def scan_records(path: Path, name: str, problems: list[Problem]) -> dict[int, RecordInfo]:
-    """Read every record, checking block and payload digests; index the records by offset."""
-    records: dict[int, RecordInfo] = {}
-    with path.open("rb") as handle:
-        iterator = ArchiveIterator(handle, check_digests=True)
-        offset: int | None = 0
-        try:
-            for record in iterator:
-                offset = iterator.get_record_offset()
-                headers = record.rec_headers
-                url = headers.get_header("WARC-Target-URI")
-                stream = record.content_stream()
-                while stream.read(CHUNK):
-                    pass
-                for issue in record.digest_checker.problems:
-                    problems.append(
-                        Problem(
-                            name,
-                            f"record {headers.get_header('WARC-Record-ID')}: {issue}",
-                            offset,
-                            url,
-                        )
-                    )
-                iterator.read_to_end(record)
-                records[offset] = RecordInfo(
-                    offset,
-                    iterator.get_record_length(),
-                    headers.get_header("WARC-Record-ID"),
-                    headers.get_header("WARC-Type"),
-                    url,
-                    headers.get_header("WARC-Payload-Digest"),
-                )
-        except Exception as exc:  # warcio raises many kinds on torn or corrupt gzip
-            problems.append(
-                Problem(name, f"unreadable after this point ({type(exc).__name__}: {exc})", offset)
+@dataclass
+class FileScan:
+    """What one WARC file holds: its readable records by offset, and its damaged stretches."""
+
+    records: dict[int, RecordInfo] = field(default_factory=dict)
+    damage: list[int] = field(default_factory=list)
+
+
+def scan_file(path: Path, name: str, urls: dict[int, str], problems: list[Problem]) -> FileScan:
+    """Read every record with its digests; a gzip file is read member by member, so damage
+    costs only the records it touches."""
+    scan = FileScan()
+    with path.open("rb") as handle, contextlib.redirect_stderr(io.StringIO()):
+        if not name.endswith(".gz"):
+            _read_records(handle, name, scan, problems, limit=None)
+            return scan
+        for part in list(walk_members(handle)):
+            if isinstance(part, Damage):
+                scan.damage.append(part.offset)
+                problems.append(Problem(name, part.message, part.offset, urls.get(part.offset)))
+                continue
+            handle.seek(part.offset)
+            _read_records(handle, name, scan, problems, limit=1)
+    return scan
+
+
+def _read_records(
+    handle: IO[bytes],
+    name: str,
+    scan: FileScan,
+    problems: list[Problem],
+    limit: int | None,
+) -> None:
+    iterator = ArchiveIterator(handle, check_digests=True)
+    offset = handle.tell()
+    try:
+        for count, record in enumerate(iterator, 1):
+            offset = iterator.get_record_offset()
+            headers = record.rec_headers
+            url = headers.get_header("WARC-Target-URI")
+            record_id = headers.get_header("WARC-Record-ID")
+            stream = record.content_stream()
+            while stream.read(CHUNK):
+                pass
+            for issue in record.digest_checker.problems:
+                problems.append(Problem(name, f"record {record_id}: {issue}", offset, url))
+            iterator.read_to_end(record)
+            scan.records[offset] = RecordInfo(
+                offset,
+                iterator.get_record_length(),
+                record_id,
+                headers.get_header("WARC-Type"),
+                url,
+                headers.get_header("WARC-Payload-Digest"),
             )
-    return records
+            if limit is not None and count >= limit:
+                return
+    except Exception as exc:  # warcio raises many kinds on malformed records
+        scan.damage.append(offset)
+        problems.append(Problem(name, f"unreadable record ({type(exc).__name__}: {exc})", offset))
 
 
 def _entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, Any]]:
@@ -124,10 +151,10 @@ def _entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, 
     yield from current.values()
 
 
-def check_entry(entry: dict[str, Any], records: dict[int, RecordInfo]) -> str | None:
+def check_entry(entry: dict[str, Any], scan: FileScan) -> str | None:
     """What is wrong with one manifest entry's pointer into its WARC, or None."""
     offset, length = entry.get("warc_offset"), entry.get("warc_length")
-    record = records.get(offset) if isinstance(offset, int) else None
+    record = scan.records.get(offset) if isinstance(offset, int) else None
     if record is None:
         return f"manifest says a record starts at offset {offset}; none does"
     wrong = []
@@ -158,21 +185,26 @@ def verify(settings: Settings) -> VerifyReport:
     entries = list(_entries(manifest_dir, problems))
     referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
     live = is_locked(manifest_dir)
-    indexes: dict[str, dict[int, RecordInfo]] = {}
+    urls: dict[str, dict[int, str]] = defaultdict(dict)
+    for entry in entries:
+        if entry.get("warc_file") and isinstance(entry.get("warc_offset"), int):
+            urls[entry["warc_file"]][entry["warc_offset"]] = entry["url"]
+    indexes: dict[str, FileScan] = {}
     for rel in sorted(set(sums) | set(on_disk) | referenced):
         _check_file(rel, on_disk, sums, referenced, live, problems)
         path = on_disk.get(rel) or on_disk.get(rel + OPEN_SUFFIX)
         if path is not None and not (live and path.name.endswith(OPEN_SUFFIX)):
-            indexes[rel.removesuffix(OPEN_SUFFIX)] = scan_records(path, rel, problems)
+            key = rel.removesuffix(OPEN_SUFFIX)
+            indexes[key] = scan_file(path, rel, urls[key], problems)
     report.warc_files = len(indexes)
-    report.records = sum(len(index) for index in indexes.values())
+    report.records = sum(len(scan.records) for scan in indexes.values())
     for entry in entries:
         if not entry.get("warc_file"):
             continue
         report.entries += 1
         index = indexes.get(entry["warc_file"])
-        if index is None:
-            continue
+        if index is None or entry.get("warc_offset") in index.damage:
+            continue  # a missing file or a damaged record is already reported, with this URL
         message = check_entry(entry, index)
         if message:
             problems.append(

@@ -103,3 +103,23 @@ def test_config_file_supplies_options(tmp_path: Path) -> None:
     assert_refused(
         run_cli("archive", "d.md", "-c", "x", "--config", "bad.toml", cwd=tmp_path), "bad.toml"
     )
+
+
+def test_verify_exit_codes_through_the_command_line(tmp_path: Path) -> None:
+    from tests.origin import body, random_bytes, running_origin
+
+    with running_origin() as origin:
+        origin.routes["/a.jpg"] = body(random_bytes(5000, 1), "image/jpeg")
+        (tmp_path / "d.md").write_text(f"![x]({origin.url('/a.jpg')})\n", encoding="utf-8")
+        ran = run_cli("archive", "d.md", "-c", "x", "--allow-private", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert run_cli("verify", "-c", "x", cwd=tmp_path).code == 0
+    [warc] = list((tmp_path / "warcs/x").glob("*.warc.gz"))
+    data = bytearray(warc.read_bytes())
+    data[-100] ^= 0xFF
+    warc.write_bytes(bytes(data))
+    ran = run_cli("verify", "-c", "x", "--json", cwd=tmp_path)
+    assert ran.code == 1
+    report = json.loads(ran.out)
+    assert report["ok"] is False
+    assert {p["url"] for p in report["problems"] if p["url"]} == {origin.url("/a.jpg")}

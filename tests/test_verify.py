@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from collections.abc import Iterator
@@ -72,8 +73,26 @@ def test_one_flipped_byte_in_a_payload_is_found(copy: Path) -> None:
     path.write_bytes(bytes(data))
     problems = run(copy)
     name = path.relative_to(copy).as_posix()
-    assert any(name in p and "sha256 is" in p for p in problems)
-    assert any(f"@{entry['warc_offset']}" in p for p in problems), problems
+    assert problems[0].startswith(f"{name}: sha256 is ")
+    assert problems[1].startswith(f"{name} @{entry['warc_offset']}: gzip member does not inflate")
+    assert problems[1].endswith(f"[{entry['url']}]")
+    assert len(problems) == 2, "the damage costs one record; the others still check out"
+
+
+def test_flipped_byte_in_an_uncompressed_warc_fails_the_digest(copy: Path) -> None:
+    path = warc_of(copy)
+    plain = path.with_suffix("")  # .warc
+    with gzip.open(path) as source, plain.open("wb") as target:
+        shutil.copyfileobj(source, target)
+    path.unlink()
+    data = bytearray(plain.read_bytes())
+    where = data.rindex(b"\r\n\r\n", 0, len(data) - 10) - 2000
+    data[where] ^= 0x20
+    plain.write_bytes(bytes(data))
+    report = verify(Settings(out=copy, collection="v"))
+    digest = [p for p in report.problems if "digest" in p.message]
+    assert digest, report.problems
+    assert digest[0].file.endswith(".warc") and digest[0].url and digest[0].offset
 
 
 def test_truncated_warc_is_found(copy: Path) -> None:
@@ -83,7 +102,10 @@ def test_truncated_warc_is_found(copy: Path) -> None:
     problems = run(copy)
     assert any("sha256 is" in p for p in problems)
     last = max(entries(copy), key=lambda e: int(e["warc_offset"]))  # type: ignore[call-overload]
-    assert any(str(last["url"]) in p for p in problems), problems
+    assert any(
+        str(last["url"]) in p and "cut short" in p and f"@{last['warc_offset']}" in p
+        for p in problems
+    ), problems
 
 
 def test_missing_warc_is_found(copy: Path) -> None:
