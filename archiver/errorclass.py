@@ -19,7 +19,6 @@ DNS_WORDS = (
     "name resolution",
     "no address associated",
     "host not found",
-    "host unreachable",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
@@ -57,7 +57,6 @@ class Exchange:
     body: BodySpool
     ip_address: str | None = None
     truncated: str | None = None
-    notes: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         wanted = name.lower().encode("ascii")

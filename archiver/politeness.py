@@ -41,10 +41,11 @@ class HostGate:
         state.not_before = max(state.not_before, time.monotonic() + seconds)
 
     async def _wait_turn(self, state: _Host) -> None:
+        gap = self._jittered_delay()
         async with state.lock:
             while True:
                 now = time.monotonic()
-                ready = max(state.not_before, state.last_start + self._jittered_delay())
+                ready = max(state.not_before, state.last_start + gap)
                 if ready <= now:
                     state.last_start = now
                     return

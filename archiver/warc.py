@@ -225,7 +225,6 @@ class WarcWriter:
         if exchange.truncated:
             headers.append(("WARC-Truncated", exchange.truncated))
         offset, length = self._write_record(headers, head, body.rewind(), len(head) + body.size)
-        assert self._path is not None
         return WarcRecordRef(self.files[-1], offset, length, record_id, date)
 
 
