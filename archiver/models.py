@@ -162,3 +162,4 @@ class RunSummary:
     bytes_fetched: int = 0
     seconds: float = 0.0
     warc_files: tuple[str, ...] = ()
+    repaired: tuple[str, ...] = ()

@@ -26,6 +26,7 @@ from archiver.outcome import (
     with_time,
 )
 from archiver.plan import Plan, Target, interleave_by_host, load_documents, make_plan
+from archiver.repair import capture_lost, repair_open_warcs
 from archiver.warc import WarcWriter
 
 
@@ -96,7 +97,12 @@ class _Run:
 
     async def run(self) -> RunSummary:
         started = time.monotonic()
+        repaired = repair_open_warcs(
+            self.settings.warc_dir, self.settings.out, self.manifest.append_warc
+        )
+        by_path = {fixed.path: fixed for fixed in repaired}
         previous, _problems = self.manifest.current_links()
+        previous = {url: row for url, row in previous.items() if not capture_lost(row, by_path)}
         to_fetch = self._settle_unfetched(previous)
         self.progress.start(len(self.plan.documents), len(to_fetch))
         proxied = proxy_in_use(self.settings) is not None
@@ -121,6 +127,9 @@ class _Run:
             bytes_fetched=fetcher.bytes_received if fetcher else 0,
             seconds=round(time.monotonic() - started, 3),
             warc_files=tuple(self.writer.files),
+            repaired=tuple(
+                f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
+            ),
         )
 
     def _settle_unfetched(self, previous: dict[str, dict[str, Any]]) -> list[Target]:

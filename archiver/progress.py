@@ -72,5 +72,6 @@ def summary_text(summary: RunSummary) -> str:
         f"fetched {summary.fetched} URLs, {_size(summary.bytes_fetched)} "
         f"in {summary.seconds:.1f} s",
     ]
+    lines.extend(f"repaired {text}, left by an interrupted run" for text in summary.repaired)
     lines.extend(f"wrote {path}" for path in summary.warc_files)
     return "\n".join(lines)

@@ -136,16 +136,23 @@ class WarcWriter:
         if self._file is None:
             self._open_new()
 
-    def _open_new(self) -> None:
+    def _next_name(self) -> str:
+        """A file name no earlier file has (a resumed run may start within the same second)."""
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        name = f"{self._collection}-{stamp}-{self._serial:05d}-{_hostname()}.warc.gz"
-        self._serial += 1
-        path = self._dir / (name + OPEN_SUFFIX)
+        while True:
+            name = f"{self._collection}-{stamp}-{self._serial:05d}-{_hostname()}.warc.gz"
+            self._serial += 1
+            if not (self._dir / name).exists() and not (self._dir / (name + OPEN_SUFFIX)).exists():
+                return name
+
+    def _open_new(self) -> None:
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
+            name = self._next_name()
+            path = self._dir / (name + OPEN_SUFFIX)
             self._file = path.open("xb")
         except OSError as exc:
-            raise StorageError(f"cannot create WARC {path}: {exc}", str(path)) from exc
+            raise StorageError(f"cannot create WARC in {self._dir}: {exc}") from exc
         self._path = path
         self._hash = hashlib.sha256()
         self._size = 0

@@ -1,0 +1,96 @@
+"""A run killed with SIGKILL is resumed by running it again: nothing archived is lost or
+fetched twice, the `.open` WARC is repaired, and the collection verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.config import Settings
+from archiver.verify import verify
+from tests.conftest import run_cli
+from tests.origin import Origin, body, random_bytes
+from tests.replay import clean_env
+
+COUNT = 30
+
+
+def slow_image(data: bytes, pause: float) -> object:
+    serve = body(data, "image/jpeg")
+
+    def handle(request: object) -> None:
+        time.sleep(pause)
+        serve(request)  # type: ignore[arg-type]
+
+    return handle
+
+
+def manifest_lines(root: Path) -> list[dict[str, object]]:
+    path = root / "manifests/k/links.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_then_rerun_loses_nothing(tmp_path: Path, origin: Origin, seed: int) -> None:
+    rng = random.Random(seed)
+    images = {f"/img/{n}.jpg": random_bytes(20_000 + n, n) for n in range(COUNT)}
+    for path, data in images.items():
+        origin.routes[path] = slow_image(data, 0.05)  # type: ignore[assignment]
+    (tmp_path / "d.md").write_text(
+        "".join(f"![x]({origin.url(p)})\n" for p in images), encoding="utf-8"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "archiver",
+        "archive",
+        "d.md",
+        "-c",
+        "k",
+        "--allow-private",
+        "--per-host",
+        "2",
+        "-q",
+    ]
+    env = clean_env() | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen(command, cwd=tmp_path, env=env)
+    wanted = rng.randint(3, COUNT - 10)
+    deadline = time.monotonic() + 60
+    while len(manifest_lines(tmp_path)) < wanted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = {row["url"] for row in manifest_lines(tmp_path) if row["status"] == "archived"}
+    assert before, "the run was killed after some captures"
+    assert list((tmp_path / "warcs/k").glob("*.open")), "the kill left an unfinished WARC"
+
+    ran = run_cli("archive", "d.md", "-c", "k", "--allow-private", "--json", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["repaired"]
+
+    current = {row["url"]: row for row in manifest_lines(tmp_path)}
+    assert {row["status"] for row in current.values()} == {"archived"}
+    assert len(current) == COUNT
+    hits = Counter(path for path, _ in origin.requests)
+    for url in before:
+        assert hits[url.removeprefix(origin.base)] == 1, f"{url} was fetched again"
+    assert not list((tmp_path / "warcs/k").glob("*.open"))
+    report = verify(Settings(out=tmp_path, collection="k"))
+    assert report.ok, report.problems
+    for warc in (tmp_path / "warcs/k").glob("*.warc.gz"):
+        with warc.open("rb") as handle:
+            for record in ArchiveIterator(handle, check_digests=True):
+                record.content_stream().read()
+                assert record.digest_checker.passed is not False
