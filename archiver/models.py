@@ -92,6 +92,16 @@ class WarcRecordRef:
     length: int
     record_id: str
     date: str
+    revisit_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Original:
+    """The first capture of a payload, which later identical payloads refer to as revisits."""
+
+    url: str
+    date: str
+    record_id: str
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def entry_from_result(target: Target, role: Role, result: FetchResult) -> Manife
         warc_offset=record.offset if record else None,
         warc_length=record.length if record else None,
         record_id=record.record_id if record else None,
+        revisit_of=record.revisit_of if record else None,
         attempts=result.attempts,
         fetched_at=record.date if record else None,
         truncated=result.truncated,

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from archiver import __version__
 from archiver.client import build_client, proxy_in_use
 from archiver.config import Settings, check_collection
+from archiver.dedup import PayloadIndex
 from archiver.exchange import Exchange
 from archiver.fetch import Fetcher
 from archiver.lock import CollectionLock
@@ -92,6 +93,7 @@ class _Run:
             on_close=self.manifest.append_warc,
         )
         self.write_lock = asyncio.Lock()
+        self.payloads = PayloadIndex()
         self.counts: Counter[str] = Counter()
         self.fetched = 0
 
@@ -103,6 +105,7 @@ class _Run:
         by_path = {fixed.path: fixed for fixed in repaired}
         previous, _problems = self.manifest.current_links()
         previous = {url: row for url, row in previous.items() if not capture_lost(row, by_path)}
+        self.payloads = PayloadIndex.from_manifest(previous.values())
         to_fetch = self._settle_unfetched(previous)
         self.progress.start(len(self.plan.documents), len(to_fetch))
         proxied = proxy_in_use(self.settings) is not None
@@ -175,7 +178,10 @@ class _Run:
 
     async def _store(self, exchange: Exchange) -> WarcRecordRef:
         async with self.write_lock:
-            return await asyncio.to_thread(self.writer.write_exchange, exchange)
+            original = self.payloads.original_for(exchange)
+            ref = await asyncio.to_thread(self.writer.write_exchange, exchange, original)
+            self.payloads.remember(exchange, ref)
+            return ref
 
 
 def _warcinfo(settings: Settings) -> dict[str, str]:

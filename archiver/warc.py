@@ -26,7 +26,7 @@ from typing import IO
 from archiver import __version__
 from archiver.errors import StorageError
 from archiver.exchange import Exchange
-from archiver.models import WarcRecordRef
+from archiver.models import Original, WarcRecordRef
 
 CHUNK = 256 * 1024
 OPEN_SUFFIX = ".open"
@@ -99,13 +99,16 @@ class WarcWriter:
         self.files: list[str] = []
         self._lock = threading.Lock()
 
-    def write_exchange(self, exchange: Exchange) -> WarcRecordRef:
-        """Write the request and response records of `exchange`; return the response's place."""
+    def write_exchange(self, exchange: Exchange, original: Original | None = None) -> WarcRecordRef:
+        """Write the request record and the response record of `exchange` (a revisit record
+        when `original` holds the same payload); return the response's place."""
         with self._lock:
             self._ensure_open()
             response_id = new_record_id()
             date = warc_date(exchange.date)
             self._write_request(exchange, date, response_id)
+            if original is not None:
+                return self._write_revisit(exchange, date, response_id, original)
             return self._write_response(exchange, date, response_id)
 
     def close(self) -> None:
@@ -212,6 +215,30 @@ class WarcWriter:
         ]
         self._write_record(headers, head, None, len(head))
 
+    def _write_revisit(
+        self, exchange: Exchange, date: str, record_id: str, original: Original
+    ) -> WarcRecordRef:
+        head = exchange.response_head()
+        headers = [
+            ("WARC-Type", "revisit"),
+            ("WARC-Record-ID", record_id),
+            ("WARC-Date", date),
+            ("WARC-Target-URI", exchange.url),
+        ]
+        if exchange.ip_address:
+            headers.append(("WARC-IP-Address", exchange.ip_address))
+        headers += [
+            ("WARC-Profile", REVISIT_PROFILE),
+            ("WARC-Refers-To", original.record_id),
+            ("WARC-Refers-To-Target-URI", original.url),
+            ("WARC-Refers-To-Date", original.date),
+            ("Content-Type", "application/http; msgtype=response"),
+            ("WARC-Payload-Digest", payload_digest(exchange.body.sha256)),
+            ("WARC-Block-Digest", _digest([head])),
+        ]
+        offset, length = self._write_record(headers, head, None, len(head))
+        return WarcRecordRef(self.files[-1], offset, length, record_id, date, original.record_id)
+
     def _write_response(self, exchange: Exchange, date: str, record_id: str) -> WarcRecordRef:
         head = exchange.response_head()
         body = exchange.body
@@ -233,6 +260,9 @@ class WarcWriter:
             headers.append(("WARC-Truncated", exchange.truncated))
         offset, length = self._write_record(headers, head, body.rewind(), len(head) + body.size)
         return WarcRecordRef(self.files[-1], offset, length, record_id, date)
+
+
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
 
 def payload_digest(sha256_hex: str) -> str:
