@@ -30,6 +30,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f\x1b")
 _CHINESE_CANDIDATES = ("gb18030", "big5", "big5hkscs")
 # Frequent characters in both simplified and traditional news text; mojibake rarely has them.
 _COMMON_HANZI = frozenset(
@@ -105,7 +106,8 @@ def read_document(path: str) -> Document:
 def _read_bytes(path: str) -> bytes:
     try:
         with Path(path).open("rb") as handle:
-            data = handle.read(MAX_DOCUMENT_BYTES + 1)
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(min(size, MAX_DOCUMENT_BYTES) + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputError(f"{path}: cannot read: {reason}", path=path) from exc
@@ -120,7 +122,7 @@ def _read_bytes(path: str) -> bytes:
 def _looks_binary(head: bytes) -> bool:
     if b"\x00" in head:
         return True
-    controls = sum(1 for byte in head if byte < 32 and byte not in b"\t\n\r\f\x1b")
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return controls > max(8, len(head) // 50)
 
 

@@ -40,11 +40,14 @@ _ARTICLE_PATH = re.compile(
 )
 _LONG_NUMBER = re.compile(r"\d{5,}")
 _RELATED_WORDS = re.compile(
-    "相关阅读|相关新闻|相关文章|相关报道|相關閱讀|相關新聞|相關文章|相關報導|延伸阅读|延伸閱讀"
+    "相关阅读|相关新闻|相关文章|相关报道|相关链接|相關閱讀|相關新聞|相關文章|相關報導|相關鏈接|相關連結"
+    "|延伸阅读|延伸閱讀"
 )
 _HEADING_PREFIX = re.compile(r"#{1,6}[^\n]*|.*<h[1-6]\b[^>]*>[^<]*|[*_【\[ \t]*")
 _SECTION_END = re.compile(r"^#{1,6}[ \t]|<h[1-6]\b|<hr\b|^-{4,}\s*$", re.MULTILINE)
 _NAV_LINE = re.compile(r"####{0,3}[ \t][^\n]*?\]\([^\n]*")
+PROMO_MARKERS = ("【诚征荣誉会员】", "請加入成為眾新聞的月費訂戶")
+_PROMO_END = re.compile(r"<hr\b|^-{3,}[ \t]*$|^#{1,6}[ \t]|原文地址|原文链接", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -69,19 +72,48 @@ class Zones:
 
     @classmethod
     def of(cls, text: str) -> Zones:
-        """Menu lines (a level 3-6 heading holding a link) and sections under 相关阅读 & co."""
-        zones = cls()
-        for match in _NAV_LINE.finditer(text):
-            if _line_start(text, match.start()) == match.start():
-                zones.navigation.append(match.span())
-        if not any(word in text for word in ("相关", "相關", "延伸")):
-            return zones
-        for match in _RELATED_WORDS.finditer(text):
-            start = _line_start(text, match.start())
-            if _HEADING_PREFIX.fullmatch(text, start, match.start()):
-                end = _SECTION_END.search(text, match.end())
-                zones.related.append((start, end.start() if end else len(text)))
-        return zones
+        """Menu lines (a level 3-6 heading holding a link) and promo blocks are navigation;
+        sections under a 相关阅读-like heading are related."""
+        return cls(_menu_lines(text) + _promo_blocks(text), _related_sections(text))
+
+
+def _menu_lines(text: str) -> list[tuple[int, int]]:
+    return [
+        match.span()
+        for match in _NAV_LINE.finditer(text)
+        if _line_start(text, match.start()) == match.start()
+    ]
+
+
+def _promo_blocks(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for marker in PROMO_MARKERS:
+        for start in find_all(text, marker):
+            end = _PROMO_END.search(text, start)
+            spans.append((start, end.start() if end else len(text)))
+    return spans
+
+
+def _related_sections(text: str) -> list[tuple[int, int]]:
+    """Single-character finds first: they are fast even on megabytes of text."""
+    spans: list[tuple[int, int]] = []
+    for start in find_all(text, "相") + find_all(text, "延"):
+        match = _RELATED_WORDS.match(text, start)
+        line = _line_start(text, start)
+        if match and _HEADING_PREFIX.fullmatch(text, line, start):
+            end = _SECTION_END.search(text, match.end())
+            spans.append((line, end.start() if end else len(text)))
+    return spans
+
+
+def find_all(text: str, needle: str) -> list[int]:
+    """Every offset of `needle` in `text` (str.find is fast even on megabytes)."""
+    found: list[int] = []
+    pos = text.find(needle)
+    while pos != -1:
+        found.append(pos)
+        pos = text.find(needle, pos + 1)
+    return found
 
 
 def _line_start(text: str, pos: int) -> int:
@@ -102,14 +134,14 @@ def role_for(hit: Hit, url: str | None, source: str | None, zones: Zones) -> Rol
         return Role.NAVIGATION
     if url and is_navigation_url(url):
         return Role.NAVIGATION
-    if hit.kind in (Role.IMAGE, Role.MEDIA, Role.RELATED):
+    if hit.kind in (Role.IMAGE, Role.MEDIA, Role.RELATED, Role.LINK):
         return Role(hit.kind)
     by_type = file_role(url or hit.raw)
     if by_type is not None:
         return by_type
     if _inside(hit.pos, zones.related):
         return Role.RELATED
-    if url and hit.found_as != "text" and looks_like_article(url):
+    if hit.found_as != "text" and looks_like_article(url or hit.raw):
         return Role.RELATED
     return Role.LINK
 

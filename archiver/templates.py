@@ -50,6 +50,7 @@ _FRONT_FIELD = re.compile(
 )
 _GNEWS_SOURCE = re.compile(r"\[轉載自GNews\]\((https?://[^)\s]+)\)")
 _SRC_LINK = re.compile(r"<a\b[^>]*class\s*=\s*[\"']src_link[\"'][^>]*>", re.IGNORECASE)
+_FIRST_LINE = re.compile(r"\s*([^\n]*)")
 _CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0}
 
 
@@ -69,7 +70,7 @@ def _goodnews(text: str) -> TemplateInfo | None:
 
 
 def _bannedbook(text: str) -> TemplateInfo | None:
-    tag = _SRC_LINK.search(text)
+    tag = _SRC_LINK.search(text) if "src_link" in text else None
     if tag is None:
         return None
     source = _attrs(tag.group(0)).get("href")
@@ -101,14 +102,15 @@ def _hkcnews(text: str) -> TemplateInfo | None:
 
 
 def _gnews(text: str) -> TemplateInfo | None:
-    source = _GNEWS_SOURCE.search(text)
+    source = _GNEWS_SOURCE.search(text) if "轉載自GNews" in text else None
     if source is None:
         return None
     return TemplateInfo("gnews_md", source.group(1), _md_title(text), marker_date(text))
 
 
 def _mhqikan(text: str) -> TemplateInfo | None:
-    first = text.lstrip().split("\n", 1)[0]
+    line = _FIRST_LINE.match(text)
+    first = line.group(1).strip() if line else ""
     if "明慧期刊" not in first or not first.startswith("#"):
         return None
     return TemplateInfo("mhqikan_md", None, _md_title(text), marker_date(first))

@@ -8,6 +8,7 @@ short reason (`empty`, `scheme`, `relative`, `host`, `port`) for what cannot be 
 
 from __future__ import annotations
 
+import functools
 import html
 import ipaddress
 import re
@@ -26,8 +27,10 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _PATH_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 _QUERY_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 _USER_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:]")
+CACHE_SIZE = 8192  # canonical forms remembered: mirrors repeat their menus in every document
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def canonicalize(raw: str, base: str | None = None) -> str:
     """Return the canonical, percent-encoded ASCII form of `raw`, resolved against `base`."""
     text = _unescape(raw).strip().strip(_EDGE_JUNK).strip()
@@ -180,6 +183,7 @@ def _protect_entities(url: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def host_of(url: str) -> str:
     """The lowercase host of a canonical URL, without port or IPv6 brackets."""
     try:
@@ -203,6 +207,7 @@ _WESERV_HOSTS = frozenset({"images.weserv.nl", "wsrv.nl"})
 _PROXY_MARKERS = ("weserv.nl", "wsrv.nl", "web.archive.org", ".wp.com", "googleusercontent.com")
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def unwrap_proxy(url: str) -> str | None:
     """The canonical origin URL behind an image proxy or a Wayback capture, else None.
 

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archiver.bareurls import bare_hits, trim_bare_url
 from archiver.documents import read_document
-from archiver.extract import extract_links, trim_bare_url
+from archiver.extract import extract_links
+from archiver.htmllinks import split_srcset
 from archiver.models import DEFAULT_ROLES, Document, Link, Role
 from archiver.templates import recognise
 
@@ -155,6 +157,11 @@ def test_root_relative_terms_resolve_against_source() -> None:
         ("https://x.com/wiki/A_(b)", "https://x.com/wiki/A_(b)"),
         ("https://x.com/p?q=1;", "https://x.com/p?q=1"),
         ("http://美国务卿：蓬佩奥", None),
+        ("http://www.rfa.org。", "http://www.rfa.org"),
+        ("http://hohoban.com.hk；好好品Facebook：www.facebook.com", "http://hohoban.com.hk"),
+        ("https://us02web.zoom.us/j/85?pwd=SWt09会议", "https://us02web.zoom.us/j/85?pwd=SWt09"),
+        ("https://x.com/see]", "https://x.com/see"),
+        ("https://x.com/a[1]", "https://x.com/a[1]"),
     ],
 )
 def test_trim_bare_url(run: str, kept: str | None) -> None:
@@ -221,6 +228,77 @@ def test_source_position_is_the_trailing_line() -> None:
 def read_like(text: str) -> Document:
     info = recognise(text)
     return Document("d.md", "0" * 64, len(text), "utf-8", text, info.name, info.source_url)
+
+
+def test_html_attributes_on_any_tag() -> None:
+    text = (
+        '<img srcset="https://a.org/1.jpg 1x,https://a.org/2.jpg 2x, /3.jpg 640w">'
+        '<img data-src="/lazy.png" data-original="/orig.png" data-lazy-src="/ll.png">'
+        '<meta property="og:image" content="https://a.org/og.jpg">'
+        '<link rel="canonical" href="https://site.org/post/1"><link rel="stylesheet" href="/s.css">'
+        "<style>body{background:url(/bg2.gif)}</style><script src='/app.js'></script>"
+        '<blockquote cite="https://q.org/story"></blockquote><iframe src="https://v.org/e/1">'
+        '</iframe><audio src="/a.mp3"></audio><ok href="/2020/01/02/x.html">x</ok>'
+    )
+    links = extract_links(make_doc(text, "https://site.org/post/1"))
+    got = {(link.url, link.role.value, link.found_as) for link in links}
+    assert got == {
+        ("https://a.org/1.jpg", "image", "img@srcset"),
+        ("https://a.org/2.jpg", "image", "img@srcset"),
+        ("https://site.org/3.jpg", "image", "img@srcset"),
+        ("https://site.org/lazy.png", "image", "img@data-src"),
+        ("https://site.org/orig.png", "image", "img@data-original"),
+        ("https://site.org/ll.png", "image", "img@data-lazy-src"),
+        ("https://a.org/og.jpg", "image", "meta@content"),
+        ("https://site.org/post/1", "source", "link@href"),
+        ("https://site.org/s.css", "link", "link@href"),
+        ("https://site.org/bg2.gif", "image", "style"),
+        ("https://site.org/app.js", "link", "script@src"),
+        ("https://q.org/story", "link", "blockquote@cite"),
+        ("https://v.org/e/1", "media", "iframe@src"),
+        ("https://site.org/a.mp3", "media", "audio@src"),
+        ("https://site.org/2020/01/02/x.html", "related", "ok@href"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "urls"),
+    [
+        ("a.jpg 1x, b.jpg 2x", ["a.jpg", "b.jpg"]),
+        ("a.jpg,b.jpg", ["a.jpg,b.jpg"]),
+        ("a.jpg, b.jpg", ["a.jpg", "b.jpg"]),
+        ("https://w.nl/?url=a,b 2x, c.jpg 3x", ["https://w.nl/?url=a,b", "c.jpg"]),
+        ("  ", []),
+    ],
+)
+def test_srcset_candidates(value: str, urls: list[str]) -> None:
+    assert split_srcset(value) == urls
+
+
+def test_promo_block_and_related_link_label() -> None:
+    text = (
+        "正文\n【诚征荣誉会员】加入<span href='/kzgd/subscribe.html'>会员</span>"
+        "<img src='/kzgd/ad/join.jpg'/>\n<hr/>\n相关链接：<a href='https://n.org/about'>x</a>\n"
+    )
+    roles = {link.url: link.role for link in extract_links(make_doc(text, "https://s.org/a"))}
+    assert roles == {
+        "https://s.org/kzgd/subscribe.html": Role.NAVIGATION,
+        "https://s.org/kzgd/ad/join.jpg": Role.NAVIGATION,
+        "https://n.org/about": Role.RELATED,
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([*"ab.:/?()[]，。（）会-_ ", "http://", "www."]), max_size=30).map(
+        "".join
+    )
+)
+def test_bare_urls_trim_idempotent_and_never_end_in_fullwidth_punctuation(text: str) -> None:
+    for hit in bare_hits(text, []):
+        assert trim_bare_url(hit.raw) == hit.raw
+        assert hit.raw[-1] not in "，。）"
+        assert not any(ch.isspace() for ch in hit.raw)
 
 
 TOKENS = [*"<>/=\"' ()[]!#:.?&%;\n\tahrefsrcimgpk0123456", "http://", "src=", "<img ", "马", "，"]

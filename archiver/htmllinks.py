@@ -1,0 +1,212 @@
+"""URLs carried by HTML tags and attributes, on any tag, made-up ones included. Pure.
+
+lxml's HTML parser (the one BeautifulSoup's "lxml" builder drives) is used directly for speed,
+and its tree is walked with `iter()`, never recursively, so 700 unclosed nested `<p>` are
+harmless. Every known URL attribute is read (href, src, every srcset candidate, data-src,
+data-original, data-lazy-src, poster, object data, background), CSS url() in style attributes
+and `<style>`, og:image / canonical / og:url meta, and any other attribute whose whole value is
+an absolute http(s) URL (`<blockquote cite>`, `data-cthref`). Each `Hit` is located in the raw
+text so that all passes merge in document order.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import lxml.etree  # type: ignore[import-untyped]
+import lxml.html  # type: ignore[import-untyped]
+
+from archiver.models import Role
+from archiver.roles import Hit
+
+_URL_ATTRS = frozenset(
+    {"href", "src", "srcset", "data-src", "data-srcset", "data-original", "data-lazy-src"}
+    | {"poster", "background", "data-lazy-srcset", "data-orig-file", "data-large-file"}
+)
+_IMAGE_ATTRS = frozenset(
+    {"srcset", "data-src", "data-srcset", "data-original", "data-lazy-src", "data-lazy-srcset"}
+    | {"poster", "background", "data-orig-file", "data-large-file"}
+)
+_MEDIA_TAGS = frozenset({"video", "audio", "source", "track", "embed", "iframe", "object"})
+_RESOURCE_RELS = frozenset({"stylesheet", "preload", "prefetch", "modulepreload"})
+_META_ROLES = {
+    "og:image": Role.IMAGE,
+    "og:image:url": Role.IMAGE,
+    "og:image:secure_url": Role.IMAGE,
+    "twitter:image": Role.IMAGE,
+    "og:video": Role.MEDIA,
+    "og:video:url": Role.MEDIA,
+    "og:audio": Role.MEDIA,
+    "og:url": Role.SOURCE,
+}
+FULL_VERSION = "完整版"
+_NAV_CLASSES = frozenset({"notice", "texttj"})
+_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]*)\1\s*\)""", re.IGNORECASE)
+_ABSOLUTE = re.compile(r"\s*(?:https?:)?//[^\s/]", re.IGNORECASE)
+_ANCESTOR_DEPTH = 12
+
+Found = tuple[str, str, str]  # (found_as, raw URL, implied role or "")
+
+
+def html_hits(text: str) -> list[Hit]:
+    """Hits from tags and attributes, located in the raw text to keep document order."""
+    if "<" not in text:
+        return []
+    try:
+        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    hits: list[Hit] = []
+    locator = _Locator(text)
+    full_version = FULL_VERSION in text
+    for element in root.iter():
+        if isinstance(element.tag, str) and (element.attrib or element.tag == "style"):
+            for found_as, raw, kind in element_urls(element, full_version):
+                hits.append(Hit(locator.find(raw), raw, found_as, kind))
+    return hits
+
+
+class _Locator:
+    """Find attribute values in the raw text, moving forward only."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.cursor = 0
+
+    def find(self, value: str) -> int:
+        """The offset of `value` as an attribute value or CSS url() at or after the cursor."""
+        needle = value[:200] if value else '""'
+        pos = self.text.find(needle, self.cursor)
+        while pos > 0 and self.text[pos - 1] not in "\"'=( \t\n":
+            pos = self.text.find(needle, pos + 1)
+        if pos > 0:
+            self.cursor = pos
+        return self.cursor
+
+
+def element_urls(element: Any, full_version: bool = False) -> list[Found]:
+    """(found_as, raw URL, implied role or "") for each URL an element carries.
+
+    `full_version` says the document has a 完整版 ("full version") label, worth looking for
+    before anchors (reading sibling text is the slow part of the walk).
+    """
+    name = str(element.tag).lower()
+    out: list[Found] = []
+    for attr, value in element.attrib.items():
+        found = _attribute_urls(element, name, str(attr).lower(), str(value))
+        if found and full_version and FULL_VERSION in _preceding_text(element):
+            found = [(found_as, raw, kind or Role.RELATED) for found_as, raw, kind in found]
+        out.extend(found)
+    if name == "meta":
+        out.extend(_meta_urls(element))
+    elif name == "style":
+        css = element.text or ""
+        out.extend(("style", m.group(2), Role.IMAGE) for m in _CSS_URL.finditer(css))
+    return out
+
+
+def _attribute_urls(element: Any, name: str, attr: str, value: str) -> list[Found]:
+    found_as = f"{name}@{attr}"
+    if attr.endswith("srcset"):
+        kind = _attr_kind(element, name, attr)
+        return [(found_as, url, kind) for url in split_srcset(value)]
+    if attr in _URL_ATTRS or (attr == "data" and name == "object"):
+        return [(found_as, value, _attr_kind(element, name, attr))]
+    if attr == "style":
+        return [(found_as, m.group(2), Role.IMAGE) for m in _CSS_URL.finditer(value)]
+    if name != "meta" and _ABSOLUTE.match(value) and len(value.split()) == 1:
+        return [(found_as, value, _attr_kind(element, name, attr))]
+    return []
+
+
+def _attr_kind(element: Any, name: str, attr: str) -> str:
+    if name == "img" and any(
+        str(element.get(d, "")).strip() in ("0", "0px") for d in ("width", "height")
+    ):
+        return Role.TRACKER
+    if attr in _IMAGE_ATTRS or name == "img":
+        return Role.IMAGE
+    if name in _MEDIA_TAGS:
+        return Role.MEDIA
+    if name == "script":
+        return Role.LINK
+    if name == "link":
+        return _link_rel_kind(_words(element, "rel"))
+    return _anchor_kind(element)
+
+
+def _link_rel_kind(rel: set[str]) -> str:
+    if "canonical" in rel:
+        return Role.SOURCE
+    if "image_src" in rel:
+        return Role.IMAGE
+    return Role.LINK if rel & _RESOURCE_RELS else Role.NAVIGATION
+
+
+def _words(element: Any, attr: str) -> set[str]:
+    return set(str(element.get(attr, "")).lower().split())
+
+
+def _anchor_kind(element: Any) -> str:
+    """The role an anchor's surroundings give it, or "" to let the URL decide."""
+    if "src_link" in _words(element, "class"):
+        return Role.SOURCE
+    if "articleref" in _words(element, "rel"):
+        return Role.RELATED
+    for depth, ancestor in enumerate(element.iterancestors()):
+        classes = _words(ancestor, "class")
+        if "op-related-articles" in classes:
+            return Role.RELATED
+        if classes & _NAV_CLASSES:
+            return Role.NAVIGATION
+        if depth >= _ANCESTOR_DEPTH:
+            break
+    return ""
+
+
+def _preceding_text(element: Any) -> str:
+    """The text just before an element inside its parent (at most three siblings back)."""
+    parts: list[str] = []
+    sibling = element.getprevious()
+    while sibling is not None and len(parts) < 3:
+        parts.append(str(sibling.text_content()) + str(sibling.tail or ""))
+        sibling = sibling.getprevious()
+    parent = element.getparent()
+    if sibling is None and parent is not None:
+        parts.append(str(parent.text or ""))
+    return "".join(parts)
+
+
+def _meta_urls(element: Any) -> list[Found]:
+    key = str(element.get("property") or element.get("name") or "").lower()
+    content = element.get("content")
+    if key in _META_ROLES and content is not None:
+        return [("meta@content", str(content), _META_ROLES[key])]
+    return []
+
+
+def split_srcset(value: str) -> list[str]:
+    """Every candidate URL of a srcset, as the HTML standard parses it.
+
+    A URL runs to the next whitespace (commas inside it stay: `...?url=a,b 2x`); trailing
+    commas end a candidate that has no descriptor; descriptors run to the next comma.
+    """
+    urls: list[str] = []
+    pos, size = 0, len(value)
+    while pos < size:
+        while pos < size and (value[pos].isspace() or value[pos] == ","):
+            pos += 1
+        start = pos
+        while pos < size and not value[pos].isspace():
+            pos += 1
+        url = value[start:pos]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            comma = value.find(",", pos)
+            pos = size if comma == -1 else comma + 1
+        if url:
+            urls.append(url)
+    return urls
