@@ -45,12 +45,43 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
             timeout=timeout,
             headers=headers,
         )
-    transport = httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=context,
-        max_connections=settings.concurrency,
-        max_keepalive_connections=settings.concurrency,
-        keepalive_expiry=5.0,
-        network_backend=GuardedBackend(httpcore.AnyIOBackend(), settings.allow_private),
-    )
+    backend = GuardedBackend(httpcore.AnyIOBackend(), settings.allow_private)
+    transport = OriginPools(context, backend, settings.per_host + 1)
     return httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers)
+
+
+class OriginPools(httpx.AsyncBaseTransport):
+    """One small connection pool per origin, all behind the address guard.
+
+    httpcore scans every connection of a pool on each request, so a single pool shared by
+    hundreds of hosts costs more CPU than the transfers; per-origin pools of `size` stay cheap.
+    """
+
+    def __init__(self, context: ssl.SSLContext, backend: GuardedBackend, size: int) -> None:
+        self._context = context
+        self._backend = backend
+        self._size = size
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+
+    def _pool_for(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
+        key = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = httpx.AsyncHTTPTransport(verify=self._context, trust_env=False)
+            pool._pool = httpcore.AsyncConnectionPool(
+                ssl_context=self._context,
+                max_connections=self._size,
+                max_keepalive_connections=self._size,
+                keepalive_expiry=5.0,
+                network_backend=self._backend,
+            )
+            self._pools[key] = pool
+        return pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pool_for(request.url).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()

@@ -9,6 +9,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+try:
+    from uvloop import new_event_loop
+except ImportError:  # uvloop has no Windows build; asyncio's own loop is slower, not wrong
+    from asyncio import new_event_loop  # type: ignore[assignment]
+
 from archiver import __version__
 from archiver.client import build_client, proxy_in_use
 from archiver.config import Settings, check_collection
@@ -73,8 +78,11 @@ def archive(
     """Archive every selected link of the documents under `paths` into the collection."""
     check_collection(settings.collection)
     plan = make_plan(load_documents(paths))
-    with CollectionLock(settings.manifest_dir, settings.collection):
-        return asyncio.run(_Run(plan, settings, progress or NoProgress()).run())
+    with (
+        CollectionLock(settings.manifest_dir, settings.collection),
+        asyncio.Runner(loop_factory=new_event_loop) as runner,
+    ):
+        return runner.run(_Run(plan, settings, progress or NoProgress()).run())
 
 
 class _Run:

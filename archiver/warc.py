@@ -29,6 +29,7 @@ from archiver.exchange import Exchange
 from archiver.models import Original, WarcRecordRef
 
 CHUNK = 256 * 1024
+SAMPLE = 64 * 1024
 OPEN_SUFFIX = ".open"
 
 
@@ -175,7 +176,7 @@ class WarcWriter:
         self, headers: list[tuple[str, str]], head: bytes, body: IO[bytes] | None, length: int
     ) -> tuple[int, int]:
         offset = self._size
-        member = _GzipMember(self._sink, self._level)
+        member = _GzipMember(self._sink, self._level_for(body))
         lines = ["WARC/1.1", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {length}"]
         member.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
         member.write(head)
@@ -187,6 +188,17 @@ class WarcWriter:
         assert self._file is not None
         self._file.flush()
         return offset, self._size - offset
+
+    def _level_for(self, body: IO[bytes] | None) -> int:
+        """Store incompressible bodies (JPEG, video, gzip) without deflating them: zlib spends
+        as long on random bytes at level 1 as at 9 and saves nothing."""
+        if body is None or self._level == 0:
+            return self._level
+        sample = body.read(SAMPLE)
+        body.seek(0)
+        if len(sample) < SAMPLE // 16:
+            return self._level
+        return 0 if len(zlib.compress(sample, 1)) > len(sample) * 0.97 else self._level
 
     def _write_warcinfo(self, filename: str) -> None:
         fields = {"software": f"archiver/{__version__}", "format": "WARC File Format 1.1"}
