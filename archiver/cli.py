@@ -37,7 +37,8 @@ def _settings(ctx: click.Context, values: dict[str, Any]) -> Settings:
     if config:
         base = load_config(Path(config))
     out = values.pop("out", None) or root.get("out")
-    merged = base | {key: value for key, value in values.items() if value is not None}
+    given = {key: value for key, value in values.items() if value not in (None, ())}
+    merged = base | given
     if out:
         merged["out"] = out
     return build_settings(Settings(), merged)
@@ -115,9 +116,17 @@ def links(paths: tuple[str, ...]) -> None:
 @click.option("--max-size", type=click.IntRange(1), help="Largest body kept, bytes (1 GiB).")
 @click.option("--warc-size", type=click.IntRange(1024), help="Rotate WARC files at bytes (1 GB).")
 @click.option("--roles", help="Roles to archive (image,media,source,related).")
-@click.option("--user-agent", help="User-Agent header.")
+@click.option("--user-agent", help="User-Agent header, replacing the one --contact builds.")
+@click.option("--contact", help="URL or mailto: for site operators, put in the User-Agent.")
 @click.option("--robots", type=click.Choice(["obey", "ignore"]), help="robots.txt (obey).")
 @click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses.")
+@click.option(
+    "--allow-network",
+    "allow_networks",
+    multiple=True,
+    metavar="CIDR",
+    help="Allow this private network only (repeatable), e.g. 10.1.2.0/24.",
+)
 @click.option("--retry-failed", is_flag=True, default=None, help="Fetch `failed` links again.")
 @click.option("--refresh", is_flag=True, default=None, help="Capture every link anew.")
 @click.option("--fail-on-dead", is_flag=True, help="Exit 1 when any link is dead or failed.")

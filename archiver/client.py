@@ -10,7 +10,7 @@ import httpcore
 import httpx
 
 from archiver.config import Settings
-from archiver.guard import GuardedBackend
+from archiver.guard import GuardedBackend, parse_networks
 
 ACCEPT_ENCODING = "gzip, deflate"
 
@@ -34,7 +34,7 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
     )
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 30.0))
-    headers = {"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+    headers = {"User-Agent": settings.agent, "Accept-Encoding": ACCEPT_ENCODING}
     context = ssl_context(settings)
     if proxy_in_use(settings):
         return httpx.AsyncClient(
@@ -45,7 +45,8 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
             timeout=timeout,
             headers=headers,
         )
-    backend = GuardedBackend(httpcore.AnyIOBackend(), settings.allow_private)
+    networks = parse_networks(settings.allow_networks)
+    backend = GuardedBackend(httpcore.AnyIOBackend(), settings.allow_private, networks)
     transport = OriginPools(context, backend, settings.per_host + 1)
     return httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from archiver import __version__
 from archiver.errors import InputError
+from archiver.guard import parse_networks
 from archiver.models import DEFAULT_ROLES, Role
 
 CONCURRENCY = 32
@@ -27,7 +28,7 @@ MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 600.0
 WARC_SIZE = 1024 * 1024 * 1024
 COMPRESS_LEVEL = 6
-USER_AGENT = f"archiver/{__version__} (link preservation; add a contact with --user-agent)"
+PRODUCT = f"archiver/{__version__}"
 
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -48,9 +49,11 @@ class Settings:
     max_redirects: int = MAX_REDIRECTS
     max_retry_after: float = MAX_RETRY_AFTER
     roles: frozenset[Role] = DEFAULT_ROLES
-    user_agent: str = USER_AGENT
+    user_agent: str | None = None
+    contact: str | None = None
     robots: str = "obey"
     allow_private: bool = False
+    allow_networks: tuple[str, ...] = ()
     proxy: str | None = None
     ca_bundle: Path | None = None
     warc_size: int = WARC_SIZE
@@ -59,6 +62,15 @@ class Settings:
     refresh: bool = False
     backoff_base: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def agent(self) -> str:
+        """--user-agent as given, else the tool and version with the operator's --contact."""
+        if self.user_agent:
+            return self.user_agent
+        if self.contact:
+            return f"{PRODUCT} (+{self.contact})"
+        return f"{PRODUCT} (web archiving; no --contact given)"
 
     @property
     def warc_dir(self) -> Path:
@@ -112,11 +124,17 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
             continue
         if key == "roles":
             converted[key] = parse_roles(value if isinstance(value, str) else ",".join(value))
+        elif key == "allow_networks":
+            converted[key] = tuple([value] if isinstance(value, str) else value)
         elif key in {"out", "ca_bundle"}:
             converted[key] = Path(value)
         else:
             converted[key] = value
     settings = replace(base, **converted)
+    try:
+        parse_networks(settings.allow_networks)
+    except ValueError as exc:
+        raise InputError(f"--allow-network: {exc}") from exc
     if settings.robots not in {"obey", "ignore"}:
         raise InputError(f"--robots must be 'obey' or 'ignore', not {settings.robots!r}")
     if settings.concurrency < 1 or settings.per_host < 1:

@@ -20,7 +20,7 @@ from archiver.config import Settings
 from archiver.errorclass import classify, http_error, status_for
 from archiver.errors import UnfetchableURL
 from archiver.exchange import BodySpool, Exchange
-from archiver.guard import refuse_literal
+from archiver.guard import parse_networks, refuse_literal
 from archiver.models import ErrorInfo, FetchResult, Hop, Status, WarcRecordRef
 from archiver.politeness import HostGate
 from archiver.retry import backoff, parse_retry_after, should_retry
@@ -65,7 +65,8 @@ class Fetcher:
         self._store = store
         self._proxied = proxied
         self._gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
-        self._robots = RobotsCache(client, settings.user_agent)
+        self._robots = RobotsCache(client, settings.agent)
+        self._networks = parse_networks(settings.allow_networks)
         self.bytes_received = 0
 
     async def fetch(self, url: str) -> FetchResult:
@@ -131,7 +132,7 @@ class Fetcher:
         parts = urlsplit(url)
         host = parts.hostname or ""
         if self._proxied and not self._settings.allow_private:
-            refused = refuse_literal(host)
+            refused = refuse_literal(host, self._networks)
             if refused:
                 return Attempt(error=ErrorInfo("private-address", refused))
         if self._settings.robots == "obey":
@@ -172,8 +173,12 @@ class Fetcher:
             truncated=truncated,
         )
         retry_after = None
+        host = urlsplit(url).netloc
         if response.status_code in (429, 503):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
+            self._gate.strike(host)
+        elif response.status_code < 400:
+            self._gate.relieve(host)
         return Attempt(exchange, error, retry_after)
 
     async def _read_body(

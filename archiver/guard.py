@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import httpcore
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ResolveFailed(Exception):
@@ -50,13 +51,23 @@ def parse_ip(host: str) -> IPAddress | None:
         return None
 
 
-def refuse_literal(host: str) -> str | None:
+def parse_networks(texts: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    """`127.0.0.2/32`, `10.1.0.0/16`, `fd00::/8` -> networks; a bad one is ValueError."""
+    return tuple(ipaddress.ip_network(text, strict=False) for text in texts)
+
+
+def permitted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
+    """Public, or inside a network the user allowed with --allow-network."""
+    return is_public(address) or any(address in network for network in networks)
+
+
+def refuse_literal(host: str, networks: tuple[IPNetwork, ...] = ()) -> str | None:
     """The reason to refuse `host` without resolving it (IP literal or localhost), or None."""
     name = host.lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return f"{host} is a loopback name"
     address = parse_ip(name)
-    if address is not None and not is_public(address):
+    if address is not None and not permitted(address, networks):
         return f"{host} is a non-public address"
     return None
 
@@ -64,9 +75,15 @@ def refuse_literal(host: str) -> str | None:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """A network backend that resolves, checks and then connects to the address it checked."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_private: bool) -> None:
+    def __init__(
+        self,
+        inner: httpcore.AsyncNetworkBackend,
+        allow_private: bool,
+        networks: tuple[IPNetwork, ...] = (),
+    ) -> None:
         self._inner = inner
         self._allow_private = allow_private
+        self._networks = networks
         self._cache: dict[tuple[str, int], list[str] | ResolveFailed] = {}
 
     async def _resolve(self, host: str, port: int) -> list[str]:
@@ -94,7 +111,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         addresses = list(addresses)
         if self._allow_private:
             return addresses
-        allowed = [a for a in addresses if is_public(ipaddress.ip_address(a))]
+        allowed = [a for a in addresses if permitted(ipaddress.ip_address(a), self._networks)]
         if not allowed:
             raise PrivateAddress(host, addresses[0] if addresses else "?")
         return allowed

@@ -195,7 +195,7 @@ class _Run:
 def _warcinfo(settings: Settings) -> dict[str, str]:
     return {
         "hostname": socket.gethostname(),
-        "http-header-user-agent": settings.user_agent,
+        "http-header-user-agent": settings.agent,
         "robots": settings.robots,
         "isPartOf": settings.collection,
         "description": f"archiver {__version__} capture of collection {settings.collection}",

@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+SLOWDOWN_FIRST = 0.5
+SLOWDOWN_CAP = 30.0
+
 
 @dataclass
 class _Host:
     slots: asyncio.Semaphore
     not_before: float = 0.0
     last_start: float = 0.0
+    penalty: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -22,7 +26,8 @@ class HostGate:
     """Admits requests to a host no more than `per_host` at a time, `delay` seconds apart.
 
     `pause(host, seconds)` holds back every request to that host, not only the one that was
-    told to wait, as Retry-After asks.
+    told to wait, as Retry-After asks; `strike` widens the gap after each 429 or 503 and
+    `relieve` narrows it again after good answers.
     """
 
     def __init__(self, per_host: int, delay: float, total: int) -> None:
@@ -36,12 +41,22 @@ class HostGate:
             self._hosts[host] = _Host(asyncio.Semaphore(self._per_host))
         return self._hosts[host]
 
+    def strike(self, host: str) -> None:
+        """A 429 or 503 from `host`: double the gap between its requests (0.5 s to 30 s)."""
+        state = self._host(host)
+        state.penalty = min(SLOWDOWN_CAP, max(SLOWDOWN_FIRST, state.penalty * 2))
+
+    def relieve(self, host: str) -> None:
+        """A good answer from `host`: halve the extra gap, down to none."""
+        state = self._host(host)
+        state.penalty = state.penalty / 2 if state.penalty > SLOWDOWN_FIRST else 0.0
+
     def pause(self, host: str, seconds: float) -> None:
         state = self._host(host)
         state.not_before = max(state.not_before, time.monotonic() + seconds)
 
     async def _wait_turn(self, state: _Host) -> None:
-        gap = self._jittered_delay()
+        gap = max(self._jittered_delay(), state.penalty)
         async with state.lock:
             while True:
                 now = time.monotonic()

@@ -120,6 +120,7 @@ class OriginHandler(BaseHTTPRequestHandler):
         origin = self.server
         with origin.lock:
             origin.requests.append((path, time.monotonic()))
+            origin.headers.append((path, dict(self.headers.items())))
             origin.in_flight += 1
             origin.max_in_flight = max(origin.max_in_flight, origin.in_flight)
         try:
@@ -139,18 +140,19 @@ class OriginHandler(BaseHTTPRequestHandler):
 class Origin(ThreadingHTTPServer):
     """The server; `routes`, `requests` (path, time) and the in-flight high-water mark."""
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), OriginHandler)
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        super().__init__((address, 0), OriginHandler)
         self.daemon_threads = True
         self.routes = {}
         self.requests: list[tuple[str, float]] = []
+        self.headers: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -160,8 +162,8 @@ class Origin(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_origin() -> Iterator[Origin]:
-    origin = Origin()
+def running_origin(address: str = "127.0.0.1") -> Iterator[Origin]:
+    origin = Origin(address)
     thread = threading.Thread(target=origin.serve_forever, daemon=True)
     thread.start()
     try:

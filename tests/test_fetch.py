@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.origin import (
     random_bytes,
     redirect,
     reset,
+    running_origin,
     sequence,
     short_body,
 )
@@ -163,3 +165,40 @@ def test_robots_txt_disallow_skips_the_link(tmp_path: Path, origin: Origin) -> N
     assert rows[origin.url("/public/a.jpg")]["status"] == "archived"
     assert origin.hits("/private/a.jpg") == []
     assert len(origin.hits("/robots.txt")) == 1
+
+
+def test_redirect_from_an_allowed_host_to_a_private_address_is_refused(
+    tmp_path: Path, origin: Origin
+) -> None:
+    with running_origin("127.0.0.2") as allowed:
+        allowed.routes["/a.jpg"] = redirect(origin.url("/secret.jpg"))
+        origin.routes["/secret.jpg"] = body(IMAGE, "image/jpeg")
+        row = run(
+            tmp_path, [allowed.url("/a.jpg")], allow_private=False, allow_networks=("127.0.0.2/32",)
+        )[allowed.url("/a.jpg")]
+    assert row["status"] == "skipped"
+    assert row["error"].startswith("private-address") and "127.0.0.1" in row["error"]
+    [hop] = row["redirects"]
+    assert hop["status"] == 302 and hop["location"] == origin.url("/secret.jpg")
+    assert origin.hits("/secret.jpg") == [], "the private address was never connected to"
+
+
+def test_repeated_503_from_a_host_slows_it_down(tmp_path: Path, origin: Origin) -> None:
+    for n in range(5):
+        origin.routes[f"/{n}.jpg"] = body(b"busy", "text/plain", status=503)
+    rows = run(tmp_path, [origin.url(f"/{n}.jpg") for n in range(5)], per_host=1, retries=0)
+    assert {row["status"] for row in rows.values()} == {"failed"}
+    starts = sorted(when for _, when in origin.requests if _ != "/robots.txt")
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps[0] >= 0.4 and gaps[-1] >= 3.0, gaps  # 0.5, 1, 2, 4 s between requests
+
+
+def test_user_agent_names_the_tool_and_the_operators_contact(
+    tmp_path: Path, origin: Origin
+) -> None:
+    origin.routes["/a.jpg"] = body(IMAGE, "image/jpeg")
+    run(tmp_path, [origin.url("/a.jpg")], contact="mailto:archivist@example.org")
+    agents = {headers["User-Agent"] for path, headers in origin.headers}
+    assert len(agents) == 1, "robots.txt and the capture carry the same User-Agent"
+    [agent] = agents
+    assert agent.startswith("archiver/") and "(+mailto:archivist@example.org)" in agent
