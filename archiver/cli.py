@@ -110,6 +110,7 @@ def links(paths: tuple[str, ...]) -> None:
 @click.option("--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM).")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (32).")
 @click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host (2).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Fetching processes (one per core).")
 @click.option("--delay", type=click.FloatRange(0), help="Seconds between requests to a host (0).")
 @click.option("--retries", type=click.IntRange(0, 20), help="Retries after the first try (3).")
 @click.option("--timeout", type=click.FloatRange(0.1), help="Connect/read timeout, seconds (30).")

@@ -58,6 +58,7 @@ class Settings:
     ca_bundle: Path | None = None
     warc_size: int = WARC_SIZE
     compress_level: int = COMPRESS_LEVEL
+    workers: int = 0
     retry_failed: bool = False
     refresh: bool = False
     backoff_base: float = 1.0

@@ -15,7 +15,7 @@ import os
 from dataclasses import fields
 from enum import Enum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from archiver.errors import StorageError
 from archiver.models import ManifestEntry
@@ -91,15 +91,15 @@ def _cut_torn_tail(path: Path) -> None:
 class Manifest:
     """Appends to one collection's manifest files."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, cut_torn_tails: bool = True) -> None:
         self.directory = directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            for name in (LINKS, DOCUMENTS, WARCS):
+            for name in (LINKS, DOCUMENTS, WARCS) if cut_torn_tails else ():
                 _cut_torn_tail(directory / name)
         except OSError as exc:
             raise StorageError(f"cannot prepare manifest {directory}: {exc}") from exc
-        self._handles: dict[str, TextIO] = {}
+        self._fds: dict[str, int] = {}
 
     def current_links(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """The last line of every url in links.jsonl, and any problems met reading it."""
@@ -116,21 +116,25 @@ class Manifest:
         self._append(WARCS, f"{closed.sha256}  {closed.path}")
 
     def _append(self, name: str, line: str) -> None:
+        """One write() on an O_APPEND descriptor, so lines from several worker processes
+        never interleave; a short write (a full disk) is an error, not a torn line."""
+        data = (line + "\n").encode("utf-8")
+        path = self.directory / name
         try:
-            handle = self._handles.get(name)
-            if handle is None:
-                handle = (self.directory / name).open("a", encoding="utf-8")
-                self._handles[name] = handle
-            handle.write(line + "\n")
-            handle.flush()
+            fd = self._fds.get(name)
+            if fd is None:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._fds[name] = fd
+            written = os.write(fd, data)
         except OSError as exc:
-            raise StorageError(f"cannot write {self.directory / name}: {exc}") from exc
+            raise StorageError(f"cannot write {path}: {exc}", str(path)) from exc
+        if written != len(data):
+            raise StorageError(f"cannot write {path}: only {written} of {len(data)} bytes written")
 
     def close(self) -> None:
-        for handle in self._handles.values():
+        for fd in self._fds.values():
             try:
-                handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(fd)
             finally:
-                handle.close()
-        self._handles.clear()
+                os.close(fd)
+        self._fds.clear()

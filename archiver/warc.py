@@ -84,6 +84,7 @@ class WarcWriter:
         level: int,
         info: dict[str, str],
         on_close: Callable[[ClosedWarc], None],
+        serials: tuple[int, int] = (0, 1),
     ) -> None:
         self._dir = directory
         self._root = root
@@ -92,7 +93,7 @@ class WarcWriter:
         self._level = level
         self._info = info
         self._on_close = on_close
-        self._serial = 0
+        self._serial, self._serial_step = serials
         self._file: IO[bytes] | None = None
         self._path: Path | None = None
         self._hash = hashlib.sha256()
@@ -145,7 +146,7 @@ class WarcWriter:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         while True:
             name = f"{self._collection}-{stamp}-{self._serial:05d}-{_hostname()}.warc.gz"
-            self._serial += 1
+            self._serial += self._serial_step
             if not (self._dir / name).exists() and not (self._dir / (name + OPEN_SUFFIX)).exists():
                 return name
 

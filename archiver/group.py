@@ -1,0 +1,140 @@
+"""Fetching one group of targets in one process: its own event loop, client, WARC files and
+manifest descriptors. A run is one group, or several in worker processes (see workers.py);
+hosts never span groups, so per-host politeness holds within each."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from archiver import __version__
+from archiver.client import build_client, proxy_in_use
+from archiver.config import Settings
+from archiver.dedup import INDEX_NAME, PayloadIndex
+from archiver.exchange import Exchange
+from archiver.fetch import Fetcher
+from archiver.manifest import Manifest
+from archiver.models import Status, WarcRecordRef
+from archiver.outcome import entry_from_result, with_time
+from archiver.plan import Target
+from archiver.warc import WarcWriter
+
+try:
+    from uvloop import new_event_loop
+except ImportError:  # uvloop has no Windows build; asyncio's own loop is slower, not wrong
+    from asyncio import new_event_loop  # type: ignore[assignment]
+
+Advance = Callable[[Status, int], None]
+PARENT_CHECK_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Which worker this is, of how many: WARC serial numbers are index, index + count, ..."""
+
+    index: int = 0
+    count: int = 1
+    parent_pid: int | None = None
+
+
+@dataclass
+class GroupResult:
+    counts: Counter[str] = field(default_factory=Counter)
+    fetched: int = 0
+    bytes_fetched: int = 0
+    warc_files: list[str] = field(default_factory=list)
+
+
+def warcinfo(settings: Settings) -> dict[str, str]:
+    return {
+        "hostname": socket.gethostname(),
+        "http-header-user-agent": settings.agent,
+        "robots": settings.robots,
+        "isPartOf": settings.collection,
+        "description": f"archiver {__version__} capture of collection {settings.collection}",
+    }
+
+
+def fetch_group(
+    targets: Sequence[Target], settings: Settings, slot: Slot, advance: Advance
+) -> GroupResult:
+    """Fetch `targets`, store every response, append a manifest line per target."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(_Group(settings, slot, advance).run(targets))
+
+
+class _Group:
+    def __init__(self, settings: Settings, slot: Slot, advance: Advance) -> None:
+        self.settings = settings
+        self.slot = slot
+        self.advance = advance
+        self.manifest = Manifest(settings.manifest_dir, cut_torn_tails=False)
+        self.payloads = PayloadIndex(settings.manifest_dir / INDEX_NAME)
+        self.writer = WarcWriter(
+            settings.warc_dir,
+            settings.out,
+            settings.collection,
+            max_size=settings.warc_size,
+            level=settings.compress_level,
+            info=warcinfo(settings),
+            on_close=self.manifest.append_warc,
+            serials=(slot.index, slot.count),
+        )
+        self.write_lock = asyncio.Lock()
+        self.result = GroupResult()
+
+    async def run(self, targets: Sequence[Target]) -> GroupResult:
+        watchdog = asyncio.create_task(self._orphan_watch(asyncio.current_task()))
+        try:
+            async with build_client(self.settings) as client:
+                proxied = proxy_in_use(self.settings) is not None
+                fetcher = Fetcher(self.settings, client, self._store, proxied=proxied)
+                await self._fetch_all(fetcher, targets)
+                self.result.bytes_fetched = fetcher.bytes_received
+        finally:
+            watchdog.cancel()
+            self.writer.close()
+            self.manifest.close()
+            self.payloads.close()
+        self.result.warc_files = list(self.writer.files)
+        return self.result
+
+    async def _fetch_all(self, fetcher: Fetcher, targets: Sequence[Target]) -> None:
+        queue: asyncio.Queue[Target] = asyncio.Queue()
+        for target in targets:
+            queue.put_nowait(target)
+        roles = self.settings.roles
+
+        async def worker() -> None:
+            while not queue.empty():
+                target = queue.get_nowait()
+                result = await fetcher.fetch(target.url)
+                entry = entry_from_result(target, target.role_for(roles), result)
+                self.manifest.append_link(with_time(entry))
+                self.result.counts[result.status.value] += 1
+                self.result.fetched += 1
+                self.advance(result.status, result.size or 0)
+
+        share = max(1, self.settings.concurrency // self.slot.count)
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(share, max(1, len(targets)))):
+                group.create_task(worker())
+
+    async def _store(self, exchange: Exchange) -> WarcRecordRef:
+        async with self.write_lock:
+            original = self.payloads.original_for(exchange)
+            ref = await asyncio.to_thread(self.writer.write_exchange, exchange, original)
+            self.payloads.remember(exchange, ref)
+            return ref
+
+    async def _orphan_watch(self, main: asyncio.Task[object] | None) -> None:
+        """A worker whose parent died (kill -9) stops, closing what it wrote."""
+        if self.slot.parent_pid is None or main is None:
+            return
+        while os.getppid() == self.slot.parent_pid:
+            await asyncio.sleep(PARENT_CHECK_SECONDS)
+        main.cancel()

@@ -1,0 +1,103 @@
+"""Several fetching processes for one run: hosts are split between them, each writes its own
+WARC files and appends its own manifest lines, and the parent shows their progress.
+
+One event loop spends more CPU on HTTP machinery than a fast network needs; a second process
+uses the second core. Hosts never span workers, so per-host limits, delays and Retry-After
+pauses hold exactly as in one process; the global --concurrency is shared out between them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from collections import defaultdict
+from collections.abc import Sequence
+from multiprocessing.context import ForkProcess
+from typing import Any
+
+from archiver.config import Settings
+from archiver.errors import ArchiverError, StorageError
+from archiver.group import Advance, GroupResult, Slot, fetch_group
+from archiver.models import Status
+from archiver.plan import Target, interleave_by_host
+
+MIN_TARGETS_PER_WORKER = 100
+
+
+def worker_count(settings: Settings, targets: int) -> int:
+    """--workers, or one per core (at most 4), but never more than the targets justify."""
+    wanted = settings.workers or min(4, os.cpu_count() or 1)
+    return max(1, min(wanted, targets // MIN_TARGETS_PER_WORKER))
+
+
+def partition(targets: Sequence[Target], count: int) -> list[list[Target]]:
+    """Whole hosts to workers, the busiest host first to the least loaded worker."""
+    by_host: dict[str, list[Target]] = defaultdict(list)
+    for target in targets:
+        by_host[target.host].append(target)
+    groups: list[list[Target]] = [[] for _ in range(count)]
+    for host_targets in sorted(by_host.values(), key=len, reverse=True):
+        min(groups, key=len).extend(host_targets)
+    return [interleave_by_host(group) for group in groups]
+
+
+def _child(targets: list[Target], settings: Settings, slot: Slot, events: Any) -> None:
+    def advance(status: Status, size: int) -> None:
+        events.put(("advance", slot.index, status.value, size))
+
+    try:
+        result = fetch_group(targets, settings, slot, advance)
+    except ArchiverError as exc:
+        events.put(("error", slot.index, str(exc), None))
+        return
+    events.put(("done", slot.index, result, None))
+
+
+def run_workers(
+    groups: list[list[Target]], settings: Settings, advance: Advance
+) -> list[GroupResult]:
+    """Fetch each group in its own process; raise the first worker's error, if any."""
+    context = multiprocessing.get_context("fork")
+    events = context.Queue()
+    processes: list[ForkProcess] = []
+    for index, group in enumerate(groups):
+        slot = Slot(index, len(groups), os.getpid())
+        process = context.Process(target=_child, args=(group, settings, slot, events))
+        process.start()
+        processes.append(process)
+    results: dict[int, GroupResult] = {}
+    errors: dict[int, str] = {}
+    try:
+        while len(results) + len(errors) < len(groups):
+            _collect(events, processes, advance, results, errors)
+    finally:
+        for process in processes:
+            process.join()
+        events.close()
+    if errors:
+        raise StorageError(errors[min(errors)])
+    return [results[index] for index in sorted(results)]
+
+
+def _collect(
+    events: Any,
+    processes: list[ForkProcess],
+    advance: Advance,
+    results: dict[int, GroupResult],
+    errors: dict[int, str],
+) -> None:
+    try:
+        kind, index, payload, size = events.get(timeout=1.0)
+    except queue.Empty:
+        for number, process in enumerate(processes):
+            settled = number in results or number in errors
+            if not settled and not process.is_alive():
+                errors[number] = f"worker {number} died with exit code {process.exitcode}"
+        return
+    if kind == "advance":
+        advance(Status(payload), size)
+    elif kind == "done":
+        results[index] = payload
+    else:
+        errors[index] = str(payload)
