@@ -118,7 +118,7 @@ def test_killed_parent_stops_its_workers_and_the_run_resumes(
         time.sleep(0.1)
     assert not _group_alive(process.pid), "workers stop when their parent dies"
     ran = subprocess.run(
-        command[:-1] + ["--json"],
+        [*command[:-1], "--json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
