@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from archiver import __version__
 from archiver.client import build_client, proxy_in_use
@@ -69,7 +69,8 @@ def fetch_group(
 
 class _Group:
     def __init__(self, settings: Settings, slot: Slot, advance: Advance) -> None:
-        self.settings = settings
+        share = max(1, settings.concurrency // slot.count)
+        self.settings = settings = replace(settings, concurrency=share)
         self.slot = slot
         self.advance = advance
         self.manifest = Manifest(settings.manifest_dir, cut_torn_tails=False)
@@ -104,32 +105,35 @@ class _Group:
         return self.result
 
     async def _fetch_all(self, fetcher: Fetcher, targets: Sequence[Target]) -> None:
-        queue: asyncio.Queue[Target] = asyncio.Queue()
+        """`per_host` tasks per host, each draining its host's queue; the fetcher's gate caps
+        the total in flight. A task never waits on a busy host while another host is idle."""
+        queues: dict[str, deque[Target]] = defaultdict(deque)
         for target in targets:
-            queue.put_nowait(target)
-        roles = self.settings.roles
-
-        async def worker() -> None:
-            while not queue.empty():
-                target = queue.get_nowait()
-                result = await fetcher.fetch(target.url)
-                entry = entry_from_result(target, target.role_for(roles), result)
-                self.manifest.append_link(with_time(entry))
-                self.result.counts[result.status.value] += 1
-                self.result.fetched += 1
-                self.advance(result.status, result.size or 0)
-
-        share = max(1, self.settings.concurrency // self.slot.count)
+            queues[target.host].append(target)
         async with asyncio.TaskGroup() as group:
-            for _ in range(min(share, max(1, len(targets)))):
-                group.create_task(worker())
+            for queue in queues.values():
+                for _ in range(min(self.settings.per_host, len(queue))):
+                    group.create_task(self._drain(fetcher, queue))
+
+    async def _drain(self, fetcher: Fetcher, queue: deque[Target]) -> None:
+        while queue:
+            target = queue.popleft()
+            result = await fetcher.fetch(target.url)
+            entry = entry_from_result(target, target.role_for(self.settings.roles), result)
+            self.manifest.append_link(with_time(entry))
+            self.result.counts[result.status.value] += 1
+            self.result.fetched += 1
+            self.advance(result.status, result.size or 0)
 
     async def _store(self, exchange: Exchange) -> WarcRecordRef:
         async with self.write_lock:
-            original = self.payloads.original_for(exchange)
-            ref = await asyncio.to_thread(self.writer.write_exchange, exchange, original)
-            self.payloads.remember(exchange, ref)
-            return ref
+            return await asyncio.to_thread(self._write, exchange)
+
+    def _write(self, exchange: Exchange) -> WarcRecordRef:
+        """In the writer thread: payload lookup, records, payload registration."""
+        ref = self.writer.write_exchange(exchange, self.payloads.original_for(exchange))
+        self.payloads.remember(exchange, ref)
+        return ref
 
     async def _orphan_watch(self, main: asyncio.Task[object] | None) -> None:
         """A worker whose parent died (kill -9) stops, closing what it wrote."""

@@ -63,6 +63,35 @@ def content(item: Item) -> bytes:
     return (page.encode("utf-8") + b" " * item.size)[: item.size]
 
 
+BLOCK = random.Random(7).randbytes(1024 * 1024)
+
+
+def stream_block(size: int) -> list[bytes]:
+    """The pieces of the streamed resource: a 1 MiB random block over and over."""
+    full, rest = divmod(size, len(BLOCK))
+    return [BLOCK] * full + ([BLOCK[:rest]] if rest else [])
+
+
+async def serve_stream(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, size: int
+) -> None:
+    """Serve one huge resource (any path but robots.txt) without holding it in memory."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    if b" /robots.txt " in head:
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    else:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: "
+            + str(size).encode()
+            + b"\r\n\r\n"
+        )
+        for piece in stream_block(size):
+            writer.write(piece)
+            await writer.drain()
+    await writer.drain()
+    writer.close()
+
+
 class Site:
     def __init__(self, bodies: dict[str, tuple[bytes, str]], latency: float) -> None:
         self.bodies = bodies
@@ -97,15 +126,13 @@ class Site:
             writer.close()
 
 
-async def serve(port: int, latency: float, ready: str | None) -> None:
-    per_host: dict[str, dict[str, tuple[bytes, str]]] = {host: {} for host in HOSTS}
-    for host, item in assign(corpus()):
-        ctype = "image/jpeg" if item.kind == "jpg" else "text/html; charset=utf-8"
-        per_host[host][item.path] = (content(item), ctype)
-    servers = [
-        await asyncio.start_server(Site(bodies, latency).handle, host, port, backlog=512)
-        for host, bodies in per_host.items()
-    ]
+async def serve(port: int, latency: float, ready: str | None, stream: int = 0) -> None:
+    if stream:
+        servers = [
+            await asyncio.start_server(lambda r, w: serve_stream(r, w, stream), HOSTS[0], port)
+        ]
+    else:
+        servers = await _sites(port, latency)
     if ready:
         Path(ready).write_text(str(os.getpid()))
     stop = asyncio.Event()
@@ -115,13 +142,25 @@ async def serve(port: int, latency: float, ready: str | None) -> None:
         server.close()
 
 
+async def _sites(port: int, latency: float) -> list[asyncio.Server]:
+    per_host: dict[str, dict[str, tuple[bytes, str]]] = {host: {} for host in HOSTS}
+    for host, item in assign(corpus()):
+        ctype = "image/jpeg" if item.kind == "jpg" else "text/html; charset=utf-8"
+        per_host[host][item.path] = (content(item), ctype)
+    return [
+        await asyncio.start_server(Site(bodies, latency).handle, host, port, backlog=512)
+        for host, bodies in per_host.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--ready", help="file written once every site listens")
+    parser.add_argument("--stream", type=int, default=0, help="serve one resource this large")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.latency, args.ready))
+    asyncio.run(serve(args.port, args.latency, args.ready, args.stream))
 
 
 if __name__ == "__main__":
