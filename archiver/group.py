@@ -15,6 +15,7 @@ from archiver import __version__
 from archiver.client import build_client, proxy_in_use
 from archiver.config import Settings
 from archiver.dedup import INDEX_NAME, PayloadIndex
+from archiver.errors import ArchiverError
 from archiver.exchange import Exchange
 from archiver.fetch import Fetcher
 from archiver.manifest import Manifest
@@ -47,6 +48,12 @@ class GroupResult:
     fetched: int = 0
     bytes_fetched: int = 0
     warc_files: list[str] = field(default_factory=list)
+
+
+def first_error(group: BaseExceptionGroup[ArchiverError]) -> ArchiverError:
+    """The first error a task group collected (a full disk stops every task at once)."""
+    found = group.exceptions[0]
+    return first_error(found) if isinstance(found, BaseExceptionGroup) else found
 
 
 def warcinfo(settings: Settings) -> dict[str, str]:
@@ -110,10 +117,13 @@ class _Group:
         queues: dict[str, deque[Target]] = defaultdict(deque)
         for target in targets:
             queues[target.host].append(target)
-        async with asyncio.TaskGroup() as group:
-            for queue in queues.values():
-                for _ in range(min(self.settings.per_host, len(queue))):
-                    group.create_task(self._drain(fetcher, queue))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for queue in queues.values():
+                    for _ in range(min(self.settings.per_host, len(queue))):
+                        group.create_task(self._drain(fetcher, queue))
+        except* ArchiverError as errors:
+            raise first_error(errors) from None
 
     async def _drain(self, fetcher: Fetcher, queue: deque[Target]) -> None:
         while queue:

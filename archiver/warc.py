@@ -10,6 +10,7 @@ is closed, and reported through `on_close` with its sha256 and size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -100,6 +101,7 @@ class WarcWriter:
         self._size = 0
         self.files: list[str] = []
         self._lock = threading.Lock()
+        self._failed = False
 
     def write_exchange(self, exchange: Exchange, original: Original | None = None) -> WarcRecordRef:
         """Write the request record and the response record of `exchange` (a revisit record
@@ -121,6 +123,9 @@ class WarcWriter:
     def _close(self) -> None:
         if self._file is None or self._path is None:
             return
+        if self._failed:
+            self._abandon()
+            return
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -131,6 +136,14 @@ class WarcWriter:
             raise StorageError(f"cannot close WARC {self._path}: {exc}", str(self._path)) from exc
         self._file = None
         self._on_close(ClosedWarc(self._relative(final), self._hash.hexdigest(), self._size))
+
+    def _abandon(self) -> None:
+        """After a failed write the file keeps its `.open` name: the next run cuts the torn
+        record off and closes it, as after a crash."""
+        assert self._file is not None
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._file = None
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self._root).as_posix()
@@ -169,6 +182,7 @@ class WarcWriter:
         try:
             self._file.write(data)
         except OSError as exc:
+            self._failed = True
             raise StorageError(f"cannot write WARC {self._path}: {exc}", str(self._path)) from exc
         self._hash.update(data)
         self._size += len(data)
@@ -187,7 +201,11 @@ class WarcWriter:
         member.write(b"\r\n\r\n")
         member.finish()
         assert self._file is not None
-        self._file.flush()
+        try:
+            self._file.flush()
+        except OSError as exc:
+            self._failed = True
+            raise StorageError(f"cannot write WARC {self._path}: {exc}", str(self._path)) from exc
         return offset, self._size - offset
 
     def _level_for(self, body: IO[bytes] | None) -> int:

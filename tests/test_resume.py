@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,61 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path: Path, origin: Origin, seed: 
             for record in ArchiveIterator(handle, check_digests=True):
                 record.content_stream().read()
                 assert record.digest_checker.passed is not False
+
+
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_full_disk_stops_the_run_with_one_message_and_loses_nothing(
+    tmp_path: Path, origin: Origin, workers: str
+) -> None:
+    images = {f"/img/{n}.jpg": random_bytes(40_000 + n, n) for n in range(3 * COUNT)}
+    for path, data in images.items():
+        origin.routes[path] = body(data, "image/jpeg")
+    doc = "".join(f"![x]({origin.url(p)})\n" for p in images)
+    (tmp_path / "d.md").write_text(doc, encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "archiver",
+        "archive",
+        "d.md",
+        "-c",
+        "k",
+        "--allow-private",
+        "--workers",
+        workers,
+    ]
+    env = clean_env() | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    full = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=_limit_file_size(1_500_000),
+    )
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr
+    [message] = full.stderr.strip().splitlines()
+    assert "cannot write" in message and "File too large" in message
+    kept = {row["url"] for row in manifest_lines(tmp_path) if row["status"] == "archived"}
+    assert kept, "what was archived before the disk filled is kept"
+
+    again = subprocess.run(
+        [*command, "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    current = {row["url"]: row for row in manifest_lines(tmp_path)}
+    assert {row["status"] for row in current.values()} == {"archived"}
+    assert len(current) == len(images)
+    hits = Counter(path for path, _ in origin.requests)
+    assert all(hits[url.removeprefix(origin.base)] == 1 for url in kept)
+    assert verify(Settings(out=tmp_path, collection="k")).ok
