@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from archiver.adopt import adopt
 from archiver.config import Settings, check_collection
 from archiver.dedup import INDEX_NAME, PayloadIndex
 from archiver.group import GroupResult, Slot, fetch_group
@@ -83,6 +84,7 @@ class _Run:
         by_path = {fixed.path: fixed for fixed in repaired}
         previous, _problems = self.manifest.current_links()
         previous = {url: row for url, row in previous.items() if not capture_lost(row, by_path)}
+        self._adopt([fixed.path for fixed in repaired if fixed.kept], previous)
         PayloadIndex.rebuild(self.settings.manifest_dir / INDEX_NAME, previous.values())
         to_fetch = self._settle_unfetched(previous)
         self.progress.start(len(self.plan.documents), len(to_fetch))
@@ -110,6 +112,18 @@ class _Run:
                 f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
             ),
         )
+
+    def _adopt(self, warc_files: list[str], previous: dict[str, dict[str, Any]]) -> None:
+        """List the captures a killed run wrote but had not listed yet."""
+        if not warc_files:
+            return
+        found = adopt(
+            self.settings.out, warc_files, self.plan.targets, previous, self.settings.roles
+        )
+        for entry in found:
+            line = with_time(entry)
+            self.manifest.append_link(line)
+            previous[entry.url] = line
 
     def _fetch(self, targets: list[Target]) -> list[GroupResult]:
         if not targets:

@@ -21,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.config import Settings
 from archiver.verify import verify
 from tests.conftest import run_cli
-from tests.origin import Origin, body, random_bytes
+from tests.origin import Origin, body, random_bytes, redirect
 from tests.replay import clean_env
 
 COUNT = 30
@@ -154,3 +154,77 @@ def test_a_full_disk_stops_the_run_with_one_message_and_loses_nothing(
     hits = Counter(path for path, _ in origin.requests)
     assert all(hits[url.removeprefix(origin.base)] == 1 for url in kept)
     assert verify(Settings(out=tmp_path, collection="k")).ok
+
+
+def _state(root: Path) -> tuple[dict[str, tuple[object, ...]], Counter[str]]:
+    """Per URL what the manifest says, and how many response/revisit records each URI has."""
+    rows = {str(row["url"]): row for row in manifest_lines(root)}
+    summary = {
+        url: (
+            row["status"],
+            row["http_status"],
+            row["sha256"],
+            row["final_url"],
+            len(row["redirects"]),
+        )  # type: ignore[arg-type]
+        for url, row in rows.items()
+    }
+    records: Counter[str] = Counter()
+    for warc in (root / "warcs/k").glob("*.warc.gz"):
+        with warc.open("rb") as handle:
+            for record in ArchiveIterator(handle, check_digests=True):
+                record.content_stream().read()
+                assert record.digest_checker.passed is not False
+                if record.rec_type in ("response", "revisit"):
+                    records[record.rec_headers.get_header("WARC-Target-URI")] += 1
+    return summary, records
+
+
+def test_twenty_kills_end_as_an_uninterrupted_run(tmp_path: Path, origin: Origin) -> None:
+    rng = random.Random(20)
+    shared = random_bytes(25_000, 1)
+    for n in range(120):
+        data = shared if n % 10 == 0 else random_bytes(20_000 + n, 100 + n)
+        origin.routes[f"/img/{n}.jpg"] = slow_image(data, 0.04)  # type: ignore[assignment]
+    origin.routes["/img/moved.jpg"] = redirect("/img/1.jpg")
+    links = [f"/img/{n}.jpg" for n in range(120)] + ["/img/moved.jpg", "/img/missing.jpg"]
+    env = clean_env() | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for name in ("clean", "killed"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "d.md").write_text(
+            "".join(f"![x]({origin.url(p)})\n" for p in links), encoding="utf-8"
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "archiver",
+        "archive",
+        "d.md",
+        "-c",
+        "k",
+        "--allow-private",
+        "-q",
+    ]
+    clean = subprocess.run(command, cwd=tmp_path / "clean", env=env, check=False)
+    assert clean.returncode == 0
+
+    kills = 0
+    while kills < 20:
+        process = subprocess.Popen(command, cwd=tmp_path / "killed", env=env)
+        time.sleep(rng.uniform(0.3, 0.9))
+        if process.poll() is not None:
+            break  # finished before this kill: nothing left to interrupt
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        kills += 1
+    assert kills == 20, "every one of the 20 kills interrupted a run"
+    final = subprocess.run(command, cwd=tmp_path / "killed", env=env, check=False)
+    assert final.returncode == 0
+
+    expected, expected_records = _state(tmp_path / "clean")
+    got, got_records = _state(tmp_path / "killed")
+    assert got == expected
+    assert got_records == expected_records, "no capture was made twice"
+    assert not list((tmp_path / "killed/warcs/k").glob("*.open"))
+    report = verify(Settings(out=tmp_path / "killed", collection="k"))
+    assert report.ok, report.problems

@@ -1,0 +1,144 @@
+"""Adopting what a killed run wrote but did not yet list: a capture whose records reached the
+WARC before its manifest line gets that line from the records, instead of being fetched again
+(which would leave two captures where an uninterrupted run makes one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.errorclass import http_error, status_for
+from archiver.errors import UnfetchableURL
+from archiver.models import ManifestEntry, Role
+from archiver.plan import Target
+from archiver.urls import canonicalize
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A response or revisit record as found in a repaired WARC file."""
+
+    warc_file: str
+    offset: int
+    length: int
+    record_id: str
+    url: str
+    date: str
+    status: int
+    location: str | None
+    content_type: str | None
+    size: int
+    payload_digest: str | None
+    revisit_of: str | None
+    truncated: str | None
+
+
+def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
+    with (root / warc_file).open("rb") as handle:
+        iterator = ArchiveIterator(handle)
+        for record in iterator:
+            if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+                continue
+            headers, http = record.rec_headers, record.http_headers
+            offset = iterator.get_record_offset()
+            iterator.read_to_end(record)
+            yield Capture(
+                warc_file,
+                offset,
+                iterator.get_record_length(),
+                headers.get_header("WARC-Record-ID"),
+                headers.get_header("WARC-Target-URI"),
+                headers.get_header("WARC-Date"),
+                int(http.get_statuscode() or 0),
+                http.get_header("Location"),
+                http.get_header("Content-Type"),
+                int(http.get_header("Content-Length") or 0),
+                headers.get_header("WARC-Payload-Digest"),
+                headers.get_header("WARC-Refers-To"),
+                headers.get_header("WARC-Truncated"),
+            )
+
+
+def _next_url(capture: Capture) -> str | None:
+    if capture.status not in REDIRECTS or not capture.location:
+        return None
+    try:
+        return canonicalize(urljoin(capture.url, capture.location))
+    except UnfetchableURL:
+        return None
+
+
+def _chain(url: str, by_url: dict[str, Capture]) -> list[Capture] | None:
+    """The captures from `url` to its final response, or None if the chain is incomplete."""
+    chain: list[Capture] = []
+    current: str | None = url
+    while current is not None and current in by_url and len(chain) <= 10:
+        capture = by_url[current]
+        if capture in chain:
+            return None
+        chain.append(capture)
+        current = _next_url(capture)
+        if current is None:
+            return chain
+    return None
+
+
+def _entry(target: Target, role: Role, chain: list[Capture]) -> ManifestEntry:
+    final = chain[-1]
+    error = http_error(final.status)
+    sha = (final.payload_digest or "").removeprefix("sha256:") or None
+    return ManifestEntry(
+        url=target.url,
+        role=role,
+        documents=target.documents,
+        status=status_for(final.status, error),
+        http_status=final.status,
+        error=str(error) if error else None,
+        final_url=final.url,
+        redirects=tuple(
+            {"url": c.url, "status": c.status, "location": _next_url(c), "record_id": c.record_id}
+            for c in chain[:-1]
+        ),
+        sha256=sha,
+        payload_digest=final.payload_digest,
+        size=final.size,
+        content_type=final.content_type,
+        warc_file=final.warc_file,
+        warc_offset=final.offset,
+        warc_length=final.length,
+        record_id=final.record_id,
+        revisit_of=final.revisit_of,
+        attempts=1,
+        fetched_at=final.date,
+        truncated=final.truncated,
+    )
+
+
+def adopt(
+    root: Path,
+    warc_files: Iterable[str],
+    targets: Iterable[Target],
+    previous: dict[str, dict[str, Any]],
+    roles: frozenset[Role],
+) -> list[ManifestEntry]:
+    """Entries for targets with no current line whose whole capture is in `warc_files`."""
+    by_url: dict[str, Capture] = {}
+    for warc_file in warc_files:
+        for capture in read_captures(root, warc_file):
+            if not capture.truncated:
+                by_url[capture.url] = capture
+    adopted = []
+    for target in targets:
+        if target.url in previous or not target.selected(roles):
+            continue
+        chain = _chain(target.url, by_url)
+        if chain is not None:
+            adopted.append(_entry(target, target.role_for(roles), chain))
+    return adopted
