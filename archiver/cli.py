@@ -152,6 +152,8 @@ def archive(
     console = Console(stderr=True)
     live = console.is_terminal and not quiet and not as_json
     summary = run_archive(list(paths), settings, LiveProgress(console) if live else None)
+    for warning in summary.warnings:
+        click.echo(f"archiver: warning: {warning}", err=True)
     if as_json:
         _emit_json(dataclasses.asdict(summary))
     elif not quiet:

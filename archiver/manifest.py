@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import fields
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from archiver.warc import ClosedWarc
 LINKS = "links.jsonl"
 DOCUMENTS = "documents.jsonl"
 WARCS = "warcs.sha256"
+WARC_SIZES = "warcs.jsonl"
 
 
 def _plain(value: Any) -> Any:
@@ -78,14 +80,20 @@ def read_warc_sums(path: Path) -> dict[str, str]:
     return sums
 
 
-def _cut_torn_tail(path: Path) -> None:
+def _cut_torn_tail(path: Path) -> str | None:
+    """Cut a last line that has no newline (a write cut short); say what was cut."""
     if not path.exists() or path.stat().st_size == 0:
-        return
+        return None
     with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - 1))
+        if handle.read(1) == b"\n":
+            return None
+        handle.seek(0)
         data = handle.read()
-        if data.endswith(b"\n"):
-            return
-        handle.truncate(data.rfind(b"\n") + 1)
+        keep = data.rfind(b"\n") + 1
+        handle.truncate(keep)
+    return f"{path}: torn last line cut off and ignored ({size - keep} bytes)"
 
 
 class Manifest:
@@ -95,16 +103,17 @@ class Manifest:
         self.directory = directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            for name in (LINKS, DOCUMENTS, WARCS) if cut_torn_tails else ():
-                _cut_torn_tail(directory / name)
+            names = (LINKS, DOCUMENTS, WARCS, WARC_SIZES) if cut_torn_tails else ()
+            cut = [_cut_torn_tail(directory / name) for name in names]
         except OSError as exc:
             raise StorageError(f"cannot prepare manifest {directory}: {exc}") from exc
         self._fds: dict[str, int] = {}
+        self.repairs = [message for message in cut if message]
 
     def current_links(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """The last line of every url in links.jsonl, and any problems met reading it."""
         rows, problems = read_jsonl(self.directory / LINKS)
-        return {row["url"]: row for row in rows if "url" in row}, problems
+        return {row["url"]: row for row in rows if "url" in row}, self.repairs + problems
 
     def append_link(self, line: dict[str, Any]) -> None:
         self._append(LINKS, json.dumps(line, ensure_ascii=False))
@@ -113,7 +122,11 @@ class Manifest:
         self._append(DOCUMENTS, json.dumps(record, ensure_ascii=False))
 
     def append_warc(self, closed: ClosedWarc) -> None:
+        """List a closed WARC: `sha256sum -c` format, and a JSON line with its size too."""
         self._append(WARCS, f"{closed.sha256}  {closed.path}")
+        closed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = {"path": closed.path, "sha256": closed.sha256, "size": closed.size}
+        self._append(WARC_SIZES, json.dumps(record | {"closed_at": closed_at}))
 
     def _append(self, name: str, line: str) -> None:
         """One write() on an O_APPEND descriptor, so lines from several worker processes

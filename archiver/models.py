@@ -173,3 +173,4 @@ class RunSummary:
     seconds: float = 0.0
     warc_files: tuple[str, ...] = ()
     repaired: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()

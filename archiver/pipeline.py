@@ -82,7 +82,7 @@ class _Run:
             self.settings.warc_dir, self.settings.out, self.manifest.append_warc
         )
         by_path = {fixed.path: fixed for fixed in repaired}
-        previous, _problems = self.manifest.current_links()
+        previous, problems = self.manifest.current_links()
         previous = {url: row for url, row in previous.items() if not capture_lost(row, by_path)}
         self._adopt([fixed.path for fixed in repaired if fixed.kept], previous)
         PayloadIndex.rebuild(self.settings.manifest_dir / INDEX_NAME, previous.values())
@@ -111,6 +111,7 @@ class _Run:
             repaired=tuple(
                 f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
             ),
+            warnings=tuple(problems),
         )
 
     def _adopt(self, warc_files: list[str], previous: dict[str, dict[str, Any]]) -> None:

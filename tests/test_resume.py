@@ -228,3 +228,41 @@ def test_twenty_kills_end_as_an_uninterrupted_run(tmp_path: Path, origin: Origin
     assert not list((tmp_path / "killed/warcs/k").glob("*.open"))
     report = verify(Settings(out=tmp_path / "killed", collection="k"))
     assert report.ok, report.problems
+
+
+def test_torn_manifest_line_is_reported_and_ignored(tmp_path: Path, origin: Origin) -> None:
+    origin.routes["/a.jpg"] = body(random_bytes(5_000, 1), "image/jpeg")
+    origin.routes["/b.jpg"] = body(random_bytes(5_000, 2), "image/jpeg")
+    (tmp_path / "d.md").write_text(f"![a]({origin.url('/a.jpg')})\n", encoding="utf-8")
+    assert run_cli("archive", "d.md", "-c", "k", "--allow-private", cwd=tmp_path).code == 0
+    links = tmp_path / "manifests/k/links.jsonl"
+    links.write_bytes(links.read_bytes() + b'{"url": "http://torn.test/x", "sta')
+    (tmp_path / "d.md").write_text(
+        f"![a]({origin.url('/a.jpg')})\n![b]({origin.url('/b.jpg')})\n", encoding="utf-8"
+    )
+    ran = run_cli("archive", "d.md", "-c", "k", "--allow-private", "--json", cwd=tmp_path)
+    assert ran.code == 0
+    assert "torn last line cut off and ignored (34 bytes)" in ran.err
+    assert json.loads(ran.out)["fetched"] == 1, "only the new document's new link is fetched"
+    assert [path for path, _ in origin.requests].count("/a.jpg") == 1
+    assert all(line.endswith("}") for line in links.read_text().splitlines())
+    assert verify(Settings(out=tmp_path, collection="k")).ok
+
+
+def test_retry_failed_fetches_failed_links_again_and_only_with_the_flag(
+    tmp_path: Path, origin: Origin
+) -> None:
+    busy = body(b"busy", "text/plain", status=503)
+    origin.routes["/a.jpg"] = busy
+    origin.routes["/gone.jpg"] = body(b"gone", "text/plain", status=404)
+    (tmp_path / "d.md").write_text(
+        f"![a]({origin.url('/a.jpg')})\n![g]({origin.url('/gone.jpg')})\n", encoding="utf-8"
+    )
+    args = ["archive", "d.md", "-c", "k", "--allow-private", "--retries", "0", "--json"]
+    first = json.loads(run_cli(*args, cwd=tmp_path).out)
+    assert first["counts"] == {"failed": 1, "dead": 1}
+    assert json.loads(run_cli(*args, cwd=tmp_path).out)["fetched"] == 0
+    origin.routes["/a.jpg"] = body(random_bytes(5_000, 3), "image/jpeg")
+    retried = json.loads(run_cli(*args, "--retry-failed", cwd=tmp_path).out)
+    assert retried["fetched"] == 1, "failed is fetched again; dead is not"
+    assert retried["counts"] == {"archived": 1, "dead": 1}
