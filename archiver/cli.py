@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
+import time
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ from archiver.pipeline import archive as run_archive
 from archiver.plan import load_documents
 from archiver.progress import LiveProgress, summary_text
 from archiver.verify import verify as run_verify
+
+REPLAY_SYNC_SECONDS = 2.0
 
 
 class Exit(IntEnum):
@@ -189,6 +193,66 @@ def verify(ctx: click.Context, /, as_json: bool, verbose: int, quiet: bool, **op
         ctx.exit(Exit.PROBLEM)
 
 
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@click.option("--wacz", "target", required=True, type=click.Path(dir_okay=False),
+              help="WACZ file to write.")
+@with_shared
+@click.pass_context
+def export(ctx: click.Context, /, target: str, as_json: bool, verbose: int, quiet: bool,
+           **options: Any) -> None:
+    """Package the collection's WARCs as a WACZ file (replayweb.page, pywb --unpack-wacz).
+
+    \b
+    archiver export -c news --wacz news.wacz
+    """
+    from archiver.export import export_wacz
+
+    count = export_wacz(_settings(ctx, options), Path(target))
+    if as_json:
+        _emit_json({"wacz": target, "pages": count})
+    elif not quiet:
+        click.echo(f"wrote {target} with {count} pages")
+
+
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@with_shared
+@click.pass_context
+def replay(ctx: click.Context, /, port: int, as_json: bool, verbose: int, quiet: bool,
+           **options: Any) -> None:
+    """Serve the collection in pywb on 127.0.0.1 and print each document's replay URLs.
+
+    \b
+    archiver replay -c news --port 8080      (Ctrl-C stops it)
+    """
+    from archiver.replay import replay_links, start_wayback, sync_collection
+
+    settings = _settings(ctx, options)
+    sync_collection(settings)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
+    server = start_wayback(settings, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for link in replay_links(settings, base):
+            if as_json:
+                _emit_json(link.__dict__)
+            elif not quiet:
+                click.echo(f"{link.document}\t{link.role}\t{link.replay_url}")
+        click.echo(f"pywb serves {base}/{settings.collection}/ (Ctrl-C stops it)", err=True)
+        while server.poll() is None:
+            time.sleep(REPLAY_SYNC_SECONDS)
+            sync_collection(settings)
+        raise ArchiverError(f"wayback exited with code {server.returncode}")
+    except KeyboardInterrupt:
+        click.echo("replay stopped", err=True)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line on stderr and exit 2 for bad usage; no tracebacks for known errors."""
     try:
@@ -204,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("archiver: interrupted", err=True)
         sys.exit(Exit.INTERRUPTED)
+
     except ArchiverError as exc:
         click.echo(f"archiver: error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -31,10 +31,17 @@ def free_port() -> int:
 @contextmanager
 def pywb(root: Path, collection: str, warcs: list[Path]) -> Iterator[str]:
     """Serve `warcs` from a fresh pywb collection; yields the base URL of the collection."""
-    env = clean_env()
     manager = str(BIN / "wb-manager")
     for args in (["init", collection], ["add", collection, *map(str, warcs)]):
-        subprocess.run([manager, *args], cwd=root, env=env, check=True, capture_output=True)
+        subprocess.run([manager, *args], cwd=root, env=clean_env(), check=True, capture_output=True)
+    with serve(root) as base:
+        yield f"{base}/{collection}"
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[str]:
+    """`wayback` on 127.0.0.1 over the collections under `root`; yields its base URL."""
+    env = clean_env()
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "wayback"), "-b", "127.0.0.1", "-p", str(port)],
@@ -46,7 +53,7 @@ def pywb(root: Path, collection: str, warcs: list[Path]) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, process)
-        yield f"{base}/{collection}"
+        yield base
     finally:
         process.terminate()
         try:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from archiver.cli import cli
 from tests.conftest import Ran, run_cli
 
-COMMANDS = ["links", "archive", "verify"]
+COMMANDS = sorted(cli.commands)
 
 
 def assert_refused(ran: Ran, *words: str) -> None:

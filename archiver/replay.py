@@ -1,0 +1,119 @@
+"""A pywb collection of a collection's WARCs, kept up to date, served on 127.0.0.1.
+
+    <out>/replay/collections/NAME/archive/   symbolic links to the closed WARC files
+    <out>/replay/collections/NAME/indexes/   the CDXJ index pywb builds (`wb-manager index`)
+
+Closed WARCs are linked (not copied) and indexed as they appear, so a replay started while an
+archive run goes on picks up each file the run closes. pywb runs without the proxy variables:
+its own warcserver is reached over HTTP, and an inherited proxy makes every capture answer 500.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.config import Settings
+from archiver.errors import ArchiverError, InputError
+from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_jsonl, read_warc_sums
+
+REPLAY_DIR = "replay"
+PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
+SHOWN_ROLES = ("source", "image", "media", "related")
+
+
+@dataclass(frozen=True)
+class ReplayLink:
+    document: str
+    title: str | None
+    role: str
+    url: str
+    replay_url: str
+
+
+def pywb_tool(name: str) -> str:
+    """`wayback` or `wb-manager` from this environment, else from PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise InputError(f"{name} (pywb) is not installed; pip install pywb")
+    return found
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+
+
+def replay_root(settings: Settings) -> Path:
+    return settings.out / REPLAY_DIR
+
+
+def _manager(settings: Settings, *args: str) -> None:
+    done = subprocess.run(
+        [pywb_tool("wb-manager"), *args],
+        cwd=replay_root(settings),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        said = (done.stdout + done.stderr).strip().splitlines()
+        last = said[-1] if said else f"exit code {done.returncode}"
+        raise ArchiverError(f"wb-manager {args[0]}: {last}")
+
+
+def sync_collection(settings: Settings) -> list[str]:
+    """Link and index every closed WARC not yet in the pywb collection; return their names."""
+    if not settings.manifest_dir.is_dir():
+        raise InputError(f"no collection {settings.collection!r} under {settings.out.resolve()}")
+    collection = replay_root(settings) / "collections" / settings.collection
+    if not collection.is_dir():
+        replay_root(settings).mkdir(parents=True, exist_ok=True)
+        _manager(settings, "init", settings.collection)
+    archive = collection / "archive"
+    new = []
+    for rel in sorted(read_warc_sums(settings.manifest_dir / WARCS)):
+        source = (settings.out / rel).resolve()
+        link = archive / source.name
+        if source.exists() and not link.exists():
+            link.symlink_to(source)
+            new.append(source.name)
+    if new:
+        relative = (f"collections/{settings.collection}/archive/{name}" for name in new)
+        _manager(settings, "index", settings.collection, *relative)
+    return new
+
+
+def replay_links(settings: Settings, base: str) -> list[ReplayLink]:
+    """For each document, the replay URL of its archived source, images, media and related."""
+    documents, _ = read_jsonl(settings.manifest_dir / DOCUMENTS)
+    titles = {str(doc.get("path")): doc.get("title") for doc in documents}
+    rows, _ = read_jsonl(settings.manifest_dir / LINKS)
+    current = {row["url"]: row for row in rows if "url" in row}
+    found = []
+    for row in current.values():
+        if row.get("status") != "archived" or row.get("role") not in SHOWN_ROLES:
+            continue
+        stamp = "".join(ch for ch in str(row.get("fetched_at")) if ch.isdigit())[:14]
+        replay_url = f"{base}/{settings.collection}/{stamp}/{row['url']}"
+        for document in row.get("documents", []):
+            found.append(ReplayLink(document, titles.get(document), row["role"], row["url"],
+                                    replay_url))
+    order = {role: n for n, role in enumerate(SHOWN_ROLES)}
+    return sorted(found, key=lambda link: (link.document, order[link.role], link.url))
+
+
+def start_wayback(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """pywb's server on 127.0.0.1:port with auto-indexing, from the replay directory."""
+    return subprocess.Popen(
+        [pywb_tool("wayback"), "-b", "127.0.0.1", "-p", str(port), "--autoindex"],
+        cwd=replay_root(settings),
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
