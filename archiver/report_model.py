@@ -1,0 +1,132 @@
+"""The report's data: frozen types built from a collection's manifest (see archiver.report).
+
+    ReportData
+        LinkRow       one link's current state, its latest recheck and since when it is dead
+        HostLoss      the dead and failed links of one host, with example errors
+        DocumentView  per document: archived, lost at the origin but safe, lost entirely
+        RotPoint      per day of rechecks: archived links live, dead and not yet checked
+
+A link is "lost at the origin but safe in the archive" when it is archived and its latest recheck
+says it is not live, or when it is now dead or failed but an earlier line captured it. It died at
+its first failed check after its last good one; a dead link that answers again is live again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from archiver.models import Role, Status
+
+STATUSES = tuple(status.value for status in Status)
+ROLES = tuple(role.value for role in Role)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of checks.jsonl."""
+
+    checked_at: str
+    at: datetime
+    live: bool
+    http_status: int | None
+    error: str | None
+    changed: bool | None
+
+    @property
+    def day(self) -> str:
+        return self.at.date().isoformat()
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """A link's current manifest state, with what the rechecks say about its origin."""
+
+    url: str
+    role: str
+    status: str
+    documents: tuple[str, ...]
+    http_status: int | None
+    error: str | None
+    fetched_at: str | None
+    host: str
+    captured_before: bool
+    latest_check: Check | None
+    died_at: str | None
+
+    @property
+    def lost_at_origin(self) -> bool:
+        """Gone from its origin, but a capture of it is in the WARCs."""
+        if self.status == Status.ARCHIVED:
+            return self.latest_check is not None and not self.latest_check.live
+        return self.captured_before and self.status in {Status.DEAD, Status.FAILED}
+
+    @property
+    def lost(self) -> bool:
+        """Dead or failed and never captured."""
+        return self.status in {Status.DEAD, Status.FAILED} and not self.captured_before
+
+
+@dataclass(frozen=True)
+class HostLoss:
+    host: str
+    dead: int
+    failed: int
+    errors: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return self.dead + self.failed
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    path: str
+    title: str | None
+    source_url: str | None
+    total: int
+    archived: int
+    lost_at_origin: tuple[LinkRow, ...]
+    lost: tuple[LinkRow, ...]
+
+
+@dataclass(frozen=True)
+class RotPoint:
+    """Archived links at the end of one UTC day of rechecks; `died`/`revived` changed that day."""
+
+    day: str
+    live: int
+    dead: int
+    unchecked: int
+    died: int
+    revived: int
+
+
+@dataclass(frozen=True)
+class ReportData:
+    collection: str
+    as_of: str | None
+    links: tuple[LinkRow, ...]
+    documents: tuple[DocumentView, ...]
+    hosts: tuple[HostLoss, ...]
+    rot: tuple[RotPoint, ...]
+    problems: tuple[str, ...]
+
+    def status_counts(self) -> dict[str, int]:
+        """Links by status, the known statuses first (zero included)."""
+        counts = Counter(link.status for link in self.links)
+        return {name: counts[name] for name in (*STATUSES, *sorted(set(counts) - set(STATUSES)))}
+
+    def role_status(self) -> dict[str, dict[str, int]]:
+        """role -> status -> count, for the roles present."""
+        table: dict[str, Counter[str]] = defaultdict(Counter)
+        for link in self.links:
+            table[link.role][link.status] += 1
+        statuses = self.status_counts()
+        roles = [role for role in ROLES if role in table] + sorted(set(table) - set(ROLES))
+        return {role: {s: table[role][s] for s in statuses} for role in roles}
+
+    @property
+    def lost_at_origin(self) -> tuple[LinkRow, ...]:
+        return tuple(link for link in self.links if link.lost_at_origin)
