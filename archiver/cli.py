@@ -195,12 +195,90 @@ def verify(ctx: click.Context, /, as_json: bool, verbose: int, quiet: bool, **op
 
 @cli.command()
 @click.option("-c", "--collection", required=True, help="Collection name.")
-@click.option("--wacz", "target", required=True, type=click.Path(dir_okay=False),
-              help="WACZ file to write.")
+@click.option("--role", "roles", help="Only these roles (e.g. image,source).")
+@click.option("--older-than", type=click.FloatRange(0), help="Only links not checked for DAYS.")
+@click.option("--capture-changes", is_flag=True, help="Capture payloads that changed.")
+@with_shared
+@click.option("--proxy", help="http://, https:// or socks5:// proxy URL.")
+@click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses.")
+@click.pass_context
+def recheck(
+    ctx: click.Context,
+    /,
+    roles: str | None,
+    older_than: float | None,
+    capture_changes: bool,
+    as_json: bool,
+    verbose: int,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Ask each archived link's origin again: still live? changed? (checks.jsonl)
+
+    \b
+    archiver recheck -c news --older-than 30
+    """
+    from archiver.config import parse_roles
+    from archiver.recheck import recheck as run_recheck
+
+    chosen = parse_roles(roles) if roles else None
+    summary = run_recheck(_settings(ctx, options), chosen, older_than, capture_changes)
+    if as_json:
+        _emit_json(summary.__dict__ | {"counts": dict(summary.counts)})
+    elif not quiet:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items())) or "nothing due"
+        click.echo(
+            f"{summary.collection}: checked {summary.checked} links: {counts}; "
+            f"captured {summary.captured}"
+        )
+
+
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md", "csv", "json"]),
+    default="html",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
 @with_shared
 @click.pass_context
-def export(ctx: click.Context, /, target: str, as_json: bool, verbose: int, quiet: bool,
-           **options: Any) -> None:
+def report(
+    ctx: click.Context,
+    /,
+    fmt: str,
+    output: str | None,
+    as_json: bool,
+    verbose: int,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Totals, losses by host and document, and link rot over time.
+
+    \b
+    archiver report -c news --format html -o news.html
+    """
+    from archiver.report import load_report, render
+
+    text = render(load_report(_settings(ctx, options)), "json" if as_json else fmt)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@click.option(
+    "--wacz", "target", required=True, type=click.Path(dir_okay=False), help="WACZ file to write."
+)
+@with_shared
+@click.pass_context
+def export(
+    ctx: click.Context, /, target: str, as_json: bool, verbose: int, quiet: bool, **options: Any
+) -> None:
     """Package the collection's WARCs as a WACZ file (replayweb.page, pywb --unpack-wacz).
 
     \b
@@ -220,8 +298,9 @@ def export(ctx: click.Context, /, target: str, as_json: bool, verbose: int, quie
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @with_shared
 @click.pass_context
-def replay(ctx: click.Context, /, port: int, as_json: bool, verbose: int, quiet: bool,
-           **options: Any) -> None:
+def replay(
+    ctx: click.Context, /, port: int, as_json: bool, verbose: int, quiet: bool, **options: Any
+) -> None:
     """Serve the collection in pywb on 127.0.0.1 and print each document's replay URLs.
 
     \b

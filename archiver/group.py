@@ -18,16 +18,12 @@ from archiver.dedup import INDEX_NAME, PayloadIndex
 from archiver.errors import ArchiverError
 from archiver.exchange import Exchange
 from archiver.fetch import Fetcher
+from archiver.loop import new_event_loop
 from archiver.manifest import Manifest
 from archiver.models import Status, WarcRecordRef
 from archiver.outcome import entry_from_result, with_time
 from archiver.plan import Target
 from archiver.warc import WarcWriter
-
-try:
-    from uvloop import new_event_loop
-except ImportError:  # uvloop has no Windows build; asyncio's own loop is slower, not wrong
-    from asyncio import new_event_loop  # type: ignore[assignment]
 
 Advance = Callable[[Status, int], None]
 PARENT_CHECK_SECONDS = 0.5

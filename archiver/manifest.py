@@ -26,6 +26,7 @@ LINKS = "links.jsonl"
 DOCUMENTS = "documents.jsonl"
 WARCS = "warcs.sha256"
 WARC_SIZES = "warcs.jsonl"
+CHECKS = "checks.jsonl"
 
 
 def _plain(value: Any) -> Any:
@@ -103,7 +104,7 @@ class Manifest:
         self.directory = directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            names = (LINKS, DOCUMENTS, WARCS, WARC_SIZES) if cut_torn_tails else ()
+            names = (LINKS, DOCUMENTS, WARCS, WARC_SIZES, CHECKS) if cut_torn_tails else ()
             cut = [_cut_torn_tail(directory / name) for name in names]
         except OSError as exc:
             raise StorageError(f"cannot prepare manifest {directory}: {exc}") from exc
@@ -117,6 +118,9 @@ class Manifest:
 
     def append_link(self, line: dict[str, Any]) -> None:
         self._append(LINKS, json.dumps(line, ensure_ascii=False))
+
+    def append_check(self, line: dict[str, Any]) -> None:
+        self._append(CHECKS, json.dumps(line, ensure_ascii=False))
 
     def append_document(self, record: dict[str, Any]) -> None:
         self._append(DOCUMENTS, json.dumps(record, ensure_ascii=False))

@@ -102,8 +102,9 @@ def replay_links(settings: Settings, base: str) -> list[ReplayLink]:
         stamp = "".join(ch for ch in str(row.get("fetched_at")) if ch.isdigit())[:14]
         replay_url = f"{base}/{settings.collection}/{stamp}/{row['url']}"
         for document in row.get("documents", []):
-            found.append(ReplayLink(document, titles.get(document), row["role"], row["url"],
-                                    replay_url))
+            found.append(
+                ReplayLink(document, titles.get(document), row["role"], row["url"], replay_url)
+            )
     order = {role: n for n, role in enumerate(SHOWN_ROLES)}
     return sorted(found, key=lambda link: (link.document, order[link.role], link.url))
 
