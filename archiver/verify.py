@@ -19,9 +19,10 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.lock import is_locked
-from archiver.manifest import LINKS, WARCS, read_jsonl, read_warc_sums
-from archiver.members import Damage, walk_members
+from archiver.manifest import LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
+from archiver.members import next_header
 from archiver.warc import OPEN_SUFFIX
+from archiver.warcread import Damaged, Record, gzip_records
 
 CHUNK = 1024 * 1024
 
@@ -51,6 +52,7 @@ class RecordInfo:
 @dataclass
 class VerifyReport:
     collection: str
+    fast: bool = False
     warc_files: int = 0
     records: int = 0
     entries: int = 0
@@ -64,6 +66,7 @@ class VerifyReport:
         return {
             "collection": self.collection,
             "ok": self.ok,
+            "checked": "sizes and counts only" if self.fast else "every byte and digest",
             "warc_files": self.warc_files,
             "records": self.records,
             "manifest_entries": self.entries,
@@ -91,18 +94,38 @@ def scan_file(path: Path, name: str, urls: dict[int, str], problems: list[Proble
     """Read every record with its digests; a gzip file is read member by member, so damage
     costs only the records it touches."""
     scan = FileScan()
-    with path.open("rb") as handle, contextlib.redirect_stderr(io.StringIO()):
+    with path.open("rb") as handle:
         if not name.endswith(".gz"):
-            _read_records(handle, name, scan, problems, limit=None)
+            with contextlib.redirect_stderr(io.StringIO()):
+                _read_records(handle, name, scan, problems, limit=None)
             return scan
-        for part in list(walk_members(handle)):
-            if isinstance(part, Damage):
-                scan.damage.append(part.offset)
-                problems.append(Problem(name, part.message, part.offset, urls.get(part.offset)))
-                continue
-            handle.seek(part.offset)
-            _read_records(handle, name, scan, problems, limit=1)
+        start: int | None = 0
+        while start is not None:
+            try:
+                for record in gzip_records(handle, start):
+                    _add_record(record, name, scan, problems)
+                start = None
+            except Damaged as damage:
+                scan.damage.append(damage.offset)
+                url = urls.get(damage.offset)
+                problems.append(Problem(name, damage.message, damage.offset, url))
+                start = next_header(handle, damage.offset + 1)
     return scan
+
+
+def _add_record(record: Record, name: str, scan: FileScan, problems: list[Problem]) -> None:
+    record_id = record.get("WARC-Record-ID") or "?"
+    url = record.get("WARC-Target-URI")
+    for issue in record.problems:
+        problems.append(Problem(name, f"record {record_id}: {issue}", record.offset, url))
+    scan.records[record.offset] = RecordInfo(
+        record.offset,
+        record.length,
+        record_id,
+        record.get("WARC-Type") or "?",
+        url,
+        record.get("WARC-Payload-Digest"),
+    )
 
 
 def _read_records(
@@ -141,7 +164,7 @@ def _read_records(
         problems.append(Problem(name, f"unreadable record ({type(exc).__name__}: {exc})", offset))
 
 
-def _entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, Any]]:
+def current_entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, Any]]:
     rows, issues = read_jsonl(manifest_dir / LINKS)
     problems.extend(Problem(f"manifests/{manifest_dir.name}/{LINKS}", issue) for issue in issues)
     current: dict[str, dict[str, Any]] = {}
@@ -169,6 +192,9 @@ def check_entry(entry: dict[str, Any], scan: FileScan) -> str | None:
         )
     if record.url != entry.get("final_url"):
         wrong.append(f"record is for {record.url}, manifest says {entry.get('final_url')}")
+    stored = (record.payload_digest or "").removeprefix("sha256:")
+    if entry.get("sha256") and record.payload_digest and stored != entry.get("sha256"):
+        wrong.append(f"sha256 {entry.get('sha256')} in manifest, {stored} in WARC")
     return "; ".join(wrong) or None
 
 
@@ -181,8 +207,8 @@ def verify(settings: Settings) -> VerifyReport:
     report = VerifyReport(name)
     problems = report.problems
     sums = read_warc_sums(manifest_dir / WARCS)
-    on_disk = {p.relative_to(settings.out).as_posix(): p for p in _warc_files(settings.warc_dir)}
-    entries = list(_entries(manifest_dir, problems))
+    on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
+    entries = list(current_entries(manifest_dir, problems))
     referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
     live = is_locked(manifest_dir)
     urls: dict[str, dict[int, str]] = defaultdict(dict)
@@ -198,6 +224,8 @@ def verify(settings: Settings) -> VerifyReport:
             indexes[key] = scan_file(path, rel, urls[key], problems)
     report.warc_files = len(indexes)
     report.records = sum(len(scan.records) for scan in indexes.values())
+    _check_sizes(settings, problems)
+    problems.extend(duplicated(entries))
     for entry in entries:
         if not entry.get("warc_file"):
             continue
@@ -213,7 +241,36 @@ def verify(settings: Settings) -> VerifyReport:
     return report
 
 
-def _warc_files(directory: Path) -> list[Path]:
+def duplicated(entries: list[dict[str, Any]]) -> list[Problem]:
+    """Two URLs whose current lines claim the same record."""
+    seen: dict[tuple[str, int], str] = {}
+    found = []
+    for entry in entries:
+        key = (entry.get("warc_file"), entry.get("warc_offset"))
+        if not key[0] or not isinstance(key[1], int):
+            continue
+        if key in seen:
+            message = f"manifest lines of {seen[key]} and {entry['url']} claim the same record"
+            found.append(Problem(str(key[0]), message, key[1], entry["url"]))
+        seen[(str(key[0]), key[1])] = entry["url"]
+    return found
+
+
+def read_sizes(manifest_dir: Path) -> dict[str, int]:
+    """path -> size of every closed WARC, from warcs.jsonl."""
+    rows, _ = read_jsonl(manifest_dir / WARC_SIZES)
+    return {str(row["path"]): int(row["size"]) for row in rows if "path" in row and "size" in row}
+
+
+def _check_sizes(settings: Settings, problems: list[Problem]) -> None:
+    for rel, size in read_sizes(settings.manifest_dir).items():
+        path = settings.out / rel
+        if path.exists() and path.stat().st_size != size:
+            message = f"size is {path.stat().st_size} bytes, {WARC_SIZES} says {size}"
+            problems.append(Problem(rel, message))
+
+
+def warc_files_in(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(p for p in directory.iterdir() if ".warc" in p.name and p.is_file())

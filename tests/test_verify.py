@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from archiver.config import Settings
 from archiver.pipeline import archive
 from archiver.verify import verify
+from archiver.verifyfast import verify_fast, verify_files
 from tests.origin import body, random_bytes, running_origin
 
 IMAGES = {f"/img/{n}.jpg": random_bytes(30_000 + n, n) for n in range(4)}
@@ -145,3 +149,76 @@ def test_stray_and_unfinished_files_are_reported(copy: Path) -> None:
     problems = run(copy)
     assert "warcs/v/stray.warc.gz: unknown WARC file: no manifest mentions it" in problems
     assert any("other.warc.gz.open" in p and "unfinished" in p for p in problems)
+
+
+def test_fast_checks_sizes_and_counts_only(copy: Path) -> None:
+    report = verify_fast(Settings(out=copy, collection="v"))
+    assert report.ok and report.fast and report.entries == 4
+    path = warc_of(copy)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert verify_fast(Settings(out=copy, collection="v")).ok, "a flipped byte keeps the size"
+    assert not verify(Settings(out=copy, collection="v")).ok, "the full check finds it"
+    path.write_bytes(bytes(data[:-10]))
+    [problem, *_] = verify_fast(Settings(out=copy, collection="v")).problems
+    assert problem.message == f"size is {len(data) - 10} bytes, warcs.jsonl says {len(data)}"
+
+
+def test_two_urls_claiming_one_record_are_reported(copy: Path) -> None:
+    lines = (copy / "manifests/v/links.jsonl").read_text().splitlines()
+    first, second = json.loads(lines[0]), json.loads(lines[1])
+    second |= {k: first[k] for k in ("warc_file", "warc_offset", "warc_length", "record_id")}
+    (copy / "manifests/v/links.jsonl").write_text("\n".join([*lines, json.dumps(second)]) + "\n")
+    problems = run(copy)
+    assert any("claim the same record" in p and second["url"] in p for p in problems)
+
+
+def test_flipped_byte_in_a_record_header_of_an_uncompressed_warc(copy: Path) -> None:
+    path = warc_of(copy)
+    plain = path.with_suffix("")
+    with gzip.open(path) as source, plain.open("wb") as target:
+        shutil.copyfileobj(source, target)
+    data = bytearray(plain.read_bytes())
+    where = data.index(b"Content-Type: image/jpeg") + len("Content-Type: ima")
+    data[where] ^= 0x01  # inside the HTTP header: the block digest covers it
+    plain.write_bytes(bytes(data))
+    report = verify_files([str(plain)])
+    [problem] = report.problems
+    assert "block digest" in problem.message, "only the block digest: the payload is intact"
+    assert problem.url and problem.url.endswith(".jpg") and problem.offset
+
+
+# warcio's writer spools each payload to compute its digests and leaves the spool for the
+# garbage collector (a ResourceWarning this suite would otherwise turn into an error).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_warcs_written_by_other_tools_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "other.warc.gz"
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)  # sha1 base32 digests, as wget writes them
+        for n in range(3):
+            http = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
+            record = writer.create_warc_record(
+                f"http://example.test/{n}.jpg",
+                "response",
+                payload=io.BytesIO(random_bytes(5000, n)),
+                http_headers=http,
+            )
+            writer.write_record(record)
+    report = verify_files([str(path)])
+    assert report.ok and report.records == 3
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    [problem] = verify_files([str(path)]).problems
+    assert problem.offset is not None and "does not inflate" in problem.message
+
+
+def test_edited_sha256_in_manifest_is_found(copy: Path) -> None:
+    lines = (copy / "manifests/v/links.jsonl").read_text().splitlines()
+    row = json.loads(lines[3])
+    row["sha256"] = "f" * 64
+    lines[3] = json.dumps(row)
+    (copy / "manifests/v/links.jsonl").write_text("\n".join(lines) + "\n")
+    [problem] = run(copy)
+    assert f"sha256 {'f' * 64} in manifest" in problem and row["url"] in problem
