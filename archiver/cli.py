@@ -12,17 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from archiver import __version__
 from archiver.config import Settings, build_settings, load_config
 from archiver.errors import ArchiverError
-from archiver.extract import extract_links
 from archiver.models import DEFAULT_ROLES, Status
-from archiver.pipeline import archive as run_archive
-from archiver.plan import load_documents
-from archiver.progress import LiveProgress, summary_text
-from archiver.verify import verify as run_verify
+
+# Each command imports what it needs: `verify` should not pay for httpx, lxml and rich.
 
 REPLAY_SYNC_SECONDS = 2.0
 
@@ -89,6 +85,9 @@ def links(paths: tuple[str, ...]) -> None:
     \b
     archiver links examples/ | jq -r 'select(.archive) | .url'
     """
+    from archiver.extract import extract_links
+    from archiver.plan import load_documents
+
     for document in load_documents(paths):
         for link in extract_links(document):
             row = {
@@ -152,6 +151,11 @@ def archive(
     archiver archive examples/ -c news
     archiver archive docs/ -c news --proxy socks5://127.0.0.1:1080 --roles image,source
     """
+    from rich.console import Console
+
+    from archiver.pipeline import archive as run_archive
+    from archiver.progress import LiveProgress, summary_text
+
     settings = _settings(ctx, options)
     console = Console(stderr=True)
     live = console.is_terminal and not quiet and not as_json
@@ -191,6 +195,7 @@ def verify(
     archiver verify -c news --fast
     archiver verify crawl.warc.gz
     """
+    from archiver.verify import verify as run_verify
     from archiver.verifyfast import verify_fast, verify_files
 
     if files and (options.get("collection") or fast):

@@ -9,8 +9,9 @@ import certifi
 import httpcore
 import httpx
 
+from archiver.addresses import parse_networks
 from archiver.config import Settings
-from archiver.guard import GuardedBackend, parse_networks
+from archiver.guard import GuardedBackend
 
 ACCEPT_ENCODING = "gzip, deflate"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from archiver import __version__
+from archiver.addresses import parse_networks
 from archiver.errors import InputError
-from archiver.guard import parse_networks
 from archiver.models import DEFAULT_ROLES, Role
 
 CONCURRENCY = 32

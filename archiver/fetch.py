@@ -16,11 +16,11 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 
+from archiver.addresses import parse_networks, refuse_literal
 from archiver.config import Settings
 from archiver.errorclass import classify, http_error, status_for
 from archiver.errors import UnfetchableURL
 from archiver.exchange import BodySpool, Exchange
-from archiver.guard import parse_networks, refuse_literal
 from archiver.models import ErrorInfo, FetchResult, Hop, Status, WarcRecordRef
 from archiver.politeness import HostGate
 from archiver.retry import backoff, parse_retry_after, should_retry

@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import multiprocessing
+import os
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-
-from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
@@ -25,6 +26,7 @@ from archiver.warc import OPEN_SUFFIX
 from archiver.warcread import Damaged, Record, gzip_records
 
 CHUNK = 1024 * 1024
+PARALLEL_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -84,33 +86,50 @@ def file_sha256(path: Path) -> str:
 
 @dataclass
 class FileScan:
-    """What one WARC file holds: its readable records by offset, and its damaged stretches."""
+    """What one WARC file holds: its readable records by offset, its damaged stretches, the
+    problems found, and its sha256 when one sequential pass read it whole."""
 
     records: dict[int, RecordInfo] = field(default_factory=dict)
     damage: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    sha256: str | None = None
 
 
-def scan_file(path: Path, name: str, urls: dict[int, str], problems: list[Problem]) -> FileScan:
+def scan_file(path: Path, name: str, urls: dict[int, str]) -> FileScan:
     """Read every record with its digests; a gzip file is read member by member, so damage
     costs only the records it touches."""
     scan = FileScan()
     with path.open("rb") as handle:
         if not name.endswith(".gz"):
             with contextlib.redirect_stderr(io.StringIO()):
-                _read_records(handle, name, scan, problems, limit=None)
+                _read_records(handle, name, scan, scan.problems, limit=None)
             return scan
+        whole = hashlib.sha256()
         start: int | None = 0
         while start is not None:
             try:
-                for record in gzip_records(handle, start):
-                    _add_record(record, name, scan, problems)
+                for record in gzip_records(handle, start, whole if start == 0 else None):
+                    _add_record(record, name, scan, scan.problems)
                 start = None
             except Damaged as damage:
                 scan.damage.append(damage.offset)
                 url = urls.get(damage.offset)
-                problems.append(Problem(name, damage.message, damage.offset, url))
+                scan.problems.append(Problem(name, damage.message, damage.offset, url))
                 start = next_header(handle, damage.offset + 1)
+        if not scan.damage:
+            scan.sha256 = whole.hexdigest()
     return scan
+
+
+def scan_files(jobs: list[tuple[Path, str, dict[int, str]]]) -> list[FileScan]:
+    """scan_file over many files, one process per core when there is enough to read."""
+    total = sum(path.stat().st_size for path, _, _ in jobs)
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or total < PARALLEL_BYTES:
+        return [scan_file(*job) for job in jobs]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(scan_file, *zip(*jobs, strict=True)))
 
 
 def _add_record(record: Record, name: str, scan: FileScan, problems: list[Problem]) -> None:
@@ -135,6 +154,8 @@ def _read_records(
     problems: list[Problem],
     limit: int | None,
 ) -> None:
+    from warcio.archiveiterator import ArchiveIterator  # plain WARCs only: gzip has its own
+
     iterator = ArchiveIterator(handle, check_digests=True)
     offset = handle.tell()
     try:
@@ -215,13 +236,19 @@ def verify(settings: Settings) -> VerifyReport:
     for entry in entries:
         if entry.get("warc_file") and isinstance(entry.get("warc_offset"), int):
             urls[entry["warc_file"]][entry["warc_offset"]] = entry["url"]
-    indexes: dict[str, FileScan] = {}
-    for rel in sorted(set(sums) | set(on_disk) | referenced):
-        _check_file(rel, on_disk, sums, referenced, live, problems)
+    names = sorted(set(sums) | set(on_disk) | referenced)
+    jobs = []
+    for rel in names:
         path = on_disk.get(rel) or on_disk.get(rel + OPEN_SUFFIX)
         if path is not None and not (live and path.name.endswith(OPEN_SUFFIX)):
-            key = rel.removesuffix(OPEN_SUFFIX)
-            indexes[key] = scan_file(path, rel, urls[key], problems)
+            jobs.append((path, rel, urls[rel.removesuffix(OPEN_SUFFIX)]))
+    scans = dict(zip((rel for _, rel, _ in jobs), scan_files(jobs), strict=True))
+    indexes: dict[str, FileScan] = {}
+    for rel in names:
+        _check_file(rel, on_disk, sums, referenced, live, problems, scans.get(rel))
+        if rel in scans:
+            problems.extend(scans[rel].problems)
+            indexes[rel.removesuffix(OPEN_SUFFIX)] = scans[rel]
     report.warc_files = len(indexes)
     report.records = sum(len(scan.records) for scan in indexes.values())
     _check_sizes(settings, problems)
@@ -283,6 +310,7 @@ def _check_file(
     referenced: set[str],
     live: bool,
     problems: list[Problem],
+    scan: FileScan | None,
 ) -> None:
     if rel.endswith(OPEN_SUFFIX):
         if not live:
@@ -299,6 +327,6 @@ def _check_file(
         else:
             problems.append(Problem(rel, f"not listed in {WARCS}"))
         return
-    actual = file_sha256(path)
+    actual = scan.sha256 if scan is not None and scan.sha256 else file_sha256(path)
     if actual != sums[rel]:
         problems.append(Problem(rel, f"sha256 is {actual}, {WARCS} says {sums[rel]}"))

@@ -81,7 +81,8 @@ def verify_files(paths: Sequence[str]) -> VerifyReport:
         path = Path(text)
         if not path.is_file():
             raise InputError(f"{text}: no such WARC file")
-        scan = scan_file(path, text, {}, report.problems)
+        scan = scan_file(path, text, {})
+        report.problems.extend(scan.problems)
         report.warc_files += 1
         report.records += len(scan.records)
     return report

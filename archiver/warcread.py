@@ -66,7 +66,8 @@ class _Checker:
         http = headers.get("content-type", "").startswith("application/http")
         self.http_head: bytearray | None = bytearray() if http and self.payload else None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: memoryview) -> None:
+        """Hash a piece of the block; memoryviews all the way, so no byte is copied."""
         data = data[: self.left]
         self.left -= len(data)
         if self.block:
@@ -76,10 +77,11 @@ class _Checker:
         if self.http_head is None:
             self.payload[0].update(data)
             return
-        self.http_head += data
+        seen = len(self.http_head)
+        self.http_head += data[:HEADER_LIMIT]
         end = self.http_head.find(b"\r\n\r\n")
         if end >= 0:
-            self.payload[0].update(bytes(self.http_head[end + 4 :]))
+            self.payload[0].update(data[end + 4 - seen :])
             self.http_head = None
         elif len(self.http_head) > HEADER_LIMIT:
             self.payload = None
@@ -116,9 +118,10 @@ class _RecordParser:
 
     def feed(self, data: bytes) -> None:
         if self.checker is not None:
-            self.checker.feed(data)
+            self.checker.feed(memoryview(data))
             return
-        self.head += data
+        seen = len(self.head)
+        self.head += data[:HEADER_LIMIT]
         end = self.head.find(b"\r\n\r\n")
         if end < 0:
             if len(self.head) > HEADER_LIMIT:
@@ -126,7 +129,7 @@ class _RecordParser:
             return
         self.headers = _parse_headers(bytes(self.head[:end]))
         self.checker = _Checker(self.headers)
-        self.checker.feed(bytes(self.head[end + 4 :]))
+        self.checker.feed(memoryview(data)[end + 4 - seen :])
 
     def finish(self, offset: int, length: int) -> Record:
         if self.headers is None or self.checker is None:
@@ -134,9 +137,10 @@ class _RecordParser:
         return Record(offset, length, self.headers, tuple(self.checker.problems()))
 
 
-def gzip_records(handle: IO[bytes], start: int = 0) -> Iterator[Record]:
-    """Every record from `start`, one per gzip member; zlib.error or BadRecord on damage,
-    with `.offset` set on the exception to the damaged member's offset."""
+def gzip_records(handle: IO[bytes], start: int = 0, hasher: Any = None) -> Iterator[Record]:
+    """Every record from `start`, one per gzip member; Damaged (with the damaged member's
+    offset) at the first member that does not inflate or hold a record. `hasher`, if given,
+    sees every byte read, so a file's sha256 costs no second pass."""
     offset = start
     handle.seek(start)
     fed = 0
@@ -146,6 +150,8 @@ def gzip_records(handle: IO[bytes], start: int = 0) -> Iterator[Record]:
     while True:
         if not pending:
             pending = handle.read(CHUNK)
+            if hasher is not None:
+                hasher.update(pending)
             if not pending:
                 if fed:
                     raise _damage(
