@@ -62,6 +62,21 @@ def warcinfo(settings: Settings) -> dict[str, str]:
     }
 
 
+def new_writer(settings: Settings, manifest: Manifest, slot: Slot | None = None) -> WarcWriter:
+    """The collection's WARC writer, listing each file it closes in `manifest`."""
+    slot = slot or Slot()
+    return WarcWriter(
+        settings.warc_dir,
+        settings.out,
+        settings.collection,
+        max_size=settings.warc_size,
+        level=settings.compress_level,
+        info=warcinfo(settings),
+        on_close=manifest.append_warc,
+        serials=(slot.index, slot.count),
+    )
+
+
 def fetch_group(
     targets: Sequence[Target], settings: Settings, slot: Slot, advance: Advance
 ) -> GroupResult:
@@ -78,16 +93,7 @@ class _Group:
         self.advance = advance
         self.manifest = Manifest(settings.manifest_dir, cut_torn_tails=False)
         self.payloads = PayloadIndex(settings.manifest_dir / INDEX_NAME)
-        self.writer = WarcWriter(
-            settings.warc_dir,
-            settings.out,
-            settings.collection,
-            max_size=settings.warc_size,
-            level=settings.compress_level,
-            info=warcinfo(settings),
-            on_close=self.manifest.append_warc,
-            serials=(slot.index, slot.count),
-        )
+        self.writer = new_writer(settings, self.manifest, slot)
         self.write_lock = asyncio.Lock()
         self.result = GroupResult()
 

@@ -21,7 +21,7 @@ from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.exchange import Exchange
 from archiver.fetch import Fetcher
-from archiver.group import warcinfo
+from archiver.group import new_writer
 from archiver.lock import CollectionLock
 from archiver.loop import new_event_loop
 from archiver.manifest import CHECKS, Manifest, read_jsonl
@@ -161,17 +161,5 @@ class _Recheck:
             return WarcRecordRef("", 0, 0, "", warc_date(exchange.date))
         async with self.lock:
             if self.writer is None:
-                self.writer = self._new_writer()
+                self.writer = new_writer(self.settings, self.manifest)
             return await asyncio.to_thread(self.writer.write_exchange, exchange)
-
-    def _new_writer(self) -> WarcWriter:
-        settings = self.settings
-        return WarcWriter(
-            settings.warc_dir,
-            settings.out,
-            settings.collection,
-            max_size=settings.warc_size,
-            level=settings.compress_level,
-            info=warcinfo(settings),
-            on_close=self.manifest.append_warc,
-        )

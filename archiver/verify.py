@@ -303,6 +303,19 @@ def warc_files_in(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if ".warc" in p.name and p.is_file())
 
 
+def present(rel: str, on_disk: dict[str, Path], live: bool, problems: list[Problem]) -> Path | None:
+    """The file of a listed or found WARC name, or None with the reason added to `problems`
+    (an unfinished `.open` file, unless a live run holds it; a listed file that is missing)."""
+    if rel.endswith(OPEN_SUFFIX):
+        if not live:
+            problems.append(Problem(rel, "unfinished WARC (.open): run `archive` again to repair"))
+        return None
+    path = on_disk.get(rel)
+    if path is None and on_disk.get(rel + OPEN_SUFFIX) is None:
+        problems.append(Problem(rel, "missing: the manifest names this WARC file"))
+    return path
+
+
 def _check_file(
     rel: str,
     on_disk: dict[str, Path],
@@ -312,14 +325,8 @@ def _check_file(
     problems: list[Problem],
     scan: FileScan | None,
 ) -> None:
-    if rel.endswith(OPEN_SUFFIX):
-        if not live:
-            problems.append(Problem(rel, "unfinished WARC (.open): run `archive` again to repair"))
-        return
-    path = on_disk.get(rel)
+    path = present(rel, on_disk, live, problems)
     if path is None:
-        if on_disk.get(rel + OPEN_SUFFIX) is None:
-            problems.append(Problem(rel, "missing: the manifest names this WARC file"))
         return
     if rel not in sums:
         if rel not in referenced:

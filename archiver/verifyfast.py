@@ -15,11 +15,11 @@ from archiver.verify import (
     VerifyReport,
     current_entries,
     duplicated,
+    present,
     read_sizes,
     scan_file,
     warc_files_in,
 )
-from archiver.warc import OPEN_SUFFIX
 
 
 def verify_fast(settings: Settings) -> VerifyReport:
@@ -60,14 +60,10 @@ def _check_present(
     live: bool,
     problems: list[Problem],
 ) -> None:
-    if rel.endswith(OPEN_SUFFIX):
-        if not live:
-            problems.append(Problem(rel, "unfinished WARC (.open): run `archive` again to repair"))
-        return
-    path = on_disk.get(rel)
+    path = present(rel, on_disk, live, problems)
     if path is None:
-        problems.append(Problem(rel, "missing: the manifest names this WARC file"))
-    elif rel not in listed:
+        return
+    if rel not in listed:
         problems.append(Problem(rel, "unknown WARC file: no manifest mentions it"))
     elif rel in sizes and path.stat().st_size != sizes[rel]:
         message = f"size is {path.stat().st_size} bytes, {WARC_SIZES} says {sizes[rel]}"
