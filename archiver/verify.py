@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import mmap
 import multiprocessing
 import os
 from collections import defaultdict
@@ -21,7 +22,7 @@ from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.lock import is_locked
 from archiver.manifest import LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
-from archiver.members import next_header
+from archiver.members import GZIP_MAGIC
 from archiver.warc import OPEN_SUFFIX
 from archiver.warcread import Damaged, Record, gzip_records
 
@@ -104,21 +105,34 @@ def scan_file(path: Path, name: str, urls: dict[int, str]) -> FileScan:
             with contextlib.redirect_stderr(io.StringIO()):
                 _read_records(handle, name, scan, scan.problems, limit=None)
             return scan
-        whole = hashlib.sha256()
-        start: int | None = 0
-        while start is not None:
+        if path.stat().st_size == 0:
+            return scan
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
             try:
-                for record in gzip_records(handle, start, whole if start == 0 else None):
-                    _add_record(record, name, scan, scan.problems)
-                start = None
-            except Damaged as damage:
-                scan.damage.append(damage.offset)
-                url = urls.get(damage.offset)
-                scan.problems.append(Problem(name, damage.message, damage.offset, url))
-                start = next_header(handle, damage.offset + 1)
-        if not scan.damage:
-            scan.sha256 = whole.hexdigest()
+                scan.sha256 = hashlib.sha256(view).hexdigest()
+                _scan_members(mapped, view, name, urls, scan)
+            finally:
+                view.release()
     return scan
+
+
+def _scan_members(
+    mapped: mmap.mmap, view: memoryview, name: str, urls: dict[int, str], scan: FileScan
+) -> None:
+    """Records in file order; after damage, go on from the next gzip header."""
+    start: int | None = 0
+    while start is not None:
+        try:
+            for record in gzip_records(view, start):
+                _add_record(record, name, scan, scan.problems)
+            start = None
+        except Damaged as damage:
+            scan.damage.append(damage.offset)
+            url = urls.get(damage.offset)
+            scan.problems.append(Problem(name, damage.message, damage.offset, url))
+            found = mapped.find(GZIP_MAGIC, damage.offset + 1)
+            start = found if found >= 0 else None
 
 
 def scan_files(jobs: list[tuple[Path, str, dict[int, str]]]) -> list[FileScan]:
@@ -128,8 +142,10 @@ def scan_files(jobs: list[tuple[Path, str, dict[int, str]]]) -> list[FileScan]:
     if workers < 2 or total < PARALLEL_BYTES:
         return [scan_file(*job) for job in jobs]
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(scan_file, *zip(*jobs, strict=True)))
+    with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+        others = pool.map(scan_file, *zip(*jobs[1:], strict=True))
+        first = scan_file(*jobs[0])  # this process reads one file meanwhile
+        return [first, *others]
 
 
 def _add_record(record: Record, name: str, scan: FileScan, problems: list[Problem]) -> None:

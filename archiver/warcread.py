@@ -15,10 +15,11 @@ import hashlib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 CHUNK = 1024 * 1024
 HEADER_LIMIT = 64 * 1024
+GZIP_STORED_HEAD = b"\x1f\x8b\x08\x00"  # magic, deflate, no optional header fields
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,13 @@ class _Checker:
 
 
 def _parse_headers(raw: bytes) -> dict[str, str]:
-    lines = raw.decode("utf-8", "replace").split("\r\n")
-    if not lines[0].startswith("WARC/"):
-        raise BadRecord(f"not a WARC record (starts {lines[0][:20]!r})")
+    if not raw.startswith(b"WARC/"):
+        raise BadRecord(f"not a WARC record (starts {raw[:20]!r})")
     headers = {}
-    for line in lines[1:]:
+    for line in raw.decode("utf-8", "replace").split("\r\n")[1:]:
         name, sep, value = line.partition(":")
         if sep:
-            headers[name.strip().lower()] = value.strip()
+            headers[name.rstrip().lower()] = value.strip()
     return headers
 
 
@@ -116,7 +116,7 @@ class _RecordParser:
         self.headers: dict[str, str] | None = None
         self.checker: _Checker | None = None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         if self.checker is not None:
             self.checker.feed(memoryview(data))
             return
@@ -137,45 +137,67 @@ class _RecordParser:
         return Record(offset, length, self.headers, tuple(self.checker.problems()))
 
 
-def gzip_records(handle: IO[bytes], start: int = 0, hasher: Any = None) -> Iterator[Record]:
-    """Every record from `start`, one per gzip member; Damaged (with the damaged member's
-    offset) at the first member that does not inflate or hold a record. `hasher`, if given,
-    sees every byte read, so a file's sha256 costs no second pass."""
+def gzip_records(view: memoryview, start: int = 0) -> Iterator[Record]:
+    """Every record from `start` of a memory-mapped `.warc.gz`, one per gzip member; Damaged
+    (with the damaged member's offset) at the first member that is not a whole record."""
     offset = start
-    handle.seek(start)
-    fed = 0
-    inflater = zlib.decompressobj(31)
-    parser = _RecordParser()
-    pending = b""
-    while True:
-        if not pending:
-            pending = handle.read(CHUNK)
-            if hasher is not None:
-                hasher.update(pending)
-            if not pending:
-                if fed:
-                    raise _damage(
-                        EOFError("cut short: the file ends inside this gzip member"), offset
-                    )
-                return
-        try:
-            parser.feed(inflater.decompress(pending))
-        except (zlib.error, BadRecord) as exc:
-            raise _damage(exc, offset) from exc
-        if not inflater.eof:
-            fed += len(pending)
-            pending = b""
-            continue
-        length = fed + len(pending) - len(inflater.unused_data)
-        try:
-            yield parser.finish(offset, length)
-        except BadRecord as exc:
-            raise _damage(exc, offset) from exc
-        offset += length
-        fed = 0
-        pending = inflater.unused_data
-        inflater = zlib.decompressobj(31)
+    while offset < len(view):
         parser = _RecordParser()
+        try:
+            length = _stored_member(view, offset, parser)
+            if length is None:
+                parser = _RecordParser()
+                length = _inflated_member(view, offset, parser)
+            record = parser.finish(offset, length)
+        except (zlib.error, BadRecord, EOFError) as exc:
+            raise _damage(exc, offset) from exc
+        yield record
+        offset += length
+
+
+def _stored_member(view: memoryview, offset: int, parser: _RecordParser) -> int | None:
+    """Read a member made only of stored deflate blocks (how incompressible bodies are
+    written) without inflating: CRC-32 and hashes run over the file's own bytes. None when
+    the member has a header field or a compressed block; the caller then inflates it."""
+    if bytes(view[offset : offset + 4]) != GZIP_STORED_HEAD:
+        return None
+    position, crc, size, final = offset + 10, 0, 0, False
+    while not final:
+        if position + 5 > len(view) or view[position] & 0b110:
+            return None
+        final = bool(view[position] & 1)
+        length = view[position + 1] | view[position + 2] << 8
+        if length ^ 0xFFFF != view[position + 3] | view[position + 4] << 8:
+            return None
+        data = view[position + 5 : position + 5 + length]
+        if len(data) < length:
+            raise EOFError("cut short: the file ends inside this gzip member")
+        crc = zlib.crc32(data, crc)
+        size += length
+        parser.feed(data)
+        position += 5 + length
+    trailer = bytes(view[position : position + 8])
+    if len(trailer) < 8:
+        raise EOFError("cut short: the file ends inside this gzip member")
+    if int.from_bytes(trailer[:4], "little") != crc:
+        raise zlib.error("Error -3 while decompressing data: incorrect data check")
+    if int.from_bytes(trailer[4:], "little") != size & 0xFFFFFFFF:
+        raise zlib.error("Error -3 while decompressing data: incorrect length check")
+    return position + 8 - offset
+
+
+def _inflated_member(view: memoryview, offset: int, parser: _RecordParser) -> int:
+    """Inflate one member with zlib; return its length in the file."""
+    inflater = zlib.decompressobj(31)
+    position, step = offset, 16 * 1024  # small first: what follows the member is copied aside
+    while not inflater.eof:
+        piece = view[position : position + step]
+        if not piece:
+            raise EOFError("cut short: the file ends inside this gzip member")
+        parser.feed(inflater.decompress(piece))
+        position += len(piece)
+        step = min(step * 2, CHUNK)
+    return position - offset - len(inflater.unused_data)
 
 
 class Damaged(Exception):
