@@ -50,7 +50,7 @@ def walk_members(handle: IO[bytes]) -> Iterator[Member | Damage]:
             return
         except _Broken as broken:
             yield Damage(broken.offset, broken.message)
-            resume = next_header(handle, broken.offset + 1)
+            resume = _next_header(handle, broken.offset + 1)
             if resume is None:
                 return
             start = resume
@@ -83,7 +83,7 @@ def _members_from(handle: IO[bytes], offset: int) -> Iterator[Member]:
         inflater = zlib.decompressobj(31)
 
 
-def next_header(handle: IO[bytes], offset: int) -> int | None:
+def _next_header(handle: IO[bytes], offset: int) -> int | None:
     """The offset of the next gzip header at or after `offset`, or None."""
     handle.seek(offset)
     carry = b""
