@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -162,8 +163,13 @@ class Origin(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_origin(address: str = "127.0.0.1") -> Iterator[Origin]:
+def running_origin(
+    address: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> Iterator[Origin]:
+    """An origin serving in a thread; over HTTPS when given a server TLS context."""
     origin = Origin(address)
+    if tls is not None:
+        origin.socket = tls.wrap_socket(origin.socket, server_side=True)
     thread = threading.Thread(target=origin.serve_forever, daemon=True)
     thread.start()
     try:

@@ -25,6 +25,7 @@ from tests.origin import Origin, body, random_bytes, redirect
 from tests.replay import clean_env
 
 COUNT = 30
+ARCHIVE = [sys.executable, "-m", "archiver", "archive", "d.md", "-c", "k", "--allow-private"]
 
 
 def slow_image(data: bytes, pause: float) -> object:
@@ -54,14 +55,7 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path: Path, origin: Origin, seed: 
         "".join(f"![x]({origin.url(p)})\n" for p in images), encoding="utf-8"
     )
     command = [
-        sys.executable,
-        "-m",
-        "archiver",
-        "archive",
-        "d.md",
-        "-c",
-        "k",
-        "--allow-private",
+        *ARCHIVE,
         "--per-host",
         "2",
         "-q",
@@ -116,14 +110,7 @@ def test_a_full_disk_stops_the_run_with_one_message_and_loses_nothing(
     doc = "".join(f"![x]({origin.url(p)})\n" for p in images)
     (tmp_path / "d.md").write_text(doc, encoding="utf-8")
     command = [
-        sys.executable,
-        "-m",
-        "archiver",
-        "archive",
-        "d.md",
-        "-c",
-        "k",
-        "--allow-private",
+        *ARCHIVE,
         "--workers",
         workers,
     ]
@@ -197,14 +184,7 @@ def test_twenty_kills_end_as_an_uninterrupted_run(tmp_path: Path, origin: Origin
             "".join(f"![x]({origin.url(p)})\n" for p in links), encoding="utf-8"
         )
     command = [
-        sys.executable,
-        "-m",
-        "archiver",
-        "archive",
-        "d.md",
-        "-c",
-        "k",
-        "--allow-private",
+        *ARCHIVE,
         "-q",
     ]
     clean = subprocess.run(command, cwd=tmp_path / "clean", env=env, check=False)

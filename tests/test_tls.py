@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import trustme
 
 from archiver.config import Settings
 from archiver.pipeline import archive
-from tests.origin import Origin, body, random_bytes
+from tests.origin import Origin, body, random_bytes, running_origin
 
 IMAGE = random_bytes(9_000, 21)
 
@@ -25,18 +24,11 @@ def ca() -> trustme.CA:
 
 @pytest.fixture
 def https_origin(ca: trustme.CA) -> Iterator[Origin]:
-    origin = Origin()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    origin.socket = context.wrap_socket(origin.socket, server_side=True)
-    origin.routes["/a.jpg"] = body(IMAGE, "image/jpeg")
-    thread = threading.Thread(target=origin.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_origin(tls=context) as origin:
+        origin.routes["/a.jpg"] = body(IMAGE, "image/jpeg")
         yield origin
-    finally:
-        origin.shutdown()
-        origin.server_close()
 
 
 def run(tmp_path: Path, url: str, ca_bundle: Path | None = None) -> dict[str, object]:
