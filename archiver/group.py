@@ -74,6 +74,7 @@ def new_writer(settings: Settings, manifest: Manifest, slot: Slot | None = None)
         info=warcinfo(settings),
         on_close=manifest.append_warc,
         serials=(slot.index, slot.count),
+        on_open=manifest.note_inflight,
     )
 
 

@@ -27,6 +27,7 @@ DOCUMENTS = "documents.jsonl"
 WARCS = "warcs.sha256"
 WARC_SIZES = "warcs.jsonl"
 CHECKS = "checks.jsonl"
+INFLIGHT = ".inflight"
 
 
 def _plain(value: Any) -> Any:
@@ -118,6 +119,22 @@ class Manifest:
 
     def append_link(self, line: dict[str, Any]) -> None:
         self._append(LINKS, json.dumps(line, ensure_ascii=False))
+
+    def note_inflight(self, warc_file: str) -> None:
+        """Record a WARC file as written by an unfinished run (before its first record)."""
+        self._append(INFLIGHT, warc_file)
+
+    def inflight(self) -> list[str]:
+        """The WARC files of runs that did not finish cleanly (their records may lack lines)."""
+        path = self.directory / INFLIGHT
+        return path.read_text(encoding="utf-8").split() if path.exists() else []
+
+    def clear_inflight(self) -> None:
+        """A run finished cleanly: every record it wrote has its manifest line."""
+        fd = self._fds.pop(INFLIGHT, None)
+        if fd is not None:
+            os.close(fd)
+        (self.directory / INFLIGHT).unlink(missing_ok=True)
 
     def append_check(self, line: dict[str, Any]) -> None:
         self._append(CHECKS, json.dumps(line, ensure_ascii=False))

@@ -78,19 +78,21 @@ class _Run:
 
     def run(self) -> RunSummary:
         started = time.monotonic()
+        unfinished = self.manifest.inflight()
         repaired = repair_open_warcs(
             self.settings.warc_dir, self.settings.out, self.manifest.append_warc
         )
         by_path = {fixed.path: fixed for fixed in repaired}
         previous, problems = self.manifest.current_links()
         previous = {url: row for url, row in previous.items() if not capture_lost(row, by_path)}
-        self._adopt([fixed.path for fixed in repaired if fixed.kept], previous)
+        self._adopt(unfinished, previous)
         PayloadIndex.rebuild(self.settings.manifest_dir / INDEX_NAME, previous.values())
         to_fetch = self._settle_unfetched(previous)
         self.progress.start(len(self.plan.documents), len(to_fetch))
         results: list[GroupResult] = []
         try:
             results = self._fetch(to_fetch)
+            self.manifest.clear_inflight()
         finally:
             for document in self.plan.documents:
                 self.manifest.append_document(document_record(document, self.plan))
@@ -114,8 +116,12 @@ class _Run:
             warnings=tuple(problems),
         )
 
-    def _adopt(self, warc_files: list[str], previous: dict[str, dict[str, Any]]) -> None:
-        """List the captures a killed run wrote but had not listed yet."""
+    def _adopt(self, unfinished: list[str], previous: dict[str, dict[str, Any]]) -> None:
+        """List the captures that runs which did not finish wrote but had not listed yet: in
+        every file they wrote, closed or repaired, since a file can close (rotation, repair)
+        before the manifest line of its last records is written."""
+        out = self.settings.out
+        warc_files = sorted({rel for rel in unfinished if (out / rel).exists()})
         if not warc_files:
             return
         found = adopt(

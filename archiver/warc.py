@@ -86,6 +86,7 @@ class WarcWriter:
         info: dict[str, str],
         on_close: Callable[[ClosedWarc], None],
         serials: tuple[int, int] = (0, 1),
+        on_open: Callable[[str], None] | None = None,
     ) -> None:
         self._dir = directory
         self._root = root
@@ -94,6 +95,7 @@ class WarcWriter:
         self._level = level
         self._info = info
         self._on_close = on_close
+        self._on_open = on_open
         self._serial, self._serial_step = serials
         self._file: IO[bytes] | None = None
         self._path: Path | None = None
@@ -175,6 +177,8 @@ class WarcWriter:
         self._hash = hashlib.sha256()
         self._size = 0
         self.files.append(self._relative(path.with_name(name)))
+        if self._on_open is not None:
+            self._on_open(self.files[-1])
         self._write_warcinfo(name)
 
     def _sink(self, data: bytes) -> None:

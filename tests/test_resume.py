@@ -248,3 +248,29 @@ def test_retry_failed_fetches_failed_links_again_and_only_with_the_flag(
     retried = json.loads(run_cli(*args, "--retry-failed", cwd=tmp_path).out)
     assert retried["fetched"] == 1, "failed is fetched again; dead is not"
     assert retried["counts"] == {"archived": 1, "dead": 1}
+
+
+def test_a_capture_in_a_closed_file_of_an_unfinished_run_is_adopted(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """A file can close (rotation, or a repair just before another kill) before the manifest
+    line of its last capture is written; the run's list of files still names it."""
+    for n in range(3):
+        origin.routes[f"/{n}.jpg"] = body(random_bytes(9_000, n), "image/jpeg")
+    (tmp_path / "d.md").write_text(
+        "".join(f"![x]({origin.url(f'/{n}.jpg')})\n" for n in range(3)), encoding="utf-8"
+    )
+    assert run_cli(*ARCHIVE[3:], cwd=tmp_path).code == 0
+    links = tmp_path / "manifests/k/links.jsonl"
+    lines = links.read_text().splitlines()
+    lost = json.loads(lines[-1])
+    links.write_text("\n".join(lines[:-1]) + "\n")  # the line a kill kept from being written
+    (tmp_path / "manifests/k/.inflight").write_text(lost["warc_file"] + "\n")
+    before = len(origin.requests)
+    ran = run_cli(*ARCHIVE[3:], "--json", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["fetched"] == 0 and len(origin.requests) == before
+    adopted = json.loads(links.read_text().splitlines()[-1])
+    assert adopted["url"] == lost["url"] and adopted["record_id"] == lost["record_id"]
+    assert not (tmp_path / "manifests/k/.inflight").exists(), "a clean run clears the list"
+    assert verify(Settings(out=tmp_path, collection="k")).ok
