@@ -255,14 +255,7 @@ class WarcWriter:
     ) -> WarcRecordRef:
         head = exchange.response_head()
         headers = [
-            ("WARC-Type", "revisit"),
-            ("WARC-Record-ID", record_id),
-            ("WARC-Date", date),
-            ("WARC-Target-URI", exchange.url),
-        ]
-        if exchange.ip_address:
-            headers.append(("WARC-IP-Address", exchange.ip_address))
-        headers += [
+            *_capture_headers("revisit", exchange, date, record_id),
             ("WARC-Profile", REVISIT_PROFILE),
             ("WARC-Refers-To", original.record_id),
             ("WARC-Refers-To-Target-URI", original.url),
@@ -279,14 +272,7 @@ class WarcWriter:
         body = exchange.body
         block_digest = _digest(_chain(head, body.rewind()))
         headers = [
-            ("WARC-Type", "response"),
-            ("WARC-Record-ID", record_id),
-            ("WARC-Date", date),
-            ("WARC-Target-URI", exchange.url),
-        ]
-        if exchange.ip_address:
-            headers.append(("WARC-IP-Address", exchange.ip_address))
-        headers += [
+            *_capture_headers("response", exchange, date, record_id),
             ("Content-Type", "application/http; msgtype=response"),
             ("WARC-Payload-Digest", payload_digest(body.sha256)),
             ("WARC-Block-Digest", block_digest),
@@ -298,6 +284,21 @@ class WarcWriter:
 
 
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+
+
+def _capture_headers(
+    kind: str, exchange: Exchange, date: str, record_id: str
+) -> list[tuple[str, str]]:
+    """The headers a response and a revisit record share."""
+    headers = [
+        ("WARC-Type", kind),
+        ("WARC-Record-ID", record_id),
+        ("WARC-Date", date),
+        ("WARC-Target-URI", exchange.url),
+    ]
+    if exchange.ip_address:
+        headers.append(("WARC-IP-Address", exchange.ip_address))
+    return headers
 
 
 def payload_digest(sha256_hex: str) -> str:
