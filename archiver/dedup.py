@@ -10,13 +10,13 @@ manifest stays the single source of truth.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from archiver.errors import StorageError
 from archiver.exchange import Exchange
-from archiver.models import Original, Status, WarcRecordRef
+from archiver.models import Original, Status
 
 INDEX_NAME = ".payloads.sqlite"
 SCHEMA = "CREATE TABLE payloads (sha256 TEXT PRIMARY KEY, url TEXT, date TEXT, record_id TEXT)"
@@ -37,6 +37,24 @@ def _originals(rows: Iterable[dict[str, Any]]) -> Iterable[tuple[str, str, str, 
                 str(row["fetched_at"]),
                 str(row["record_id"]),
             )
+
+
+def dangling_revisits(
+    current: dict[str, dict[str, Any]],
+    history: Callable[[], Iterable[dict[str, Any]]],
+    lost: Callable[[dict[str, Any]], bool],
+) -> set[str]:
+    """URLs whose capture is a revisit of a record the collection does not hold: a worker
+    claims a payload before writing it, so another worker's revisit can outlive an original
+    whose write a crash or a full disk cut short. Such URLs are fetched again."""
+    wanted = {str(row["revisit_of"]) for row in current.values() if row.get("revisit_of")}
+    for row in current.values():
+        wanted.discard(str(row.get("record_id")))
+    if wanted:
+        for row in history():
+            if str(row.get("record_id")) in wanted and not lost(row):
+                wanted.discard(str(row["record_id"]))
+    return {url for url, row in current.items() if row.get("revisit_of") in wanted}
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -69,20 +87,30 @@ class PayloadIndex:
         finally:
             db.close()
 
-    def original_for(self, exchange: Exchange) -> Original | None:
+    def claim(self, exchange: Exchange, record_id: str, date: str) -> Original | None:
+        """Claim `exchange`'s payload for the record about to be written as `record_id`, in one
+        atomic step shared by every worker: None when this record is to store the payload, or
+        the capture that already holds (or is now storing) it."""
         if not _eligible(exchange):
             return None
+        sha256 = exchange.body.sha256
+        inserted = self._db.execute(
+            "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?)",
+            (sha256, exchange.url, date, record_id),
+        ).rowcount
+        if inserted:
+            return None
         found = self._db.execute(
-            "SELECT url, date, record_id FROM payloads WHERE sha256 = ?", (exchange.body.sha256,)
+            "SELECT url, date, record_id FROM payloads WHERE sha256 = ?", (sha256,)
         ).fetchone()
-        return Original(*found) if found else None
+        return Original(*found)
 
-    def remember(self, exchange: Exchange, ref: WarcRecordRef) -> None:
-        if _eligible(exchange) and ref.revisit_of is None:
-            self._db.execute(
-                "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?)",
-                (exchange.body.sha256, exchange.url, ref.date, ref.record_id),
-            )
+    def release(self, exchange: Exchange, record_id: str) -> None:
+        """Give up a claim whose record was never written."""
+        self._db.execute(
+            "DELETE FROM payloads WHERE sha256 = ? AND record_id = ?",
+            (exchange.body.sha256, record_id),
+        )
 
     def close(self) -> None:
         self._db.close()

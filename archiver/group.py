@@ -23,7 +23,7 @@ from archiver.manifest import Manifest
 from archiver.models import Status, WarcRecordRef
 from archiver.outcome import entry_from_result, with_time
 from archiver.plan import Target
-from archiver.warc import WarcWriter
+from archiver.warc import WarcWriter, new_record_id, warc_date
 
 Advance = Callable[[Status, int], None]
 PARENT_CHECK_SECONDS = 0.5
@@ -143,10 +143,16 @@ class _Group:
             return await asyncio.to_thread(self._write, exchange)
 
     def _write(self, exchange: Exchange) -> WarcRecordRef:
-        """In the writer thread: payload lookup, records, payload registration."""
-        ref = self.writer.write_exchange(exchange, self.payloads.original_for(exchange))
-        self.payloads.remember(exchange, ref)
-        return ref
+        """In the writer thread: claim the payload, then write its records. The claim comes
+        first so that two workers storing the same payload at once cannot both store it."""
+        record_id = new_record_id()
+        original = self.payloads.claim(exchange, record_id, warc_date(exchange.date))
+        try:
+            return self.writer.write_exchange(exchange, original, record_id)
+        except BaseException:
+            if original is None:
+                self.payloads.release(exchange, record_id)
+            raise
 
     async def _orphan_watch(self, main: asyncio.Task[object] | None) -> None:
         """A worker whose parent died (kill -9) stops, closing what it wrote."""

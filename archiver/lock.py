@@ -1,15 +1,24 @@
-"""One writer per collection: an flock on manifests/NAME/.lock, which dies with its process."""
+"""One writer per collection: an flock on manifests/NAME/.lock, which dies with its process.
+
+A run's worker processes inherit the lock, so it is free only once every process that could
+still write is gone. When the run's main process was killed, its workers notice within a
+second and close their files; a new run waits for them (a short, bounded wait) instead of
+refusing, since nobody is left to finish the old run.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
 from archiver.errors import CollectionLocked, StorageError
 
 LOCK_NAME = ".lock"
+ORPHAN_WAIT_SECONDS = 30.0
+POLL_SECONDS = 0.05
 
 
 def holder_pid(directory: Path) -> int | None:
@@ -18,6 +27,29 @@ def holder_pid(directory: Path) -> int | None:
         return int((directory / LOCK_NAME).read_text().strip() or 0) or None
     except (OSError, ValueError):
         return None
+
+
+def _alive(pid: int) -> bool:
+    """True for a running process (a zombie, killed but not yet reaped, is not running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def is_locked(directory: Path) -> bool:
@@ -49,15 +81,28 @@ class CollectionLock:
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise StorageError(f"cannot create lock {self._path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not self._acquire(fd):
             os.close(fd)
-            raise CollectionLocked(self._collection, holder_pid(self._directory)) from None
+            raise CollectionLocked(self._collection, holder_pid(self._directory))
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         return self
+
+    def _acquire(self, fd: int) -> bool:
+        """At once, or after the workers of a killed run have stopped; never while the run
+        that holds the lock is alive."""
+        if _try_lock(fd):
+            return True
+        deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            pid = holder_pid(self._directory)
+            if pid is not None and _alive(pid):
+                return False
+            time.sleep(POLL_SECONDS)
+            if _try_lock(fd):
+                return True
+        return False
 
     def __exit__(
         self,

@@ -117,6 +117,10 @@ class Manifest:
         rows, problems = read_jsonl(self.directory / LINKS)
         return {row["url"]: row for row in rows if "url" in row}, self.repairs + problems
 
+    def link_history(self) -> list[dict[str, Any]]:
+        """Every line of links.jsonl, superseded ones included."""
+        return read_jsonl(self.directory / LINKS)[0]
+
     def append_link(self, line: dict[str, Any]) -> None:
         self._append(LINKS, json.dumps(line, ensure_ascii=False))
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from archiver.adopt import adopt
 from archiver.config import Settings, check_collection
-from archiver.dedup import INDEX_NAME, PayloadIndex
+from archiver.dedup import INDEX_NAME, PayloadIndex, dangling_revisits
 from archiver.group import GroupResult, Slot, fetch_group
 from archiver.lock import CollectionLock
 from archiver.manifest import Manifest
@@ -86,6 +86,10 @@ class _Run:
         previous, problems = self.manifest.current_links()
         previous = {url: row for url, row in previous.items() if not capture_lost(row, by_path)}
         self._adopt(unfinished, previous)
+        for url in dangling_revisits(
+            previous, self.manifest.link_history, lambda row: capture_lost(row, by_path)
+        ):
+            del previous[url]
         PayloadIndex.rebuild(self.settings.manifest_dir / INDEX_NAME, previous.values())
         to_fetch = self._settle_unfetched(previous)
         self.progress.start(len(self.plan.documents), len(to_fetch))

@@ -105,12 +105,15 @@ class WarcWriter:
         self._lock = threading.Lock()
         self._failed = False
 
-    def write_exchange(self, exchange: Exchange, original: Original | None = None) -> WarcRecordRef:
+    def write_exchange(
+        self, exchange: Exchange, original: Original | None = None, record_id: str | None = None
+    ) -> WarcRecordRef:
         """Write the request record and the response record of `exchange` (a revisit record
-        when `original` holds the same payload); return the response's place."""
+        when `original` holds the same payload); return the response's place. `record_id`
+        names the response record when the caller has already promised it to others."""
         with self._lock:
             self._ensure_open()
-            response_id = new_record_id()
+            response_id = record_id or new_record_id()
             date = warc_date(exchange.date)
             self._write_request(exchange, date, response_id)
             if original is not None:

@@ -4,6 +4,7 @@ with the original's bytes."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import httpx
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
+from archiver.dedup import INDEX_NAME, PayloadIndex
+from archiver.exchange import BodySpool, Exchange
 from archiver.verify import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
@@ -98,3 +101,64 @@ def test_warc_files_rotate_and_each_is_listed_when_closed(tmp_path: Path, origin
         w.relative_to(tmp_path).as_posix() for w in warcs
     }
     assert verify(Settings(out=tmp_path, collection="d")).ok
+
+
+def test_a_revisit_whose_original_a_crash_cut_off_is_fetched_again(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """Workers claim a payload before writing it, so a revisit can outlive its original when a
+    kill tears the original's record; the resumed run must not keep a revisit of nothing."""
+    origin.routes["/a.jpg"] = body(PHOTO, "image/jpeg")
+    origin.routes["/b.jpg"] = body(PHOTO, "image/jpeg")
+    (tmp_path / "doc.md").write_text(
+        f"![a]({origin.url('/a.jpg')})\n![b]({origin.url('/b.jpg')})\n", encoding="utf-8"
+    )
+    args = ["archive", "doc.md", "-c", "d", "--allow-private", "--concurrency", "1"]
+    assert run_cli(*args, "--warc-size", "1024", cwd=tmp_path).code == 0
+    first = {row["url"]: row for row in rows(tmp_path)}
+    original = first[origin.url("/a.jpg")]
+    assert first[origin.url("/b.jpg")]["revisit_of"] == original["record_id"]
+
+    torn = tmp_path / str(original["warc_file"])
+    data = torn.read_bytes()
+    torn.unlink()
+    cut = int(original["warc_offset"]) + 100  # type: ignore[call-overload]
+    torn.with_name(torn.name + ".open").write_bytes(data[:cut])
+    for name in ("warcs.sha256", "warcs.jsonl"):
+        listing = tmp_path / "manifests/d" / name
+        kept = [line for line in listing.read_text().splitlines() if torn.name not in line]
+        listing.write_text("".join(line + "\n" for line in kept))
+
+    before = len(origin.requests)
+    ran = run_cli(*args, "--json", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["fetched"] == 2, "the lost original and its orphaned revisit"
+    images = [path for path, _ in origin.requests[before:] if path.endswith(".jpg")]
+    assert sorted(images) == ["/a.jpg", "/b.jpg"]
+    now = {row["url"]: row for row in rows(tmp_path)}
+    stored = [row for row in now.values() if row["revisit_of"] is None]
+    assert len(stored) == 1 and stored[0]["record_id"] != original["record_id"]
+    assert {row["revisit_of"] for row in now.values()} == {None, stored[0]["record_id"]}
+    assert verify(Settings(out=tmp_path, collection="d")).ok
+
+
+def test_two_workers_claiming_one_payload_store_it_once(tmp_path: Path) -> None:
+    """Each worker process has its own connection to the index; the claim is atomic."""
+    index = tmp_path / INDEX_NAME
+    PayloadIndex.rebuild(index, [])
+    spool = BodySpool()
+    spool.write(PHOTO)
+    exchange = Exchange(
+        "http://a.test/x.jpg", datetime.now(UTC), b"", "HTTP/1.1", 200, "OK", [], spool
+    )
+    first, second = PayloadIndex(index), PayloadIndex(index)
+    try:
+        assert first.claim(exchange, "<urn:uuid:1>", "2026-01-01T00:00:00Z") is None
+        taken = second.claim(exchange, "<urn:uuid:2>", "2026-01-01T00:00:01Z")
+        assert taken is not None and taken.record_id == "<urn:uuid:1>"
+        first.release(exchange, "<urn:uuid:1>")  # its write failed: the payload is free again
+        assert second.claim(exchange, "<urn:uuid:2>", "2026-01-01T00:00:01Z") is None
+    finally:
+        first.close()
+        second.close()
+        spool.close()
