@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin
 
 from warcio.archiveiterator import ArchiveIterator
@@ -15,7 +14,8 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.errorclass import http_error, status_for
 from archiver.errors import UnfetchableURL
 from archiver.models import ManifestEntry, Role
-from archiver.plan import Target
+from archiver.plan import Plan, Target
+from archiver.state import CollectionState
 from archiver.urls import canonicalize
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -124,19 +124,21 @@ def _entry(target: Target, role: Role, chain: list[Capture]) -> ManifestEntry:
 def adopt(
     root: Path,
     warc_files: Iterable[str],
-    targets: Iterable[Target],
-    previous: dict[str, dict[str, Any]],
+    plan: Plan,
+    state: CollectionState,
     roles: frozenset[Role],
 ) -> list[ManifestEntry]:
-    """Entries for targets with no current line whose whole capture is in `warc_files`."""
+    """Entries for the plan's targets with no current line whose whole capture is in
+    `warc_files`."""
     by_url: dict[str, Capture] = {}
     for warc_file in warc_files:
         for capture in read_captures(root, warc_file):
             if not capture.truncated:
                 by_url[capture.url] = capture
     adopted = []
-    for target in targets:
-        if target.url in previous or not target.selected(roles):
+    for url in list(by_url):
+        target = plan.get(url)
+        if target is None or not target.selected(roles) or state.get(url) is not None:
             continue
         chain = _chain(target.url, by_url)
         if chain is not None:

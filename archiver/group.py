@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from archiver import __version__
 from archiver.client import build_client, proxy_in_use
 from archiver.config import Settings
-from archiver.dedup import INDEX_NAME, PayloadIndex
+from archiver.dedup import PayloadIndex
 from archiver.errors import ArchiverError
 from archiver.exchange import Exchange
 from archiver.fetch import Fetcher
@@ -23,6 +23,7 @@ from archiver.manifest import Manifest
 from archiver.models import Status, WarcRecordRef
 from archiver.outcome import entry_from_result, with_time
 from archiver.plan import Target
+from archiver.state import STATE_NAME
 from archiver.warc import WarcWriter, new_record_id, warc_date
 
 Advance = Callable[[Status, int], None]
@@ -93,7 +94,7 @@ class _Group:
         self.slot = slot
         self.advance = advance
         self.manifest = Manifest(settings.manifest_dir, cut_torn_tails=False)
-        self.payloads = PayloadIndex(settings.manifest_dir / INDEX_NAME)
+        self.payloads = PayloadIndex(settings.manifest_dir / STATE_NAME)
         self.writer = new_writer(settings, self.manifest, slot)
         self.write_lock = asyncio.Lock()
         self.result = GroupResult()

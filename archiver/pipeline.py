@@ -9,14 +9,18 @@ from typing import Any, Protocol
 
 from archiver.adopt import adopt
 from archiver.config import Settings, check_collection
-from archiver.dedup import INDEX_NAME, PayloadIndex, dangling_revisits
+from archiver.dedup import clear_claims
+from archiver.documents import find_documents
+from archiver.extractcache import ExtractCache
 from archiver.group import GroupResult, Slot, fetch_group
 from archiver.lock import CollectionLock
 from archiver.manifest import Manifest
-from archiver.models import Document, ErrorInfo, RunSummary, Status
-from archiver.outcome import carried_forward, needs_fetch, same_state, skipped_entry, with_time
-from archiver.plan import Plan, Target, interleave_by_host, load_documents, make_plan
-from archiver.repair import capture_lost, repair_open_warcs
+from archiver.models import RunSummary, Status
+from archiver.outcome import with_time
+from archiver.plan import Plan, PlannedDocument, Target, plan_documents
+from archiver.repair import repair_open_warcs
+from archiver.settle import Settle
+from archiver.state import CollectionState
 from archiver.workers import partition, run_workers, worker_count
 
 
@@ -41,8 +45,7 @@ class NoProgress:
         return None
 
 
-def document_record(document: Document, plan: Plan) -> dict[str, Any]:
-    counts = Counter(link.role.value for link in plan.links if link.document == document.path)
+def document_record(document: PlannedDocument) -> dict[str, Any]:
     return {
         "path": document.path,
         "sha256": document.sha256,
@@ -52,7 +55,7 @@ def document_record(document: Document, plan: Plan) -> dict[str, Any]:
         "source_url": document.source_url,
         "title": document.title,
         "date": document.date,
-        "links": dict(sorted(counts.items())),
+        "links": document.links,
     }
 
 
@@ -61,16 +64,24 @@ def archive(
 ) -> RunSummary:
     """Archive every selected link of the documents under `paths` into the collection."""
     check_collection(settings.collection)
-    plan = make_plan(load_documents(paths))
+    find_documents(paths)  # a missing path is an error before anything is touched
     with CollectionLock(settings.manifest_dir, settings.collection):
-        return _Run(plan, settings, progress or NoProgress()).run()
+        state = CollectionState(settings.manifest_dir)
+        try:
+            plan = plan_documents(paths, ExtractCache(state.db))
+            return _Run(plan, state, settings, progress or NoProgress()).run()
+        finally:
+            state.close()
 
 
 class _Run:
     """The parent's part of a run: repair, decide what to fetch, fetch, then sum up."""
 
-    def __init__(self, plan: Plan, settings: Settings, progress: Progress) -> None:
+    def __init__(
+        self, plan: Plan, state: CollectionState, settings: Settings, progress: Progress
+    ) -> None:
         self.plan = plan
+        self.state = state
         self.settings = settings
         self.progress = progress
         self.manifest = Manifest(settings.manifest_dir)
@@ -82,16 +93,13 @@ class _Run:
         repaired = repair_open_warcs(
             self.settings.warc_dir, self.settings.out, self.manifest.append_warc
         )
-        by_path = {fixed.path: fixed for fixed in repaired}
-        previous, problems = self.manifest.current_links()
-        previous = {url: row for url, row in previous.items() if not capture_lost(row, by_path)}
-        self._adopt(unfinished, previous)
-        for url in dangling_revisits(
-            previous, self.manifest.link_history, lambda row: capture_lost(row, by_path)
-        ):
-            del previous[url]
-        PayloadIndex.rebuild(self.settings.manifest_dir / INDEX_NAME, previous.values())
-        to_fetch = self._settle_unfetched(previous)
+        self.state.sync()
+        for fixed in repaired:
+            self.state.forget_cut(fixed.path, fixed.kept)
+        self._adopt(unfinished)
+        self.state.forget(self.state.dangling_revisits())
+        clear_claims(self.state.db)
+        to_fetch = Settle(self.plan, self.state, self.settings, self.manifest).run(self.counts)
         self.progress.start(len(self.plan.documents), len(to_fetch))
         results: list[GroupResult] = []
         try:
@@ -99,16 +107,19 @@ class _Run:
             self.manifest.clear_inflight()
         finally:
             for document in self.plan.documents:
-                self.manifest.append_document(document_record(document, self.plan))
+                self.manifest.append_document(document_record(document))
             self.manifest.close()
             self.progress.finish()
+        self.state.sync()
         for result in results:
             self.counts.update(result.counts)
         return RunSummary(
             collection=self.settings.collection,
             documents=len(self.plan.documents),
-            links_found=len(self.plan.links),
-            links_selected=sum(t.selected(self.settings.roles) for t in self.plan.targets),
+            links_found=self.plan.links_found,
+            links_selected=sum(
+                bool(self.plan.roles(url) & self.settings.roles) for url in self.plan.urls()
+            ),
             counts=dict(self.counts),
             fetched=sum(result.fetched for result in results),
             bytes_fetched=sum(result.bytes_fetched for result in results),
@@ -117,10 +128,10 @@ class _Run:
             repaired=tuple(
                 f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
             ),
-            warnings=tuple(problems),
+            warnings=tuple(self.manifest.repairs + self.state.problems),
         )
 
-    def _adopt(self, unfinished: list[str], previous: dict[str, dict[str, Any]]) -> None:
+    def _adopt(self, unfinished: list[str]) -> None:
         """List the captures that runs which did not finish wrote but had not listed yet: in
         every file they wrote, closed or repaired, since a file can close (rotation, repair)
         before the manifest line of its last records is written."""
@@ -128,13 +139,10 @@ class _Run:
         warc_files = sorted({rel for rel in unfinished if (out / rel).exists()})
         if not warc_files:
             return
-        found = adopt(
-            self.settings.out, warc_files, self.plan.targets, previous, self.settings.roles
-        )
+        found = adopt(self.settings.out, warc_files, self.plan, self.state, self.settings.roles)
         for entry in found:
-            line = with_time(entry)
-            self.manifest.append_link(line)
-            previous[entry.url] = line
+            self.manifest.append_link(with_time(entry))
+        self.state.sync()
 
     def _fetch(self, targets: list[Target]) -> list[GroupResult]:
         if not targets:
@@ -143,24 +151,3 @@ class _Run:
         if count == 1:
             return [fetch_group(targets, self.settings, Slot(), self.progress.advance)]
         return run_workers(partition(targets, count), self.settings, self.progress.advance)
-
-    def _settle_unfetched(self, previous: dict[str, dict[str, Any]]) -> list[Target]:
-        """Write lines for links not fetched this run; return the targets to fetch."""
-        to_fetch: list[Target] = []
-        roles = self.settings.roles
-        for target in self.plan.targets:
-            role = target.role_for(roles)
-            before = previous.get(target.url)
-            if not target.selected(roles):
-                entry = skipped_entry(target, role, ErrorInfo("role", f"role {role} not selected"))
-                if not same_state(before, entry):
-                    self.manifest.append_link(with_time(entry))
-                self.counts[Status.SKIPPED.value] += 1
-            elif before is not None and not needs_fetch(before, self.settings):
-                updated = carried_forward(before, target, role)
-                if updated is not None:
-                    self.manifest.append_link(updated)
-                self.counts[str(before.get("status"))] += 1
-            else:
-                to_fetch.append(target)
-        return interleave_by_host(to_fetch)

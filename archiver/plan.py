@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from archiver.documents import find_documents, read_document
 from archiver.extract import extract_links
-from archiver.models import Document, Link, Role
+from archiver.models import Document, Role
+
+if TYPE_CHECKING:
+    from archiver.extractcache import ExtractCache
 
 ROLE_PRIORITY = (
     Role.SOURCE,
@@ -22,7 +26,7 @@ ROLE_PRIORITY = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """One canonical URL of the run: every role it was found with, and who cites it."""
 
@@ -45,11 +49,115 @@ class Target:
         return urlsplit(self.url).netloc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class PlannedDocument:
+    """What a run keeps of a document once its links are known (not its text)."""
+
+    path: str
+    sha256: str
+    size: int
+    encoding: str
+    template: str
+    source_url: str | None
+    title: str | None
+    date: str | None
+    links: dict[str, int]  # links found, by role
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """One document's part of a plan: the document, and its (url, role) pairs in order."""
+
+    document: PlannedDocument
+    links: list[tuple[str, Role]]
+
+
+_BITS = {role: 1 << n for n, role in enumerate(Role)}
+_ROLES_OF: dict[int, frozenset[Role]] = {}
+
+
+def _roles(bits: int) -> frozenset[Role]:
+    found = _ROLES_OF.get(bits)
+    if found is None:
+        found = _ROLES_OF[bits] = frozenset(role for role in Role if bits & _BITS[role])
+    return found
+
+
 class Plan:
-    documents: tuple[Document, ...]
-    links: tuple[Link, ...]
-    targets: tuple[Target, ...]
+    """The documents of a run and every canonical URL they cite, each with its roles and
+    citing documents. Kept compact (a million URLs fit in a few hundred MB): a URL maps to a
+    bit set of roles and its documents; `Target`s are made when asked for."""
+
+    def __init__(self) -> None:
+        self.documents: list[PlannedDocument] = []
+        self.links_found = 0
+        self._index: dict[str, tuple[int, tuple[str, ...] | dict[str, None]]] = {}
+
+    def add(self, extracted: Extracted) -> None:
+        document = extracted.document
+        self.documents.append(document)
+        self.links_found += sum(document.links.values())
+        alone = (document.path,)
+        index = self._index
+        for url, role in extracted.links:
+            bit = _BITS[role]
+            found = index.get(url)
+            if found is None:
+                index[url] = (bit, alone)
+                continue
+            bits, cited = found
+            if cited is alone or (isinstance(cited, dict) and document.path in cited):
+                if not bits & bit:
+                    index[url] = (bits | bit, cited)
+                continue
+            if isinstance(cited, tuple):
+                cited = dict.fromkeys(cited)
+            cited[document.path] = None
+            index[url] = (bits | bit, cited)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, url: object) -> bool:
+        return url in self._index
+
+    def urls(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def roles(self, url: str) -> frozenset[Role]:
+        return _roles(self._index[url][0])
+
+    def documents_of(self, url: str) -> tuple[str, ...]:
+        cited = self._index[url][1]
+        return cited if isinstance(cited, tuple) else tuple(cited)
+
+    def target(self, url: str) -> Target:
+        return Target(url, self.roles(url), self.documents_of(url))
+
+    def get(self, url: str) -> Target | None:
+        return self.target(url) if url in self._index else None
+
+    def targets(self) -> Iterator[Target]:
+        return (self.target(url) for url in self._index)
+
+
+def extract(document: Document) -> Extracted:
+    """The plan's view of one read document."""
+    links = extract_links(document)
+    counts = Counter(link.role.value for link in links)
+    pairs = list(dict.fromkeys((link.url, link.role) for link in links if link.url is not None))
+    planned = PlannedDocument(
+        path=document.path,
+        sha256=document.sha256,
+        size=document.size,
+        encoding=document.encoding,
+        template=document.template,
+        source_url=document.source_url,
+        title=document.title,
+        date=document.date,
+        links=dict(sorted(counts.items())),
+    )
+    return Extracted(planned, pairs)
 
 
 def load_documents(paths: Sequence[str]) -> list[Document]:
@@ -57,19 +165,20 @@ def load_documents(paths: Sequence[str]) -> list[Document]:
     return [read_document(path) for path in find_documents(paths)]
 
 
-def make_plan(documents: Sequence[Document]) -> Plan:
-    links: list[Link] = []
-    roles: dict[str, set[Role]] = defaultdict(set)
-    cited: dict[str, dict[str, None]] = defaultdict(dict)
-    for document in documents:
-        for link in extract_links(document):
-            links.append(link)
-            if link.url is None:
-                continue
-            roles[link.url].add(link.role)
-            cited[link.url][document.path] = None
-    targets = tuple(Target(url, frozenset(roles[url]), tuple(cited[url])) for url in roles)
-    return Plan(tuple(documents), tuple(links), targets)
+def make_plan(extracted: Iterable[Extracted]) -> Plan:
+    plan = Plan()
+    for one in extracted:
+        plan.add(one)
+    return plan
+
+
+def plan_documents(paths: Sequence[str], cache: ExtractCache | None = None) -> Plan:
+    """Find, read and extract every document (from `cache` when it is unchanged); bad input
+    raises InputError before anything is written."""
+    found = find_documents(paths)
+    if cache is None:
+        return make_plan(extract(read_document(path)) for path in found)
+    return make_plan(cache.extracted(found, lambda path: extract(read_document(path))))
 
 
 def interleave_by_host(targets: Sequence[Target]) -> list[Target]:

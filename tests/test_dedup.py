@@ -12,8 +12,9 @@ import httpx
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.dedup import INDEX_NAME, PayloadIndex
+from archiver.dedup import PayloadIndex
 from archiver.exchange import BodySpool, Exchange
+from archiver.state import STATE_NAME
 from archiver.verify import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
@@ -144,8 +145,7 @@ def test_a_revisit_whose_original_a_crash_cut_off_is_fetched_again(
 
 def test_two_workers_claiming_one_payload_store_it_once(tmp_path: Path) -> None:
     """Each worker process has its own connection to the index; the claim is atomic."""
-    index = tmp_path / INDEX_NAME
-    PayloadIndex.rebuild(index, [])
+    index = tmp_path / STATE_NAME
     spool = BodySpool()
     spool.write(PHOTO)
     exchange = Exchange(

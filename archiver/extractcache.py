@@ -1,0 +1,120 @@
+"""What was extracted from each document, kept so that a run over unchanged documents does not
+read and parse them again (a million links take half a minute to extract, a second to load).
+
+A document is unchanged when its size, modification time, change time and inode are those
+it had when it was extracted (as git and rsync judge files), and the extraction code is the
+code that extracted it (a fingerprint of its modules). A file modified in the last two seconds
+is not cached yet: a second change within the clock's resolution could otherwise go unseen.
+Entries live in the collection's state file (state.py), derived data that may be deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from archiver.models import Role
+from archiver.plan import Extracted, PlannedDocument
+
+EXTRACTION_MODULES = (
+    "documents.py",
+    "templates.py",
+    "extract.py",
+    "htmllinks.py",
+    "bareurls.py",
+    "roles.py",
+    "urls.py",
+    "plan.py",
+)
+SETTLED_NS = 2_000_000_000
+COMMIT_EVERY = 500
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,
+    data BLOB
+) WITHOUT ROWID;
+"""
+
+
+def extractor_fingerprint() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in EXTRACTION_MODULES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _encode(extracted: Extracted) -> bytes:
+    d = extracted.document
+    fields = [d.sha256, d.size, d.encoding, d.template, d.source_url, d.title, d.date, d.links]
+    links = [[url, role.value] for url, role in extracted.links]
+    return zlib.compress(json.dumps([fields, links], ensure_ascii=False).encode(), 1)
+
+
+def _decode(path: str, data: bytes) -> Extracted:
+    fields, links = json.loads(zlib.decompress(data))
+    sha256, size, encoding, template, source_url, title, date, counts = fields
+    document = PlannedDocument(
+        path, sha256, size, encoding, template, source_url, title, date, counts
+    )
+    return Extracted(document, [(url, Role(role)) for url, role in links])
+
+
+class ExtractCache:
+    """Per document path: its file identity and what was extracted from it."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        db.executescript(SCHEMA)
+        fingerprint = extractor_fingerprint()
+        found = db.execute("SELECT value FROM meta WHERE key = 'extractor'").fetchone()
+        if found is None or found[0] != fingerprint:
+            db.execute("DELETE FROM documents")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('extractor', ?)", (fingerprint,))
+
+    def extracted(
+        self, paths: Sequence[str], extract: Callable[[str], Extracted]
+    ) -> Iterator[Extracted]:
+        """Each document's extraction, from the cache when the file is unchanged."""
+        pending = 0
+        self._db.execute("BEGIN")
+        try:
+            for path in paths:
+                identity = _identity(path)
+                if identity is not None:
+                    found = self._db.execute(
+                        "SELECT size, mtime_ns, ctime_ns, inode, data FROM documents "
+                        "WHERE path = ?",
+                        (path,),
+                    ).fetchone()
+                    if found is not None and tuple(found[:4]) == identity:
+                        yield _decode(path, found[4])
+                        continue
+                fresh = extract(path)
+                if identity is not None and time.time_ns() - identity[1] > SETTLED_NS:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                        (path, *identity, _encode(fresh)),
+                    )
+                    pending += 1
+                    if pending >= COMMIT_EVERY:
+                        self._db.execute("COMMIT")
+                        self._db.execute("BEGIN")
+                        pending = 0
+                yield fresh
+        finally:
+            self._db.execute("COMMIT")
+
+
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None  # reading it will say what is wrong
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
