@@ -31,6 +31,7 @@ EXTRACTION_MODULES = (
     "urls.py",
     "plan.py",
 )
+_ROLE = {role.value: role for role in Role}
 SETTLED_NS = 2_000_000_000
 COMMIT_EVERY = 500
 
@@ -63,7 +64,7 @@ def _decode(path: str, data: bytes) -> Extracted:
     document = PlannedDocument(
         path, sha256, size, encoding, template, source_url, title, date, counts
     )
-    return Extracted(document, [(url, Role(role)) for url, role in links])
+    return Extracted(document, [(url, _ROLE[role]) for url, role in links])
 
 
 class ExtractCache:

@@ -28,6 +28,7 @@ WARCS = "warcs.sha256"
 WARC_SIZES = "warcs.jsonl"
 CHECKS = "checks.jsonl"
 INFLIGHT = ".inflight"
+TAIL_CHUNK = 65536
 
 
 def _plain(value: Any) -> Any:
@@ -88,12 +89,18 @@ def _cut_torn_tail(path: Path) -> str | None:
         return None
     with path.open("rb+") as handle:
         size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - 1))
-        if handle.read(1) == b"\n":
-            return None
-        handle.seek(0)
-        data = handle.read()
-        keep = data.rfind(b"\n") + 1
+        keep = size
+        while keep > 0:
+            start = max(0, keep - TAIL_CHUNK)
+            handle.seek(start)
+            chunk = handle.read(keep - start)
+            if keep == size and chunk.endswith(b"\n"):
+                return None
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            keep = start
         handle.truncate(keep)
     return f"{path}: torn last line cut off and ignored ({size - keep} bytes)"
 
@@ -111,15 +118,6 @@ class Manifest:
             raise StorageError(f"cannot prepare manifest {directory}: {exc}") from exc
         self._fds: dict[str, int] = {}
         self.repairs = [message for message in cut if message]
-
-    def current_links(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        """The last line of every url in links.jsonl, and any problems met reading it."""
-        rows, problems = read_jsonl(self.directory / LINKS)
-        return {row["url"]: row for row in rows if "url" in row}, self.repairs + problems
-
-    def link_history(self) -> list[dict[str, Any]]:
-        """Every line of links.jsonl, superseded ones included."""
-        return read_jsonl(self.directory / LINKS)[0]
 
     def append_link(self, line: dict[str, Any]) -> None:
         self._append(LINKS, json.dumps(line, ensure_ascii=False))

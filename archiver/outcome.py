@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,12 +82,3 @@ def with_time(entry: ManifestEntry) -> dict[str, Any]:
     line = entry_to_json(entry)
     line["checked_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return line
-
-
-def same_state(previous: dict[str, Any] | None, entry: ManifestEntry) -> bool:
-    """True when a skipped entry repeats the previous line (nothing worth appending)."""
-    if previous is None:
-        return False
-    current = entry_to_json(replace(entry))
-    keys = ("status", "error", "role", "documents")
-    return all(previous.get(key) == current.get(key) for key in keys)

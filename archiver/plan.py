@@ -124,8 +124,21 @@ class Plan:
     def urls(self) -> Iterator[str]:
         return iter(self._index)
 
+    def entries(self) -> dict[str, tuple[int, tuple[str, ...] | dict[str, None]]]:
+        """url -> (role bits, citing documents), for loops over a million URLs."""
+        return self._index
+
+    @staticmethod
+    def roles_of(bits: int) -> frozenset[Role]:
+        return _roles(bits)
+
     def roles(self, url: str) -> frozenset[Role]:
         return _roles(self._index[url][0])
+
+    def cited(self, url: str) -> tuple[frozenset[Role], tuple[str, ...]]:
+        """The roles of `url` and the documents that cite it."""
+        bits, cited = self._index[url]
+        return _roles(bits), cited if isinstance(cited, tuple) else tuple(cited)
 
     def documents_of(self, url: str) -> tuple[str, ...]:
         cited = self._index[url][1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from archiver.errors import StorageError
 from archiver.members import Damage, walk_members
@@ -58,12 +57,3 @@ def repair_open_warcs(
         on_close(ClosedWarc(rel, file_sha256(final), kept))
         repaired.append(Repaired(rel, kept, size - kept))
     return repaired
-
-
-def capture_lost(entry: dict[str, Any], repaired: dict[str, Repaired]) -> bool:
-    """True when a manifest line points at a record that a repair cut off."""
-    fixed = repaired.get(str(entry.get("warc_file")))
-    if fixed is None:
-        return False
-    end = int(entry.get("warc_offset") or 0) + int(entry.get("warc_length") or 0)
-    return end > fixed.kept

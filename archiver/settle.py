@@ -18,10 +18,16 @@ from archiver.outcome import carried_forward, needs_fetch, skipped_entry, with_t
 from archiver.plan import Plan, Target, interleave_by_host
 from archiver.state import CollectionState, LinkState
 
+SKIPPED = Status.SKIPPED.value
 
-def _documents_json(documents: tuple[str, ...]) -> str:
-    """As the state stores a line's `documents`."""
-    return json.dumps(list(documents), ensure_ascii=False)
+
+def kept_statuses(settings: Settings) -> frozenset[str]:
+    """The statuses whose links this run does not fetch again (see outcome.needs_fetch)."""
+    return frozenset(
+        status.value
+        for status in (Status.ARCHIVED, Status.DEAD, Status.FAILED)
+        if not needs_fetch({"status": status.value}, settings)
+    )
 
 
 def _not_selected(role: Role) -> ErrorInfo:
@@ -45,14 +51,46 @@ class Settle:
             return chosen, bool(roles & settings.roles)
 
         self._decide = decide
+        self._as_json: dict[tuple[str, ...], str] = {}
+        self._skip_error = cache(lambda role: str(_not_selected(role)))
+
+    def _json(self, documents: tuple[str, ...] | dict[str, None]) -> str:
+        """`documents` as the state stores a line's (most documents cite many links)."""
+        if isinstance(documents, dict):
+            return json.dumps(list(documents), ensure_ascii=False)
+        found = self._as_json.get(documents)
+        if found is None:
+            found = self._as_json[documents] = json.dumps(list(documents), ensure_ascii=False)
+        return found
 
     def run(self, counts: Counter[str]) -> list[Target]:
         """Append the lines of links not fetched this run; return the targets to fetch."""
         seen: set[str] = set()
+        entries = self.plan.entries()
+        kept = kept_statuses(self.settings)
+        tally = self.counts
+        by_bits: dict[int, tuple[Role, bool]] = {}
         for before in self.state.rows():
-            if before.url in self.plan:
-                seen.add(before.url)
-                self._one(before.url, before)
+            url, status, role, documents = before[:4]
+            entry = entries.get(url)
+            if entry is None:
+                continue
+            seen.add(url)
+            bits, cited = entry
+            decided = by_bits.get(bits)
+            if decided is None:
+                decided = by_bits[bits] = self._decide(self.plan.roles_of(bits))
+            chosen, selected = decided
+            # The common cases: a link done before, or skipped before for its role, and cited
+            # as before; its line stays as it is.
+            if role == chosen and documents == self._json(cited):
+                if selected and status in kept:
+                    tally[status] += 1
+                    continue
+                if not selected and status == SKIPPED and before[4] == self._skip_error(chosen):
+                    tally[status] += 1
+                    continue
+            self._one(url, LinkState._make(before))
         for url in self.plan.urls():
             if url not in seen:
                 self._one(url, None)
@@ -60,8 +98,8 @@ class Settle:
         return interleave_by_host(self.to_fetch)
 
     def _one(self, url: str, before: LinkState | None) -> None:
-        role, selected = self._decide(self.plan.roles(url))
-        documents = self.plan.documents_of(url)
+        roles, documents = self.plan.cited(url)
+        role, selected = self._decide(roles)
         if not selected:
             error = _not_selected(role)
             if not self._same_skip(before, role, error, documents):
@@ -78,9 +116,8 @@ class Settle:
         else:
             self.to_fetch.append(self.plan.target(url))
 
-    @staticmethod
     def _same_skip(
-        before: LinkState | None, role: Role, error: ErrorInfo, documents: tuple[str, ...]
+        self, before: LinkState | None, role: Role, error: ErrorInfo, documents: tuple[str, ...]
     ) -> bool:
         """True when a skipped line would repeat the current one (nothing worth appending)."""
         return (
@@ -88,12 +125,11 @@ class Settle:
             and before.status == Status.SKIPPED.value
             and before.error == str(error)
             and before.role == role.value
-            and before.documents == _documents_json(documents)
+            and before.documents == self._json(documents)
         )
 
-    @staticmethod
-    def _cites_all(before: LinkState, documents: tuple[str, ...]) -> bool:
-        if before.documents == _documents_json(documents):
+    def _cites_all(self, before: LinkState, documents: tuple[str, ...]) -> bool:
+        if before.documents == self._json(documents):
             return True
         listed = set(before.document_list())
         return all(document in listed for document in documents)

@@ -1,0 +1,97 @@
+"""The derived state beside the manifest (.state.sqlite): what was extracted from each document
+and the current line of each link. It must never make a run see less than the documents and
+links.jsonl say."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from archiver.config import Settings
+from archiver.verify import verify
+from tests.conftest import run_cli
+from tests.origin import Origin, body, random_bytes
+
+HOUR_AGO = time.time() - 3600
+ARCHIVE = ("archive", "d.md", "-c", "s", "--allow-private", "--json")
+
+
+def write_doc(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (HOUR_AGO, HOUR_AGO))  # settled: the run may cache what it extracts
+
+
+def images(origin: Origin, names: list[str]) -> str:
+    return "".join(f"![x]({origin.url(f'/{name}.jpg')})\n" for name in names)
+
+
+def archived(root: Path) -> set[str]:
+    text = (root / "manifests/s/links.jsonl").read_text()
+    rows = [json.loads(line) for line in text.splitlines()]
+    current = {row["url"]: row for row in rows}
+    return {url for url, row in current.items() if row["status"] == "archived"}
+
+
+def test_an_edited_document_is_read_again_even_with_its_old_mtime(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """Tools that keep modification times (rsync -t, tar, git) must not hide an edit."""
+    for name in ("aa", "bb"):
+        origin.routes[f"/{name}.jpg"] = body(random_bytes(3_000, len(name)), "image/jpeg")
+    doc = tmp_path / "d.md"
+    write_doc(doc, images(origin, ["aa"]))
+    assert run_cli(*ARCHIVE, cwd=tmp_path).code == 0
+    write_doc(doc, images(origin, ["bb"]))  # same size, same mtime; only the change time moves
+    ran = run_cli(*ARCHIVE, cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["fetched"] == 1
+    assert archived(tmp_path) == {origin.url("/aa.jpg"), origin.url("/bb.jpg")}
+
+
+def test_an_unchanged_document_gives_the_same_documents_line_from_the_cache(
+    tmp_path: Path, origin: Origin
+) -> None:
+    origin.routes["/aa.jpg"] = body(random_bytes(3_000, 1), "image/jpeg")
+    write_doc(tmp_path / "d.md", images(origin, ["aa"]) + "[home](http://127.0.0.1:9/)\n")
+    for _ in range(3):
+        assert run_cli(*ARCHIVE, cwd=tmp_path).code == 0
+    lines = (tmp_path / "manifests/s/documents.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and len(set(lines)) == 1, "read, then cached, then cached again"
+    assert json.loads(lines[0])["links"] == {"image": 1, "link": 1}
+
+
+def test_the_state_file_is_derived_and_can_be_deleted(tmp_path: Path, origin: Origin) -> None:
+    origin.routes["/aa.jpg"] = body(random_bytes(3_000, 1), "image/jpeg")
+    origin.routes["/bb.jpg"] = body(random_bytes(3_000, 2), "image/jpeg")
+    write_doc(tmp_path / "d.md", images(origin, ["aa", "bb"]))
+    assert run_cli(*ARCHIVE, cwd=tmp_path).code == 0
+    for leftover in (tmp_path / "manifests/s").glob(".state.sqlite*"):
+        leftover.unlink()
+    ran = run_cli(*ARCHIVE, cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["fetched"] == 0
+    assert json.loads(ran.out)["counts"] == {"archived": 2}
+
+
+def test_links_jsonl_rewritten_under_the_state_is_read_from_the_start(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """A user who drops a line (to have that link fetched again) is obeyed, even when the new
+    file is as long as the old one: the state notices the file is not the one it read."""
+    origin.routes["/aa.jpg"] = body(random_bytes(3_000, 1), "image/jpeg")
+    origin.routes["/bb.jpg"] = body(random_bytes(3_000, 2), "image/jpeg")
+    write_doc(tmp_path / "d.md", images(origin, ["aa", "bb"]))
+    assert run_cli(*ARCHIVE, cwd=tmp_path).code == 0
+    links = tmp_path / "manifests/s/links.jsonl"
+    lines = links.read_text().splitlines()
+    kept = [line for line in lines if "/bb.jpg" not in line]
+    padding = len(links.read_bytes()) - len("\n".join(kept) + "\n")
+    kept[0] = "{" + " " * padding + kept[0][1:]  # the same size, and still the same JSON
+    links.write_text("\n".join(kept) + "\n")
+    ran = run_cli(*ARCHIVE, cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["fetched"] == 1
+    assert archived(tmp_path) == {origin.url("/aa.jpg"), origin.url("/bb.jpg")}
+    assert verify(Settings(out=tmp_path, collection="s")).ok
