@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
-from warcio.archiveiterator import ArchiveIterator
-
 from archiver.errorclass import http_error, status_for
 from archiver.errors import UnfetchableURL
 from archiver.models import ManifestEntry, Role
@@ -41,6 +39,8 @@ class Capture:
 
 
 def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
+    from warcio.archiveiterator import ArchiveIterator  # only a run after a crash needs it
+
     with (root / warc_file).open("rb") as handle:
         iterator = ArchiveIterator(handle)
         for record in iterator:

@@ -151,15 +151,12 @@ def archive(
     archiver archive examples/ -c news
     archiver archive docs/ -c news --proxy socks5://127.0.0.1:1080 --roles image,source
     """
-    from rich.console import Console
-
     from archiver.pipeline import archive as run_archive
-    from archiver.progress import LiveProgress, summary_text
+    from archiver.progress import summary_text
 
     settings = _settings(ctx, options)
-    console = Console(stderr=True)
-    live = console.is_terminal and not quiet and not as_json
-    summary = run_archive(list(paths), settings, LiveProgress(console) if live else None)
+    live = sys.stderr.isatty() and not quiet and not as_json
+    summary = run_archive(list(paths), settings, _live_progress() if live else None)
     for warning in summary.warnings:
         click.echo(f"archiver: warning: {warning}", err=True)
     if as_json:
@@ -169,6 +166,14 @@ def archive(
     bad = summary.counts.get(Status.DEAD.value, 0) + summary.counts.get(Status.FAILED.value, 0)
     if fail_on_dead and bad:
         ctx.exit(Exit.PROBLEM)
+
+
+def _live_progress() -> Any:
+    from rich.console import Console
+
+    from archiver.progress import LiveProgress
+
+    return LiveProgress(Console(stderr=True))
 
 
 @cli.command()

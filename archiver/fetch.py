@@ -7,7 +7,9 @@ ends the retries is stored, through the `store` callback, before the next redire
 
 from __future__ import annotations
 
+import contextlib
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -211,12 +213,23 @@ def _request_head(request: httpx.Request) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+_PEERS: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
+
+
 def _peer_address(response: httpx.Response) -> str | None:
+    """The address the response came from; asked once per connection (it is costly)."""
     stream = response.extensions.get("network_stream")
     if stream is None:
         return None
+    try:
+        return _PEERS[stream]
+    except (KeyError, TypeError):
+        pass
     address = stream.get_extra_info("server_addr")
-    return str(address[0]) if address else None
+    peer = str(address[0]) if address else None
+    with contextlib.suppress(TypeError):
+        _PEERS[stream] = peer
+    return peer
 
 
 def _redirect_target(current: str, exchange: Exchange) -> str | None:

@@ -124,7 +124,7 @@ class _Group:
         try:
             async with asyncio.TaskGroup() as group:
                 for queue in queues.values():
-                    for _ in range(min(self.settings.per_host, len(queue))):
+                    for _ in range(min(2 * self.settings.per_host, len(queue))):
                         group.create_task(self._drain(fetcher, queue))
         except* ArchiverError as errors:
             raise first_error(errors) from None

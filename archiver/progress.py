@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from collections import Counter
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
 
 from archiver.models import RunSummary, Status
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 class LiveProgress:
     """documents, links done/total, archived/dead/failed, bytes and rate, redrawn in place."""
 
     def __init__(self, console: Console) -> None:
+        # rich is imported here: a run without a terminal should not pay for it
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from multiprocessing.context import ForkProcess
@@ -23,6 +24,7 @@ from archiver.models import Status
 from archiver.plan import Target, interleave_by_host
 
 MIN_TARGETS_PER_WORKER = 100
+PROGRESS_SECONDS = 0.1
 
 
 def worker_count(settings: Settings, targets: int) -> int:
@@ -42,15 +44,37 @@ def partition(targets: Sequence[Target], count: int) -> list[list[Target]]:
     return [interleave_by_host(group) for group in groups]
 
 
-def _child(targets: list[Target], settings: Settings, slot: Slot, events: Any) -> None:
-    def advance(status: Status, size: int) -> None:
-        events.put(("advance", slot.index, status.value, size))
+class _Batched:
+    """Progress from a worker, sent at most every PROGRESS_SECONDS: one message per link
+    costs a worker as much as the fetch itself on a fast network."""
 
+    def __init__(self, events: Any, index: int) -> None:
+        self._events = events
+        self._index = index
+        self._pending: list[tuple[str, int]] = []
+        self._sent = time.monotonic()
+
+    def __call__(self, status: Status, size: int) -> None:
+        self._pending.append((status.value, size))
+        if time.monotonic() - self._sent >= PROGRESS_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._events.put(("advance", self._index, self._pending, None))
+            self._pending = []
+        self._sent = time.monotonic()
+
+
+def _child(targets: list[Target], settings: Settings, slot: Slot, events: Any) -> None:
+    advance = _Batched(events, slot.index)
     try:
         result = fetch_group(targets, settings, slot, advance)
     except ArchiverError as exc:
+        advance.flush()
         events.put(("error", slot.index, str(exc), None))
         return
+    advance.flush()
     events.put(("done", slot.index, result, None))
 
 
@@ -96,7 +120,8 @@ def _collect(
                 errors[number] = f"worker {number} died with exit code {process.exitcode}"
         return
     if kind == "advance":
-        advance(Status(payload), size)
+        for status, size in payload:
+            advance(Status(status), size)
     elif kind == "done":
         results[index] = payload
     else:
