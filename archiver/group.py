@@ -116,8 +116,9 @@ class _Group:
         return self.result
 
     async def _fetch_all(self, fetcher: Fetcher, targets: Sequence[Target]) -> None:
-        """`per_host` tasks per host, each draining its host's queue; the fetcher's gate caps
-        the total in flight. A task never waits on a busy host while another host is idle."""
+        """Two tasks per host slot, each draining its host's queue: while one stores a response
+        the other already holds the slot (the fetcher's gate caps in-flight requests per host
+        and in total). A task never waits on a busy host while another host is idle."""
         queues: dict[str, deque[Target]] = defaultdict(deque)
         for target in targets:
             queues[target.host].append(target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any, Protocol
 
 from archiver.adopt import adopt
@@ -46,17 +47,8 @@ class NoProgress:
 
 
 def document_record(document: PlannedDocument) -> dict[str, Any]:
-    return {
-        "path": document.path,
-        "sha256": document.sha256,
-        "size": document.size,
-        "encoding": document.encoding,
-        "template": document.template,
-        "source_url": document.source_url,
-        "title": document.title,
-        "date": document.date,
-        "links": document.links,
-    }
+    """The documents.jsonl line: every field of the planned document."""
+    return {field.name: getattr(document, field.name) for field in fields(PlannedDocument)}
 
 
 def archive(
