@@ -7,9 +7,7 @@ ends the retries is stored, through the `store` callback, before the next redire
 
 from __future__ import annotations
 
-import contextlib
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,9 +97,22 @@ class Fetcher:
             current = target
 
     async def _with_retries(self, url: str) -> tuple[Attempt, int]:
+        """The attempt that ends the retries, and how many were made. Most links need one
+        attempt, made without building any retry machinery; tenacity takes over from there."""
+        first = await self._attempt(url)
+        if not first.retryable:
+            return first, 1
         settings = self._settings
         host = urlsplit(url).netloc
-        tries = 0
+        pending = [first]
+        tries = 1
+
+        async def one() -> Attempt:
+            nonlocal tries
+            if pending:  # tenacity judges the first attempt like any other
+                return pending.pop()
+            tries += 1
+            return await self._attempt(url)
 
         def wait(state: RetryCallState) -> float:
             attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
@@ -114,11 +125,6 @@ class Fetcher:
             attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
             too_long = (attempt.retry_after or 0.0) > settings.max_retry_after
             return too_long or state.attempt_number > settings.retries
-
-        async def one() -> Attempt:
-            nonlocal tries
-            tries += 1
-            return await self._attempt(url)
 
         retrying = AsyncRetrying(
             stop=give_up,
@@ -213,23 +219,10 @@ def _request_head(request: httpx.Request) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-_PEERS: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
-
-
 def _peer_address(response: httpx.Response) -> str | None:
-    """The address the response came from; asked once per connection (it is costly)."""
-    stream = response.extensions.get("network_stream")
-    if stream is None:
-        return None
-    try:
-        return _PEERS[stream]
-    except (KeyError, TypeError):
-        pass
-    address = stream.get_extra_info("server_addr")
-    peer = str(address[0]) if address else None
-    with contextlib.suppress(TypeError):
-        _PEERS[stream] = peer
-    return peer
+    """The address the response came from, as the direct transport reports it."""
+    peer = response.extensions.get("peer_address")
+    return peer if isinstance(peer, str) else None
 
 
 def _redirect_target(current: str, exchange: Exchange) -> str | None:

@@ -28,6 +28,7 @@ from archiver.warc import WarcWriter, new_record_id, warc_date
 
 Advance = Callable[[Status, int], None]
 PARENT_CHECK_SECONDS = 0.5
+INLINE_WRITE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,13 @@ class _Group:
             self.advance(result.status, result.size or 0)
 
     async def _store(self, exchange: Exchange) -> WarcRecordRef:
+        """Small responses are written at once; large ones in a thread, so that copying them
+        into the WARC does not stall the other transfers (handing a small one to a thread
+        costs more than writing it)."""
+        await asyncio.sleep(0)  # the request this response's slot woke goes out first
         async with self.write_lock:
+            if exchange.body.size <= INLINE_WRITE_BYTES:
+                return self._write(exchange)
             return await asyncio.to_thread(self._write, exchange)
 
     def _write(self, exchange: Exchange) -> WarcRecordRef:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
-
-import httpcore
 
 from archiver.addresses import IPNetwork, parse_ip, permitted
 
@@ -35,19 +32,22 @@ class PrivateAddress(Exception):
         self.address = address
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """A network backend that resolves, checks and then connects to the address it checked."""
+class Guard:
+    """Resolves names (each once a run), keeps the addresses a link may reach, and judges the
+    address a connection actually reached."""
 
-    def __init__(
-        self,
-        inner: httpcore.AsyncNetworkBackend,
-        allow_private: bool,
-        networks: tuple[IPNetwork, ...] = (),
-    ) -> None:
-        self._inner = inner
+    def __init__(self, allow_private: bool, networks: tuple[IPNetwork, ...] = ()) -> None:
         self._allow_private = allow_private
         self._networks = networks
         self._cache: dict[tuple[str, int], list[str] | ResolveFailed] = {}
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of `host` to connect to; ResolveFailed or PrivateAddress if none."""
+        return self._allowed(host, await self._resolve(host, port))
+
+    def check_peer(self, host: str, address: str) -> None:
+        """Raise PrivateAddress unless the connected `address` is one a link may reach."""
+        self._allowed(host, [address])
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         literal = parse_ip(host)
@@ -70,42 +70,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             return ResolveFailed(host, str(exc))
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
-    def _allowed(self, host: str, addresses: Iterable[str]) -> list[str]:
-        addresses = list(addresses)
+    def _allowed(self, host: str, addresses: list[str]) -> list[str]:
         if self._allow_private:
             return addresses
         allowed = [a for a in addresses if permitted(ipaddress.ip_address(a), self._networks)]
         if not allowed:
             raise PrivateAddress(host, addresses[0] if addresses else "?")
         return allowed
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = self._allowed(host, await self._resolve(host, port))
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not used by archiver")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)

@@ -142,4 +142,5 @@ class _Run:
         count = worker_count(self.settings, len(targets))
         if count == 1:
             return [fetch_group(targets, self.settings, Slot(), self.progress.advance)]
-        return run_workers(partition(targets, count), self.settings, self.progress.advance)
+        groups = partition(targets, count)
+        return run_workers(groups, self.settings, self.progress.advance, self.state.sync)

@@ -6,7 +6,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from archiver.documents import find_documents, read_document
 from archiver.extract import extract_links
@@ -46,7 +45,8 @@ class Target:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).netloc
+        """The URL's authority (host and port): canonical URLs always have one."""
+        return self.url.split("/", 3)[2]
 
 
 @dataclass(frozen=True, slots=True)

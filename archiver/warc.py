@@ -32,6 +32,8 @@ from archiver.models import Original, WarcRecordRef
 CHUNK = 256 * 1024
 SAMPLE = 64 * 1024
 OPEN_SUFFIX = ".open"
+WRITEBACK_BYTES = 4 * 1024 * 1024
+FADV_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class WarcWriter:
         self._path: Path | None = None
         self._hash = hashlib.sha256()
         self._size = 0
+        self._written_back = 0
         self.files: list[str] = []
         self._lock = threading.Lock()
         self._failed = False
@@ -179,6 +182,7 @@ class WarcWriter:
         self._path = path
         self._hash = hashlib.sha256()
         self._size = 0
+        self._written_back = 0
         self.files.append(self._relative(path.with_name(name)))
         if self._on_open is not None:
             self._on_open(self.files[-1])
@@ -213,7 +217,19 @@ class WarcWriter:
         except OSError as exc:
             self._failed = True
             raise StorageError(f"cannot write WARC {self._path}: {exc}", str(self._path)) from exc
+        if self._size - self._written_back >= WRITEBACK_BYTES:
+            self._start_writeback()
         return offset, self._size - offset
+
+    def _start_writeback(self) -> None:
+        """Ask the kernel to start writing what is written so far to disk, without waiting
+        (as PostgreSQL does): the fsync that closes the file then finds little left to do,
+        instead of tens of megabytes at the very end of a run."""
+        assert self._file is not None
+        if hasattr(os, "posix_fadvise"):  # not on macOS or Windows: the fsync does it all
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(self._file.fileno(), self._written_back, 0, FADV_DONTNEED)
+        self._written_back = self._size
 
     def _level_for(self, body: IO[bytes] | None) -> int:
         """Store incompressible bodies (JPEG, video, gzip) without deflating them: zlib spends

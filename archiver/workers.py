@@ -13,7 +13,7 @@ import os
 import queue
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.context import ForkProcess
 from typing import Any
 
@@ -25,6 +25,7 @@ from archiver.plan import Target, interleave_by_host
 
 MIN_TARGETS_PER_WORKER = 100
 PROGRESS_SECONDS = 0.1
+CATCH_UP_SECONDS = 1.0
 
 
 def worker_count(settings: Settings, targets: int) -> int:
@@ -79,9 +80,14 @@ def _child(targets: list[Target], settings: Settings, slot: Slot, events: Any) -
 
 
 def run_workers(
-    groups: list[list[Target]], settings: Settings, advance: Advance
+    groups: list[list[Target]],
+    settings: Settings,
+    advance: Advance,
+    catch_up: Callable[[], object] | None = None,
 ) -> list[GroupResult]:
-    """Fetch each group in its own process; raise the first worker's error, if any."""
+    """Fetch each group in its own process; raise the first worker's error, if any.
+    `catch_up` is called about every CATCH_UP_SECONDS while the workers fetch (the parent
+    reads their manifest lines as they come, rather than all of them at the end)."""
     context = multiprocessing.get_context("fork")
     events = context.Queue()
     processes: list[ForkProcess] = []
@@ -92,9 +98,13 @@ def run_workers(
         processes.append(process)
     results: dict[int, GroupResult] = {}
     errors: dict[int, str] = {}
+    caught_up = time.monotonic()
     try:
         while len(results) + len(errors) < len(groups):
             _collect(events, processes, advance, results, errors)
+            if catch_up is not None and time.monotonic() - caught_up >= CATCH_UP_SECONDS:
+                catch_up()
+                caught_up = time.monotonic()
     finally:
         for process in processes:
             process.join()

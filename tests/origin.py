@@ -2,7 +2,8 @@
 
 Routes map a decoded path to a handler function. Built-in behaviours: plain bodies, redirects,
 status sequences (503, 503, 200), Retry-After, connection resets, short bodies (a Content-Length
-that lies), slow drips, redirect loops, and chunked transfer encoding.
+that lies), slow drips, redirect loops, chunked transfer encoding, bodies delimited by the end of
+the connection, and connections dropped without an answer.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 import socket
 import ssl
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -112,9 +114,31 @@ def drip(pieces: int, pause: float) -> Handler:
     return handle
 
 
+def hang_up(request: OriginHandler) -> None:
+    """Read the request, then close the connection without a word (as a server does that
+    drops an idle keep-alive connection just as the client reuses it)."""
+    request.close_connection = True
+
+
+def close_delimited(data: bytes) -> Handler:
+    """An HTTP/1.0 answer without Content-Length: the body ends when the connection does."""
+
+    def handle(request: OriginHandler) -> None:
+        request.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + data)
+        request.wfile.flush()
+        request.close_connection = True
+
+    return handle
+
+
 class OriginHandler(BaseHTTPRequestHandler):
     server: Origin
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
 
     def do_GET(self) -> None:
         path = unquote(urlsplit(self.path).path)
@@ -139,7 +163,8 @@ class OriginHandler(BaseHTTPRequestHandler):
 
 
 class Origin(ThreadingHTTPServer):
-    """The server; `routes`, `requests` (path, time) and the in-flight high-water mark."""
+    """The server; `routes`, `requests` (path, time), the in-flight high-water mark and the
+    number of connections accepted."""
 
     def __init__(self, address: str = "127.0.0.1") -> None:
         super().__init__((address, 0), OriginHandler)
@@ -150,6 +175,12 @@ class Origin(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.connections = 0
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-answer is part of what the tests do, not a failure."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     @property
     def base(self) -> str:

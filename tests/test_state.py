@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from archiver.config import Settings
+from archiver.state import CollectionState
 from archiver.verify import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
@@ -95,3 +96,28 @@ def test_links_jsonl_rewritten_under_the_state_is_read_from_the_start(
     assert json.loads(ran.out)["fetched"] == 1
     assert archived(tmp_path) == {origin.url("/aa.jpg"), origin.url("/bb.jpg")}
     assert verify(Settings(out=tmp_path, collection="s")).ok
+
+
+def test_catching_up_while_a_worker_is_mid_line_applies_only_whole_lines(tmp_path: Path) -> None:
+    """The parent catches the state up while workers still append to links.jsonl; a line
+    caught half-written must wait for the next catch-up, not be lost or read torn."""
+    manifest = tmp_path / "manifests/s"
+    manifest.mkdir(parents=True)
+    links = manifest / "links.jsonl"
+    lines = [
+        json.dumps({"url": f"http://e.test/{n}.jpg", "status": "archived", "role": "image"})
+        for n in range(3)
+    ]
+    links.write_text(lines[0] + "\n" + lines[1] + "\n" + lines[2][:20])
+    state = CollectionState(manifest)
+    try:
+        assert state.sync() == 2
+        assert state.get("http://e.test/2.jpg") is None
+        with links.open("a") as handle:
+            handle.write(lines[2][20:] + "\n")
+        assert state.sync() == 1
+        found = state.get("http://e.test/2.jpg")
+        assert found is not None and found.status == "archived"
+        assert state.line(found) == json.loads(lines[2])
+    finally:
+        state.close()

@@ -1,0 +1,284 @@
+"""HTTP/1.1 for direct (unproxied) fetching: h11 over asyncio streams, a small keep-alive pool
+per origin, and every connection made to an address the guard has checked.
+
+httpx keeps the client side (requests, cookies, responses, proxies); this transport replaces
+httpcore and anyio under it when no proxy is in use. On a fast network those two layers cost
+several times the CPU of the transfer itself (bench/README.md), and CPU is what a run over
+thousands of small images waits on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NoReturn
+
+import h11
+import httpx
+
+from archiver.guard import Guard
+
+MAX_HEAD_BYTES = 100 * 1024
+READ_SIZE = 64 * 1024
+KEEPALIVE_SECONDS = 5.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
+SAFE_TO_RESEND = frozenset({"GET", "HEAD"})
+
+_Timeouts = dict[str, float | None]
+
+
+class _Connection:
+    """One TCP (or TLS) connection and its HTTP/1.1 state."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str):
+        self.reader = reader
+        self.writer = writer
+        self.peer = peer
+        self.state = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.idle_since = time.monotonic()
+        self.received = 0
+
+    def reusable(self) -> bool:
+        """Idle on both sides, not closed by the server, not kept past the keep-alive time."""
+        return (
+            self.state.our_state is h11.IDLE
+            and self.state.their_state is h11.IDLE
+            and not self.reader.at_eof()
+            and not self.writer.is_closing()
+            and time.monotonic() - self.idle_since < KEEPALIVE_SECONDS
+        )
+
+    async def send(self, request: httpx.Request, timeout: float | None) -> None:
+        head = h11.Request(
+            method=request.method, target=request.url.raw_path, headers=request.headers.raw
+        )
+        data = self.state.send(head) or b""
+        body = await request.aread()
+        if body:
+            data += self.state.send(h11.Data(data=body)) or b""
+        data += self.state.send(h11.EndOfMessage()) or b""
+        self.writer.write(data)
+        async with asyncio.timeout(timeout):
+            await self.writer.drain()
+
+    async def next_event(self, timeout: float | None) -> Any:
+        """The next h11 event, reading from the socket when h11 needs more bytes."""
+        while True:
+            event = self.state.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            async with asyncio.timeout(timeout):
+                data = await self.reader.read(READ_SIZE)
+            self.received += len(data)
+            self.state.receive_data(data)  # b"" is the end of the stream
+
+    async def receive_head(self, timeout: float | None) -> h11.Response:
+        while True:
+            event = await self.next_event(timeout)
+            if isinstance(event, h11.Response):
+                return event
+            if not isinstance(event, h11.InformationalResponse):
+                found = type(event).__name__
+                raise httpx.RemoteProtocolError(f"unexpected {found} before a response")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _Pool:
+    """The connections to one origin: at most `size` at a time, idle ones kept for reuse."""
+
+    def __init__(self, size: int) -> None:
+        self.slots = asyncio.Semaphore(size)
+        self.idle: list[_Connection] = []
+
+    def take_idle(self) -> _Connection | None:
+        while self.idle:
+            connection = self.idle.pop()
+            if connection.reusable():
+                return connection
+            connection.close()
+        return None
+
+    def give_back(self, connection: _Connection) -> None:
+        """Keep `connection` for the next request if its exchange ended cleanly."""
+        state = connection.state
+        if state.our_state is h11.DONE and state.their_state is h11.DONE:
+            state.start_next_cycle()
+            connection.idle_since = time.monotonic()
+            connection.received = 0
+            self.idle.append(connection)
+        else:
+            connection.close()
+
+    def close(self) -> None:
+        for connection in self.idle:
+            connection.close()
+        self.idle.clear()
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body as it arrives (de-chunked, still content-encoded); closing it returns the
+    connection to its pool, or closes it if the body was not read to its end."""
+
+    def __init__(self, pool: _Pool, connection: _Connection, timeout: float | None) -> None:
+        self._pool = pool
+        self._connection = connection
+        self._timeout = timeout
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                event = await self._connection.next_event(self._timeout)
+            except Exception as exc:
+                _raise_mapped(exc, "read")
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return
+            else:
+                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.give_back(self._connection)
+        self._pool.slots.release()
+
+
+class DirectTransport(httpx.AsyncBaseTransport):
+    """httpx's transport interface over h11 and asyncio, for requests that go out directly.
+
+    Names are resolved and judged by `guard` before connecting, and the connection is made to
+    the judged address, so a changing DNS answer cannot slip past it. A keep-alive connection
+    that the server closed while it sat idle is noticed when the request meets the closed
+    socket; GET and HEAD are then sent once more on a new connection, as browsers do.
+    The address the response came from is in `response.extensions["peer_address"]`.
+    """
+
+    def __init__(
+        self, guard: Guard, per_origin: int, context: Callable[[], ssl.SSLContext]
+    ) -> None:
+        self._guard = guard
+        self._size = per_origin
+        self._context_factory = context
+        self._context: ssl.SSLContext | None = None
+        self._pools: dict[tuple[str, str, int], _Pool] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(f"cannot fetch {url.scheme!r} URLs")
+        host = url.raw_host.decode("ascii")
+        port = url.port or DEFAULT_PORTS[url.scheme]
+        timeouts: _Timeouts = request.extensions.get("timeout", {})
+        key = (url.scheme, host, port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Pool(self._size)
+        await pool.slots.acquire()
+        try:
+            connection, head = await self._exchange(pool, key, request, timeouts)
+        except BaseException:
+            pool.slots.release()
+            raise
+        return httpx.Response(
+            status_code=head.status_code,
+            headers=head.headers.raw_items(),
+            stream=_Body(pool, connection, timeouts.get("read")),
+            extensions={
+                "http_version": b"HTTP/" + head.http_version,
+                "reason_phrase": head.reason,
+                "peer_address": connection.peer,
+            },
+        )
+
+    async def _exchange(
+        self, pool: _Pool, key: tuple[str, str, int], request: httpx.Request, timeouts: _Timeouts
+    ) -> tuple[_Connection, h11.Response]:
+        while True:
+            connection = pool.take_idle()
+            reused = connection is not None
+            if connection is None:
+                connection = await self._connect(key, timeouts.get("connect"))
+            phase = "write"
+            try:
+                await connection.send(request, timeouts.get("write"))
+                phase = "read"
+                return connection, await connection.receive_head(timeouts.get("read"))
+            except BaseException as exc:
+                connection.close()
+                if not isinstance(exc, Exception):
+                    raise
+                stale = reused and connection.received == 0 and not isinstance(exc, TimeoutError)
+                if stale and request.method in SAFE_TO_RESEND:
+                    continue
+                _raise_mapped(exc, phase)
+
+    async def _connect(self, key: tuple[str, str, int], timeout: float | None) -> _Connection:
+        scheme, host, port = key
+        addresses = await self._guard.addresses(host, port)
+        tls = self._tls() if scheme == "https" else None
+        failure: httpx.TransportError = httpx.ConnectError(f"{host}: no address to connect to")
+        for address in addresses:
+            try:
+                async with asyncio.timeout(timeout):
+                    reader, writer = await asyncio.open_connection(
+                        address, port, ssl=tls, server_hostname=host if tls else None
+                    )
+            except TimeoutError as exc:
+                failure = httpx.ConnectTimeout(f"connecting to {address} port {port} timed out")
+                failure.__cause__ = exc
+            except ssl.SSLError as exc:  # the certificate will not differ on another address
+                raise httpx.ConnectError(f"{host}: {exc}") from exc
+            except OSError as exc:
+                failure = httpx.ConnectError(f"{address} port {port}: {exc.strerror or exc}")
+                failure.__cause__ = exc
+            else:
+                peer = str(writer.get_extra_info("peername")[0])
+                try:
+                    self._guard.check_peer(host, peer)
+                except BaseException:
+                    writer.close()
+                    raise
+                return _Connection(reader, writer, peer)
+        raise failure
+
+    def _tls(self) -> ssl.SSLContext:
+        """Made on the first https request: loading the CA bundle takes tens of milliseconds."""
+        if self._context is None:
+            self._context = self._context_factory()
+        return self._context
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+
+def _mapped(exc: Exception, phase: str) -> Exception:
+    """httpx's exception for a failure below it (the fetcher classifies httpx's exceptions).
+    `phase` is "write" while the request is sent, "read" while the response arrives."""
+    if isinstance(exc, httpx.HTTPError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        if phase == "write":
+            return httpx.WriteTimeout("timed out sending the request")
+        return httpx.ReadTimeout("timed out waiting for the server")
+    if isinstance(exc, h11.RemoteProtocolError | h11.LocalProtocolError):
+        return httpx.RemoteProtocolError(str(exc) or "the server broke the HTTP protocol")
+    if isinstance(exc, OSError):
+        message = exc.strerror or str(exc) or type(exc).__name__
+        return httpx.WriteError(message) if phase == "write" else httpx.ReadError(message)
+    return exc
+
+
+def _raise_mapped(exc: Exception, phase: str) -> NoReturn:
+    mapped = _mapped(exc, phase)
+    if mapped is exc:
+        raise exc
+    raise mapped from exc

@@ -1,0 +1,233 @@
+"""The direct HTTP/1.1 transport (archiver/wire.py) against a real origin on 127.0.0.1:
+keep-alive, a dropped idle connection, bodies that end with the connection, the pool's cap,
+the address guard, and failures surfacing as the httpx errors the fetcher classifies."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.client import ssl_context
+from archiver.config import Settings
+from archiver.errorclass import classify
+from archiver.guard import Guard, PrivateAddress
+from archiver.wire import DirectTransport
+from tests.origin import Origin, body, chunked, close_delimited, drip, hang_up, sequence
+from tests.test_fetch import run as fetch_run
+
+
+def client(allow_private: bool = True, per_origin: int = 3, read: float = 5.0) -> httpx.AsyncClient:
+    transport = DirectTransport(
+        Guard(allow_private), per_origin, lambda: ssl_context(Settings(collection="t"))
+    )
+    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(read, connect=2.0))
+
+
+async def get(http: httpx.AsyncClient, url: str) -> tuple[httpx.Response, bytes]:
+    async with http.stream("GET", url) as response:
+        data = b"".join([chunk async for chunk in response.aiter_raw()])
+    return response, data
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+def test_requests_to_one_origin_share_a_kept_alive_connection(origin: Origin) -> None:
+    for number in range(5):
+        origin.routes[f"/{number}"] = body(bytes([number]) * 1000, "image/jpeg")
+
+    async def main() -> list[bytes]:
+        async with client() as http:
+            return [(await get(http, origin.url(f"/{n}")))[1] for n in range(5)]
+
+    assert run(main()) == [bytes([n]) * 1000 for n in range(5)]
+    assert origin.connections == 1
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_and_the_get_resent(
+    origin: Origin,
+) -> None:
+    origin.routes["/a"] = body(b"first", "text/plain")
+    origin.routes["/b"] = sequence(hang_up, body(b"second", "text/plain"))
+
+    async def main() -> tuple[bytes, bytes]:
+        async with client() as http:
+            return (await get(http, origin.url("/a")))[1], (await get(http, origin.url("/b")))[1]
+
+    assert run(main()) == (b"first", b"second")
+    assert len(origin.hits("/b")) == 2  # once on the dropped connection, once on a new one
+    assert origin.connections == 2
+
+
+def test_a_body_that_ends_with_the_connection_is_read_whole(origin: Origin) -> None:
+    data = b"no length, no chunks: " + bytes(range(256)) * 40
+    origin.routes["/old"] = close_delimited(data)
+    origin.routes["/next"] = body(b"after", "text/plain")
+
+    async def main() -> tuple[httpx.Response, bytes, bytes]:
+        async with client() as http:
+            response, got = await get(http, origin.url("/old"))
+            return response, got, (await get(http, origin.url("/next")))[1]
+
+    response, got, after = run(main())
+    assert (response.http_version, response.status_code, got) == ("HTTP/1.0", 200, data)
+    assert after == b"after"
+    assert origin.connections == 2  # the closed connection was not reused
+
+
+def test_chunked_body_is_dechunked_and_header_names_keep_their_case(origin: Origin) -> None:
+    page = "<p>档案</p>".encode() * 500
+    origin.routes["/page"] = chunked(page)
+
+    async def main() -> tuple[httpx.Response, bytes]:
+        async with client() as http:
+            return await get(http, origin.url("/page"))
+
+    response, got = run(main())
+    assert got == page
+    names = [name for name, _ in response.headers.raw]
+    assert b"Transfer-Encoding" in names and b"Content-Type" in names
+    assert response.extensions["peer_address"] == "127.0.0.1"
+
+
+def test_a_body_left_unread_closes_its_connection(origin: Origin) -> None:
+    origin.routes["/big"] = body(b"x" * 500_000, "image/jpeg")
+    origin.routes["/small"] = body(b"ok", "text/plain")
+
+    async def main() -> bytes:
+        async with client() as http:
+            async with http.stream("GET", origin.url("/big")) as response:
+                assert response.status_code == 200  # closed without reading the body
+            return (await get(http, origin.url("/small")))[1]
+
+    assert run(main()) == b"ok"
+    assert origin.connections == 2
+
+
+def test_the_pool_never_opens_more_connections_than_its_size(origin: Origin) -> None:
+    origin.routes["/slow"] = drip(5, 0.05)
+
+    async def main() -> list[bytes]:
+        async with client(per_origin=2) as http:
+            done = await asyncio.gather(*(get(http, origin.url("/slow")) for _ in range(6)))
+            return [got for _, got in done]
+
+    assert run(main()) == [b"xxxxx"] * 6
+    assert origin.max_in_flight == 2
+    assert origin.connections == 2
+
+
+def test_private_addresses_are_refused_before_connecting(origin: Origin) -> None:
+    origin.routes["/a"] = body(b"secret", "text/plain")
+
+    async def main() -> None:
+        async with client(allow_private=False) as http:
+            await get(http, origin.url("/a"))
+
+    with pytest.raises(PrivateAddress) as caught:
+        run(main())
+    assert classify(caught.value).kind == "private-address"
+    assert origin.connections == 0
+
+
+def test_failures_surface_as_the_errors_the_fetcher_classifies(origin: Origin) -> None:
+    origin.routes["/drip"] = drip(10, 1.0)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed_port = unused.getsockname()[1]
+
+    async def failure(url: str, read: float = 5.0) -> BaseException:
+        async with client(read=read) as http:
+            try:
+                await get(http, url)
+            except Exception as exc:
+                return exc
+        raise AssertionError(f"{url} did not fail")
+
+    refused = run(failure(f"http://127.0.0.1:{closed_port}/"))
+    assert isinstance(refused, httpx.ConnectError)
+    assert classify(refused).kind == "connect"
+    slow = run(failure(origin.url("/drip"), read=0.3))
+    assert isinstance(slow, httpx.ReadTimeout)
+    assert classify(slow).kind == "timeout"
+
+
+def test_a_reset_in_the_middle_of_a_body_is_a_read_error() -> None:
+    """A raw server: promises 100,000 bytes, sends 10, then resets the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def main() -> tuple[bytes, BaseException | None]:
+        got = b""
+        async with client() as http, http.stream("GET", f"http://127.0.0.1:{port}/") as response:
+            try:
+                async for chunk in response.aiter_raw():
+                    got += chunk
+            except Exception as exc:
+                return got, exc
+        return got, None
+
+    got, error = run(main())
+    thread.join(5)
+    listener.close()
+    assert got == b"0123456789"
+    assert isinstance(error, httpx.ReadError | httpx.RemoteProtocolError)
+    assert classify(error).kind == "disconnect"
+
+
+def test_the_warc_request_record_holds_the_bytes_that_were_sent(tmp_path: Path) -> None:
+    """A raw server keeps the request exactly as it arrived; the archived request record
+    must be those bytes, and the response record must come from the address connected to."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    received: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(2):  # robots.txt, then the image
+            connection, _ = listener.accept()
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(65536)
+            received.append(data)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 4\r\n"
+                b"Connection: close\r\n\r\npng!"
+            )
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/i.png"
+    row = fetch_run(tmp_path, [url])[url]
+    thread.join(5)
+    listener.close()
+    assert row["status"] == "archived"
+    records = {}
+    with (tmp_path / row["warc_file"]).open("rb") as stream:
+        for record in ArchiveIterator(stream, no_record_parse=True):  # blocks as stored
+            records[record.rec_type] = (record, record.content_stream().read())
+    request, sent = records["request"]
+    assert request.rec_headers.get_header("WARC-Target-URI") == url
+    assert sent == received[-1]
+    assert sent.startswith(b"GET /i.png HTTP/1.1\r\n")
+    response, _ = records["response"]
+    assert response.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
