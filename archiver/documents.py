@@ -14,8 +14,6 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
 from archiver.errors import InputError
 from archiver.models import Document
 from archiver.templates import recognise
@@ -144,6 +142,8 @@ def _decode(data: bytes) -> tuple[str, str]:
     chinese = _best_chinese(data)
     if chinese is not None:
         return chinese
+    from charset_normalizer import from_bytes  # rarely needed; costs 13 ms to import
+
     best = from_bytes(data).best()
     if best is not None:
         return str(best), best.encoding

@@ -11,10 +11,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 
 from archiver.addresses import parse_networks, refuse_literal
 from archiver.config import Settings
@@ -26,6 +26,9 @@ from archiver.politeness import HostGate
 from archiver.retry import backoff, parse_retry_after, should_retry
 from archiver.robots import RobotsCache
 from archiver.urls import canonicalize
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 Store = Callable[[Exchange], Awaitable[WarcRecordRef]]
@@ -102,6 +105,8 @@ class Fetcher:
         first = await self._attempt(url)
         if not first.retryable:
             return first, 1
+        from tenacity import AsyncRetrying, retry_if_result  # most runs never need it
+
         settings = self._settings
         host = urlsplit(url).netloc
         pending = [first]

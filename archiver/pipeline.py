@@ -15,11 +15,11 @@ from archiver.documents import find_documents
 from archiver.extractcache import ExtractCache
 from archiver.group import GroupResult, Slot, fetch_group
 from archiver.lock import CollectionLock
-from archiver.manifest import Manifest
+from archiver.manifest import WARCS, Manifest, read_warc_sums
 from archiver.models import RunSummary, Status
 from archiver.outcome import with_time
 from archiver.plan import Plan, PlannedDocument, Target, plan_documents
-from archiver.repair import repair_open_warcs
+from archiver.repair import list_unlisted, repair_open_warcs
 from archiver.settle import Settle
 from archiver.state import CollectionState
 from archiver.workers import partition, run_workers, worker_count
@@ -85,6 +85,8 @@ class _Run:
         repaired = repair_open_warcs(
             self.settings.warc_dir, self.settings.out, self.manifest.append_warc
         )
+        listed = read_warc_sums(self.settings.manifest_dir / WARCS)
+        late = list_unlisted(self.settings.out, unfinished, listed, self.manifest.append_warc)
         self.state.sync()
         for fixed in repaired:
             self.state.forget_cut(fixed.path, fixed.kept)
@@ -119,7 +121,8 @@ class _Run:
             warc_files=tuple(sorted(f for result in results for f in result.warc_files)),
             repaired=tuple(
                 f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
-            ),
+            )
+            + tuple(f"{path} (closed but never listed; listed now)" for path in late),
             warnings=tuple(self.manifest.repairs + self.state.problems),
         )
 

@@ -1,15 +1,16 @@
 """Repairing what a killed run left: `.open` WARC files are cut after their last whole record,
-closed, and listed in warcs.sha256; manifest lines that point past the cut are fetched again."""
+closed, and listed in warcs.sha256; closed files it never listed are listed; manifest lines that
+point past a cut are fetched again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.errors import StorageError
 from archiver.members import Damage, walk_members
-from archiver.verify import file_sha256
 from archiver.warc import OPEN_SUFFIX, ClosedWarc
 
 
@@ -54,6 +55,32 @@ def repair_open_warcs(
             path.rename(final)
         except OSError as exc:
             raise StorageError(f"cannot repair {path}: {exc}", str(path)) from exc
-        on_close(ClosedWarc(rel, file_sha256(final), kept))
+        on_close(ClosedWarc(rel, _sha256(final), kept))
         repaired.append(Repaired(rel, kept, size - kept))
     return repaired
+
+
+def list_unlisted(
+    root: Path,
+    written: Iterable[str],
+    listed: Collection[str],
+    on_close: Callable[[ClosedWarc], None],
+) -> list[str]:
+    """List the closed files among those unfinished runs `written` that warcs.sha256 lacks: a
+    kill can land between a file's rename (which closes it) and its listing."""
+    found: list[str] = []
+    for rel in sorted(set(written) - set(listed)):
+        path = root / rel
+        try:
+            if not path.is_file():
+                continue
+            on_close(ClosedWarc(rel, _sha256(path), path.stat().st_size))
+        except OSError as exc:
+            raise StorageError(f"cannot list {path}: {exc}", str(path)) from exc
+        found.append(rel)
+    return found
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -250,17 +250,21 @@ def test_retry_failed_fetches_failed_links_again_and_only_with_the_flag(
     assert retried["counts"] == {"archived": 1, "dead": 1}
 
 
-def test_a_capture_in_a_closed_file_of_an_unfinished_run_is_adopted(
-    tmp_path: Path, origin: Origin
-) -> None:
-    """A file can close (rotation, or a repair just before another kill) before the manifest
-    line of its last capture is written; the run's list of files still names it."""
+def archive_three_images(tmp_path: Path, origin: Origin) -> None:
     for n in range(3):
         origin.routes[f"/{n}.jpg"] = body(random_bytes(9_000, n), "image/jpeg")
     (tmp_path / "d.md").write_text(
         "".join(f"![x]({origin.url(f'/{n}.jpg')})\n" for n in range(3)), encoding="utf-8"
     )
     assert run_cli(*ARCHIVE[3:], cwd=tmp_path).code == 0
+
+
+def test_a_capture_in_a_closed_file_of_an_unfinished_run_is_adopted(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """A file can close (rotation, or a repair just before another kill) before the manifest
+    line of its last capture is written; the run's list of files still names it."""
+    archive_three_images(tmp_path, origin)
     links = tmp_path / "manifests/k/links.jsonl"
     lines = links.read_text().splitlines()
     lost = json.loads(lines[-1])
@@ -274,3 +278,27 @@ def test_a_capture_in_a_closed_file_of_an_unfinished_run_is_adopted(
     assert adopted["url"] == lost["url"] and adopted["record_id"] == lost["record_id"]
     assert not (tmp_path / "manifests/k/.inflight").exists(), "a clean run clears the list"
     assert verify(Settings(out=tmp_path, collection="k")).ok
+
+
+def test_a_file_closed_but_never_listed_by_an_unfinished_run_is_listed(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """A kill can land between a WARC's rename (which closes it) and its line in warcs.sha256;
+    the next run lists it, so verify finds every file accounted for."""
+    archive_three_images(tmp_path, origin)
+    manifest = tmp_path / "manifests/k"
+    sums = (manifest / "warcs.sha256").read_text()
+    sizes = (manifest / "warcs.jsonl").read_text()
+    [warc] = [line.split("  ", 1)[1] for line in sums.splitlines()]
+    (manifest / "warcs.sha256").write_text("")  # what the kill kept from being written
+    (manifest / "warcs.jsonl").write_text("")
+    (manifest / ".inflight").write_text(warc + "\n")
+    assert not verify(Settings(out=tmp_path, collection="k")).ok
+    ran = run_cli(*ARCHIVE[3:], "--json", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["repaired"] == [f"{warc} (closed but never listed; listed now)"]
+    assert (manifest / "warcs.sha256").read_text() == sums
+    assert json.loads((manifest / "warcs.jsonl").read_text())["size"] == json.loads(sizes)["size"]
+    assert verify(Settings(out=tmp_path, collection="k")).ok
+    again = run_cli(*ARCHIVE[3:], "--json", cwd=tmp_path)
+    assert json.loads(again.out)["repaired"] == [], "listed once, not at every run"

@@ -20,7 +20,17 @@ from archiver.config import Settings
 from archiver.errorclass import classify
 from archiver.guard import Guard, PrivateAddress
 from archiver.wire import DirectTransport
-from tests.origin import Origin, body, chunked, close_delimited, drip, hang_up, sequence
+from tests.origin import (
+    Handler,
+    Origin,
+    OriginHandler,
+    body,
+    chunked,
+    close_delimited,
+    drip,
+    hang_up,
+    sequence,
+)
 from tests.test_fetch import run as fetch_run
 
 
@@ -231,3 +241,34 @@ def test_the_warc_request_record_holds_the_bytes_that_were_sent(tmp_path: Path) 
     assert sent.startswith(b"GET /i.png HTTP/1.1\r\n")
     response, _ = records["response"]
     assert response.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
+
+
+def test_a_cookie_set_on_a_redirect_goes_with_the_next_hop(tmp_path: Path, origin: Origin) -> None:
+    """Sites that set a session cookie on a redirect and want it back still answer; the
+    archived request record of the second hop shows the cookie that was sent."""
+    origin.routes["/start"] = redirect_with_cookie(origin.url("/photo.jpg"), "session=abc123")
+    origin.routes["/photo.jpg"] = body(b"\xff\xd8jpeg", "image/jpeg")
+    url = origin.url("/start")
+    row = fetch_run(tmp_path, [url])[url]
+    assert row["status"] == "archived"
+    sent = dict(origin.headers)["/photo.jpg"]
+    assert sent.get("Cookie") == "session=abc123"
+    assert "Cookie" not in dict(origin.headers)["/start"]
+    with (tmp_path / row["warc_file"]).open("rb") as stream:
+        requests = [
+            record.content_stream().read()
+            for record in ArchiveIterator(stream, no_record_parse=True)
+            if record.rec_type == "request"
+        ]
+    assert any(b"GET /photo.jpg " in r and b"\r\nCookie: session=abc123\r\n" in r for r in requests)
+
+
+def redirect_with_cookie(location: str, cookie: str) -> Handler:
+    def handle(request: OriginHandler) -> None:
+        request.send_response(302)
+        request.send_header("Location", location)
+        request.send_header("Set-Cookie", f"{cookie}; Path=/")
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    return handle
