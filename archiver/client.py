@@ -48,7 +48,12 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         )
     else:
         guard = Guard(settings.allow_private, parse_networks(settings.allow_networks))
-        transport = DirectTransport(guard, settings.per_host + 1, lambda: ssl_context(settings))
+        transport = DirectTransport(
+            guard,
+            settings.per_host + 1,
+            lambda: ssl_context(settings),
+            max_idle=2 * settings.concurrency,
+        )
         client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers)
     client._cookies = SetCookieOnly(client.cookies)  # (if httpx renames it: slower, not wrong)
     return client

@@ -94,36 +94,19 @@ class _Pool:
         self.slots = asyncio.Semaphore(size)
         self.idle: list[_Connection] = []
 
-    def take_idle(self) -> _Connection | None:
-        while self.idle:
-            connection = self.idle.pop()
-            if connection.reusable():
-                return connection
-            connection.close()
-        return None
-
-    def give_back(self, connection: _Connection) -> None:
-        """Keep `connection` for the next request if its exchange ended cleanly."""
-        state = connection.state
-        if state.our_state is h11.DONE and state.their_state is h11.DONE:
-            state.start_next_cycle()
-            connection.idle_since = time.monotonic()
-            connection.received = 0
-            self.idle.append(connection)
-        else:
-            connection.close()
-
-    def close(self) -> None:
-        for connection in self.idle:
-            connection.close()
-        self.idle.clear()
-
 
 class _Body(httpx.AsyncByteStream):
     """A response body as it arrives (de-chunked, still content-encoded); closing it returns the
     connection to its pool, or closes it if the body was not read to its end."""
 
-    def __init__(self, pool: _Pool, connection: _Connection, timeout: float | None) -> None:
+    def __init__(
+        self,
+        transport: DirectTransport,
+        pool: _Pool,
+        connection: _Connection,
+        timeout: float | None,
+    ) -> None:
+        self._transport = transport
         self._pool = pool
         self._connection = connection
         self._timeout = timeout
@@ -146,7 +129,7 @@ class _Body(httpx.AsyncByteStream):
         if self._closed:
             return
         self._closed = True
-        self._pool.give_back(self._connection)
+        self._transport.give_back(self._pool, self._connection)
         self._pool.slots.release()
 
 
@@ -157,17 +140,52 @@ class DirectTransport(httpx.AsyncBaseTransport):
     the judged address, so a changing DNS answer cannot slip past it. A keep-alive connection
     that the server closed while it sat idle is noticed when the request meets the closed
     socket; GET and HEAD are then sent once more on a new connection, as browsers do.
+    At most `max_idle` idle connections stay open over all origins, the longest idle closed
+    first: a run over ten thousand hosts must not keep a socket open to each of them.
     The address the response came from is in `response.extensions["peer_address"]`.
     """
 
     def __init__(
-        self, guard: Guard, per_origin: int, context: Callable[[], ssl.SSLContext]
+        self,
+        guard: Guard,
+        per_origin: int,
+        context: Callable[[], ssl.SSLContext],
+        max_idle: int,
     ) -> None:
         self._guard = guard
         self._size = per_origin
         self._context_factory = context
         self._context: ssl.SSLContext | None = None
         self._pools: dict[tuple[str, str, int], _Pool] = {}
+        self._max_idle = max_idle
+        self._idle: dict[_Connection, _Pool] = {}  # every idle connection, longest idle first
+
+    def take_idle(self, pool: _Pool) -> _Connection | None:
+        """An idle connection of `pool` that is still good, if it has one."""
+        while pool.idle:
+            connection = pool.idle.pop()
+            del self._idle[connection]
+            if connection.reusable():
+                return connection
+            connection.close()
+        return None
+
+    def give_back(self, pool: _Pool, connection: _Connection) -> None:
+        """Keep `connection` for the next request if its exchange ended cleanly."""
+        state = connection.state
+        if state.our_state is not h11.DONE or state.their_state is not h11.DONE:
+            connection.close()
+            return
+        state.start_next_cycle()
+        connection.idle_since = time.monotonic()
+        connection.received = 0
+        pool.idle.append(connection)
+        self._idle[connection] = pool
+        while len(self._idle) > self._max_idle:
+            oldest, its_pool = next(iter(self._idle.items()))
+            del self._idle[oldest]
+            its_pool.idle.remove(oldest)
+            oldest.close()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -189,7 +207,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=head.status_code,
             headers=head.headers.raw_items(),
-            stream=_Body(pool, connection, timeouts.get("read")),
+            stream=_Body(self, pool, connection, timeouts.get("read")),
             extensions={
                 "http_version": b"HTTP/" + head.http_version,
                 "reason_phrase": head.reason,
@@ -201,7 +219,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
         self, pool: _Pool, key: tuple[str, str, int], request: httpx.Request, timeouts: _Timeouts
     ) -> tuple[_Connection, h11.Response]:
         while True:
-            connection = pool.take_idle()
+            connection = self.take_idle(pool)
             reused = connection is not None
             if connection is None:
                 connection = await self._connect(key, timeouts.get("connect"))
@@ -255,8 +273,9 @@ class DirectTransport(httpx.AsyncBaseTransport):
         return self._context
 
     async def aclose(self) -> None:
-        for pool in self._pools.values():
-            pool.close()
+        for connection in self._idle:
+            connection.close()
+        self._idle.clear()
         self._pools.clear()
 
 

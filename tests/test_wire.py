@@ -29,15 +29,17 @@ from tests.origin import (
     close_delimited,
     drip,
     hang_up,
+    running_origin,
     sequence,
 )
 from tests.test_fetch import run as fetch_run
 
 
-def client(allow_private: bool = True, per_origin: int = 3, read: float = 5.0) -> httpx.AsyncClient:
-    transport = DirectTransport(
-        Guard(allow_private), per_origin, lambda: ssl_context(Settings(collection="t"))
-    )
+def client(
+    allow_private: bool = True, per_origin: int = 3, read: float = 5.0, max_idle: int = 10
+) -> httpx.AsyncClient:
+    context = ssl_context(Settings(collection="t"))
+    transport = DirectTransport(Guard(allow_private), per_origin, lambda: context, max_idle)
     return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(read, connect=2.0))
 
 
@@ -121,6 +123,23 @@ def test_a_body_left_unread_closes_its_connection(origin: Origin) -> None:
 
     assert run(main()) == b"ok"
     assert origin.connections == 2
+
+
+def test_idle_connections_over_the_cap_are_closed_longest_idle_first(origin: Origin) -> None:
+    """With room for one idle connection, fetching from a second origin closes the first
+    origin's; coming back to the first then needs a new connection."""
+    origin.routes["/a"] = body(b"a", "text/plain")
+    with running_origin() as other:
+        other.routes["/b"] = body(b"b", "text/plain")
+
+        async def main() -> list[bytes]:
+            async with client(max_idle=1) as http:
+                urls = [origin.url("/a"), other.url("/b"), other.url("/b"), origin.url("/a")]
+                return [(await get(http, url))[1] for url in urls]
+
+        assert run(main()) == [b"a", b"b", b"b", b"a"]
+        assert other.connections == 1, "the idle connection kept was reused"
+    assert origin.connections == 2, "the longest idle connection was closed"
 
 
 def test_the_pool_never_opens_more_connections_than_its_size(origin: Origin) -> None:
