@@ -41,10 +41,14 @@ class _Connection:
         self.received = 0
 
     def reusable(self) -> bool:
-        """Idle on both sides, not closed by the server, not kept past the keep-alive time."""
+        """Idle on both sides, not closed by the server, not kept past the keep-alive time, and
+        nothing arrived while idle: bytes a server sends unasked (past its Content-Length, or a
+        body after a HEAD answer) must never be read as the answer to the next request."""
         return (
             self.state.our_state is h11.IDLE
             and self.state.their_state is h11.IDLE
+            and not self.state.trailing_data[0]
+            and not getattr(self.reader, "_buffer", None)  # asyncio keeps it there; no API
             and not self.reader.at_eof()
             and not self.writer.is_closing()
             and time.monotonic() - self.idle_since < KEEPALIVE_SECONDS
@@ -139,7 +143,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
     Names are resolved and judged by `guard` before connecting, and the connection is made to
     the judged address, so a changing DNS answer cannot slip past it. A keep-alive connection
     that the server closed while it sat idle is noticed when the request meets the closed
-    socket; GET and HEAD are then sent once more on a new connection, as browsers do.
+    socket; GET and HEAD are then sent once more, on a new connection, as browsers do.
     At most `max_idle` idle connections stay open over all origins, the longest idle closed
     first: a run over ten thousand hosts must not keep a socket open to each of them.
     The address the response came from is in `response.extensions["peer_address"]`.
@@ -159,21 +163,24 @@ class DirectTransport(httpx.AsyncBaseTransport):
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._max_idle = max_idle
         self._idle: dict[_Connection, _Pool] = {}  # every idle connection, longest idle first
+        self._closed = False
 
     def take_idle(self, pool: _Pool) -> _Connection | None:
         """An idle connection of `pool` that is still good, if it has one."""
         while pool.idle:
             connection = pool.idle.pop()
-            del self._idle[connection]
+            self._idle.pop(connection, None)
             if connection.reusable():
                 return connection
             connection.close()
         return None
 
     def give_back(self, pool: _Pool, connection: _Connection) -> None:
-        """Keep `connection` for the next request if its exchange ended cleanly."""
+        """Keep `connection` for the next request if its exchange ended cleanly and nothing
+        followed the answer."""
         state = connection.state
-        if state.our_state is not h11.DONE or state.their_state is not h11.DONE:
+        done = state.our_state is h11.DONE and state.their_state is h11.DONE
+        if not done or state.trailing_data[0] or self._closed:
             connection.close()
             return
         state.start_next_cycle()
@@ -218,8 +225,9 @@ class DirectTransport(httpx.AsyncBaseTransport):
     async def _exchange(
         self, pool: _Pool, key: tuple[str, str, int], request: httpx.Request, timeouts: _Timeouts
     ) -> tuple[_Connection, h11.Response]:
+        resent = False
         while True:
-            connection = self.take_idle(pool)
+            connection = None if resent else self.take_idle(pool)
             reused = connection is not None
             if connection is None:
                 connection = await self._connect(key, timeouts.get("connect"))
@@ -228,12 +236,16 @@ class DirectTransport(httpx.AsyncBaseTransport):
                 await connection.send(request, timeouts.get("write"))
                 phase = "read"
                 return connection, await connection.receive_head(timeouts.get("read"))
+            except h11.LocalProtocolError as exc:  # a request h11 refuses to send
+                connection.close()
+                raise httpx.LocalProtocolError(str(exc)) from exc
             except BaseException as exc:
                 connection.close()
                 if not isinstance(exc, Exception):
                     raise
                 stale = reused and connection.received == 0 and not isinstance(exc, TimeoutError)
                 if stale and request.method in SAFE_TO_RESEND:
+                    resent = True  # once, and on a new connection
                     continue
                 _raise_mapped(exc, phase)
 
@@ -273,9 +285,13 @@ class DirectTransport(httpx.AsyncBaseTransport):
         return self._context
 
     async def aclose(self) -> None:
+        """Close every idle connection; those still in use close when their body does."""
+        self._closed = True
         for connection in self._idle:
             connection.close()
         self._idle.clear()
+        for pool in self._pools.values():
+            pool.idle.clear()
         self._pools.clear()
 
 
@@ -288,8 +304,10 @@ def _mapped(exc: Exception, phase: str) -> Exception:
         if phase == "write":
             return httpx.WriteTimeout("timed out sending the request")
         return httpx.ReadTimeout("timed out waiting for the server")
-    if isinstance(exc, h11.RemoteProtocolError | h11.LocalProtocolError):
+    if isinstance(exc, h11.RemoteProtocolError):
         return httpx.RemoteProtocolError(str(exc) or "the server broke the HTTP protocol")
+    if isinstance(exc, h11.LocalProtocolError):
+        return httpx.LocalProtocolError(str(exc))
     if isinstance(exc, OSError):
         message = exc.strerror or str(exc) or type(exc).__name__
         return httpx.WriteError(message) if phase == "write" else httpx.ReadError(message)

@@ -5,9 +5,12 @@ the address guard, and failures surfacing as the httpx errors the fetcher classi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +294,130 @@ def redirect_with_cookie(location: str, cookie: str) -> Handler:
         request.end_headers()
 
     return handle
+
+
+class RawServer:
+    """A server on 127.0.0.1 that answers each connection with `script(connection, server)`,
+    byte for byte as the test wants, however wrong; it counts connections and requests."""
+
+    def __init__(self, script: Callable[[socket.socket, RawServer], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._script = script
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError), connection:
+            self._script(connection, self)
+
+    def request(self, connection: socket.socket) -> bytes | None:
+        """The next request line on `connection`, or None when the client closed it."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = connection.recv(65536)
+            if not piece:
+                return None
+            data += piece
+        line = data.split(b"\r\n", 1)[0]
+        self.requests.append(line)
+        return line
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def ok(text: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text)
+
+
+def test_bytes_a_server_sends_past_its_answer_never_answer_the_next_request() -> None:
+    """Past the Content-Length at once, or a whole unasked answer later while the connection
+    sits idle: the next request goes out on a new connection and gets its own answer."""
+
+    def script(connection: socket.socket, server: RawServer) -> None:
+        while (line := server.request(connection)) is not None:
+            if b"/at-once" in line:
+                connection.sendall(ok(b"hello") + ok(b"INJECTED"))
+            elif b"/later" in line:
+                connection.sendall(ok(b"hello"))
+                time.sleep(0.1)
+                connection.sendall(ok(b"INJECTED"))
+            else:
+                connection.sendall(ok(b"real"))
+
+    server = RawServer(script)
+
+    async def main() -> list[bytes]:
+        got = []
+        async with client() as http:
+            for path in ("/at-once", "/next", "/later", "/next"):
+                got.append((await get(http, server.url(path)))[1])
+                await asyncio.sleep(0.3)
+        return got
+
+    try:
+        assert run(main()) == [b"hello", b"real", b"hello", b"real"]
+        assert server.connections == 3  # /at-once and /later each spoiled their connection
+    finally:
+        server.close()
+
+
+def test_a_get_is_resent_once_at_most_however_many_idle_connections_were_dropped() -> None:
+    def script(connection: socket.socket, server: RawServer) -> None:
+        while (line := server.request(connection)) is not None:
+            if b"/drop" in line:
+                return  # read, then close without an answer
+            time.sleep(0.1)
+            connection.sendall(ok(b"warm"))
+
+    server = RawServer(script)
+
+    async def main() -> BaseException | None:
+        async with client(per_origin=4) as http:
+            await asyncio.gather(*(get(http, server.url("/warm")) for _ in range(4)))
+            try:
+                await get(http, server.url("/drop"))
+            except httpx.HTTPError as exc:
+                return exc
+        return None
+
+    try:
+        error = run(main())
+        assert isinstance(error, httpx.RemoteProtocolError)
+        assert server.requests.count(b"GET /drop HTTP/1.1") == 2  # on a kept one, then a new one
+    finally:
+        server.close()
+
+
+def test_a_header_h11_refuses_to_send_is_a_local_error_not_a_retried_disconnect(
+    origin: Origin,
+) -> None:
+    origin.routes["/a"] = body(b"a", "text/plain")
+
+    async def main() -> BaseException:
+        async with client() as http:
+            await get(http, origin.url("/a"))
+            try:
+                await http.get(origin.url("/a"), headers={"X-Bad": "one\ntwo"})
+            except httpx.HTTPError as exc:
+                return exc
+        raise AssertionError("a header with a newline was sent")
+
+    error = run(main())
+    assert isinstance(error, httpx.LocalProtocolError)
+    assert classify(error).kind == "error"  # not `disconnect`, which would be retried
+    assert len(origin.hits("/a")) == 1 and origin.connections == 1
