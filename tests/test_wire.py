@@ -421,3 +421,42 @@ def test_a_header_h11_refuses_to_send_is_a_local_error_not_a_retried_disconnect(
     assert isinstance(error, httpx.LocalProtocolError)
     assert classify(error).kind == "error"  # not `disconnect`, which would be retried
     assert len(origin.hits("/a")) == 1 and origin.connections == 1
+
+
+class Origin6(Origin):
+    address_family = socket.AF_INET6
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_an_ipv6_literal_is_fetched_and_its_address_recorded(tmp_path: Path) -> None:
+    server = Origin6("::1")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        server.routes["/v6.png"] = body(b"\x89PNG six", "image/png")
+        url = f"http://[::1]:{server.server_address[1]}/v6.png"
+        row = fetch_run(tmp_path, [url])[url]
+        (tmp_path / "guarded").mkdir()
+        refused = fetch_run(tmp_path / "guarded", [url], allow_private=False)[url]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert row["status"] == "archived" and row["size"] == 8
+    with (tmp_path / row["warc_file"]).open("rb") as stream:
+        ips = [
+            record.rec_headers.get_header("WARC-IP-Address")
+            for record in ArchiveIterator(stream)
+            if record.rec_type == "response"
+        ]
+    assert ips == ["::1"]
+    assert refused["status"] == "skipped"
+    assert refused["error"].startswith("private-address: ")
+    assert len(server.hits("/v6.png")) == 1, "the refused run never connected"
