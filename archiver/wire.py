@@ -92,11 +92,19 @@ class _Connection:
 
 
 class _Pool:
-    """The connections to one origin: at most `size` at a time, idle ones kept for reuse."""
+    """The connections to one origin: at most `size` at a time, idle ones kept for reuse, and
+    how many requests are using or waiting for one (the pool is dropped when none are and no
+    connection is idle, so a run over a million hosts keeps state only for the busy ones)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, key: tuple[str, str, int], size: int) -> None:
+        self.key = key
         self.slots = asyncio.Semaphore(size)
         self.idle: list[_Connection] = []
+        self.users = 0
+
+    @property
+    def unused(self) -> bool:
+        return self.users == 0 and not self.idle
 
 
 class _Body(httpx.AsyncByteStream):
@@ -134,7 +142,7 @@ class _Body(httpx.AsyncByteStream):
             return
         self._closed = True
         self._transport.give_back(self._pool, self._connection)
-        self._pool.slots.release()
+        self._transport.leave(self._pool)
 
 
 class DirectTransport(httpx.AsyncBaseTransport):
@@ -193,6 +201,17 @@ class DirectTransport(httpx.AsyncBaseTransport):
             del self._idle[oldest]
             its_pool.idle.remove(oldest)
             oldest.close()
+            self._drop_if_unused(its_pool)
+
+    def leave(self, pool: _Pool) -> None:
+        """A request is done with `pool`: free its slot."""
+        pool.slots.release()
+        pool.users -= 1
+        self._drop_if_unused(pool)
+
+    def _drop_if_unused(self, pool: _Pool) -> None:
+        if pool.unused and self._pools.get(pool.key) is pool:
+            del self._pools[pool.key]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -204,12 +223,18 @@ class DirectTransport(httpx.AsyncBaseTransport):
         key = (url.scheme, host, port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = _Pool(self._size)
-        await pool.slots.acquire()
+            pool = self._pools[key] = _Pool(key, self._size)
+        pool.users += 1
+        try:
+            await pool.slots.acquire()
+        except BaseException:
+            pool.users -= 1
+            self._drop_if_unused(pool)
+            raise
         try:
             connection, head = await self._exchange(pool, key, request, timeouts)
         except BaseException:
-            pool.slots.release()
+            self.leave(pool)
             raise
         return httpx.Response(
             status_code=head.status_code,

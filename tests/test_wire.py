@@ -173,9 +173,6 @@ def test_private_addresses_are_refused_before_connecting(origin: Origin) -> None
 
 def test_failures_surface_as_the_errors_the_fetcher_classifies(origin: Origin) -> None:
     origin.routes["/drip"] = drip(10, 1.0)
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        closed_port = unused.getsockname()[1]
 
     async def failure(url: str, read: float = 5.0) -> BaseException:
         async with client(read=read) as http:
@@ -185,7 +182,7 @@ def test_failures_surface_as_the_errors_the_fetcher_classifies(origin: Origin) -
                 return exc
         raise AssertionError(f"{url} did not fail")
 
-    refused = run(failure(f"http://127.0.0.1:{closed_port}/"))
+    refused = run(failure(f"http://127.0.0.1:{closed_port()}/"))
     assert isinstance(refused, httpx.ConnectError)
     assert classify(refused).kind == "connect"
     slow = run(failure(origin.url("/drip"), read=0.3))
@@ -460,3 +457,35 @@ def test_an_ipv6_literal_is_fetched_and_its_address_recorded(tmp_path: Path) -> 
     assert refused["status"] == "skipped"
     assert refused["error"].startswith("private-address: ")
     assert len(server.hits("/v6.png")) == 1, "the refused run never connected"
+
+
+def test_state_is_kept_only_for_origins_with_a_request_or_an_idle_connection(
+    origin: Origin,
+) -> None:
+    """A run over a million hosts must not keep a pool for every host it ever met: with room
+    for one idle connection, after three origins only the last one's pool remains."""
+    origin.routes["/a"] = body(b"a", "text/plain")
+    context = ssl_context(Settings(collection="t"))
+    transport = DirectTransport(Guard(True), 3, lambda: context, max_idle=1)
+
+    async def main() -> list[int]:
+        counts = []
+        with running_origin() as second, running_origin() as third:
+            second.routes["/a"] = third.routes["/a"] = body(b"a", "text/plain")
+            async with httpx.AsyncClient(transport=transport) as http:
+                for server in (origin, second, third):
+                    await get(http, server.url("/a"))
+                    counts.append(len(transport._pools))
+                failed = http.get(f"http://127.0.0.1:{closed_port()}/a")
+                with pytest.raises(httpx.ConnectError):
+                    await failed
+                counts.append(len(transport._pools))
+        return counts
+
+    assert run(main()) == [1, 1, 1, 1]
+
+
+def closed_port() -> int:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        return int(unused.getsockname()[1])
