@@ -232,7 +232,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
             self._drop_if_unused(pool)
             raise
         try:
-            connection, head = await self._exchange(pool, key, request, timeouts)
+            connection, head = await self._exchange(pool, request, timeouts)
         except BaseException:
             self.leave(pool)
             raise
@@ -248,14 +248,14 @@ class DirectTransport(httpx.AsyncBaseTransport):
         )
 
     async def _exchange(
-        self, pool: _Pool, key: tuple[str, str, int], request: httpx.Request, timeouts: _Timeouts
+        self, pool: _Pool, request: httpx.Request, timeouts: _Timeouts
     ) -> tuple[_Connection, h11.Response]:
         resent = False
         while True:
             connection = None if resent else self.take_idle(pool)
             reused = connection is not None
             if connection is None:
-                connection = await self._connect(key, timeouts.get("connect"))
+                connection = await self._connect(pool.key, timeouts.get("connect"))
             phase = "write"
             try:
                 await connection.send(request, timeouts.get("write"))
