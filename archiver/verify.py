@@ -5,9 +5,7 @@ Every problem names the file, the offset and the URL where it applies, and what 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import mmap
 import multiprocessing
 import os
@@ -16,15 +14,14 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.lock import is_locked
 from archiver.manifest import LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
-from archiver.members import GZIP_MAGIC
 from archiver.warc import OPEN_SUFFIX
-from archiver.warcread import Damaged, Record, gzip_records
+from archiver.warcread import Damage, Record, read_warc
 
 CHUNK = 1024 * 1024
 PARALLEL_BYTES = 32 * 1024 * 1024
@@ -60,6 +57,7 @@ class VerifyReport:
     records: int = 0
     entries: int = 0
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +72,7 @@ class VerifyReport:
             "records": self.records,
             "manifest_entries": self.entries,
             "problems": [p.__dict__ for p in self.problems],
+            "notes": [p.__dict__ for p in self.notes],
         }
 
 
@@ -87,52 +86,58 @@ def file_sha256(path: Path) -> str:
 
 @dataclass
 class FileScan:
-    """What one WARC file holds: its readable records by offset, its damaged stretches, the
-    problems found, and its sha256 when one sequential pass read it whole."""
+    """What one WARC file holds: its records by offset (those that start a gzip member, or
+    every record of a plain file), how many records were read and checked, the offsets of
+    records that could not be checked, the problems and notes, and the file's sha256."""
 
     records: dict[int, RecordInfo] = field(default_factory=dict)
+    checked: int = 0
     damage: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
     sha256: str | None = None
 
 
 def scan_file(path: Path, name: str, urls: dict[int, str]) -> FileScan:
-    """Read every record with its digests; a gzip file is read member by member, so damage
-    costs only the records it touches."""
+    """Read every record with its digests, whatever the file's layout (see warcread); what
+    could not be read is a problem. `urls` names the URL at each offset, for the problems."""
     scan = FileScan()
-    with path.open("rb") as handle:
-        if not name.endswith(".gz"):
-            with contextlib.redirect_stderr(io.StringIO()):
-                _read_records(handle, name, scan, scan.problems, limit=None)
-            return scan
-        if path.stat().st_size == 0:
-            return scan
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                scan.sha256 = hashlib.sha256(view).hexdigest()
-                _scan_members(mapped, view, name, urls, scan)
-            finally:
-                view.release()
+    try:
+        with path.open("rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                scan.sha256 = hashlib.sha256().hexdigest()
+                _add(read_warc(b"", name.endswith(".gz")), name, urls, scan)
+                return scan
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                scan.sha256 = _mapped_sha256(mapped)
+                _add(read_warc(mapped, name.endswith(".gz")), name, urls, scan)
+    except OSError as exc:
+        scan.problems.append(Problem(name, f"cannot be read ({exc.strerror or exc})"))
     return scan
 
 
-def _scan_members(
-    mapped: mmap.mmap, view: memoryview, name: str, urls: dict[int, str], scan: FileScan
-) -> None:
-    """Records in file order; after damage, go on from the next gzip header."""
-    start: int | None = 0
-    while start is not None:
-        try:
-            for record in gzip_records(view, start):
-                _add_record(record, name, scan, scan.problems)
-            start = None
-        except Damaged as damage:
-            scan.damage.append(damage.offset)
-            url = urls.get(damage.offset)
-            scan.problems.append(Problem(name, damage.message, damage.offset, url))
-            found = mapped.find(GZIP_MAGIC, damage.offset + 1)
-            start = found if found >= 0 else None
+def _mapped_sha256(mapped: mmap.mmap) -> str:
+    digest = hashlib.sha256()
+    with memoryview(mapped) as view:
+        digest.update(view)
+    return digest.hexdigest()
+
+
+def _add(found: list[Record | Damage], name: str, urls: dict[int, str], scan: FileScan) -> None:
+    unchecked = 0
+    for item in found:
+        if isinstance(item, Damage):
+            scan.damage.extend(item.lost)
+            lost = len(item.lost)
+            more = f"; {lost} records read from it not checked" if lost > 1 else ""
+            message = item.message + more
+            scan.problems.append(Problem(name, message, item.offset, urls.get(item.offset)))
+            continue
+        _add_record(item, name, scan)
+        unchecked += not item.digests
+    if unchecked:
+        message = f"{unchecked} record(s) carry no digest: read whole, but their bytes unchecked"
+        scan.notes.append(Problem(name, message))
 
 
 def scan_files(jobs: list[tuple[Path, str, dict[int, str]]]) -> list[FileScan]:
@@ -148,57 +153,24 @@ def scan_files(jobs: list[tuple[Path, str, dict[int, str]]]) -> list[FileScan]:
         return [first, *others]
 
 
-def _add_record(record: Record, name: str, scan: FileScan, problems: list[Problem]) -> None:
-    record_id = record.get("WARC-Record-ID") or "?"
-    url = record.get("WARC-Target-URI")
+def _add_record(record: Record, name: str, scan: FileScan) -> None:
+    record_id = record.record_id or "?"
+    where = f" ({record.inner} bytes into the gzip member)" if record.inner else ""
     for issue in record.problems:
-        problems.append(Problem(name, f"record {record_id}: {issue}", record.offset, url))
-    scan.records[record.offset] = RecordInfo(
-        record.offset,
-        record.length,
-        record_id,
-        record.get("WARC-Type") or "?",
-        url,
-        record.get("WARC-Payload-Digest"),
-    )
-
-
-def _read_records(
-    handle: IO[bytes],
-    name: str,
-    scan: FileScan,
-    problems: list[Problem],
-    limit: int | None,
-) -> None:
-    from warcio.archiveiterator import ArchiveIterator  # plain WARCs only: gzip has its own
-
-    iterator = ArchiveIterator(handle, check_digests=True)
-    offset = handle.tell()
-    try:
-        for count, record in enumerate(iterator, 1):
-            offset = iterator.get_record_offset()
-            headers = record.rec_headers
-            url = headers.get_header("WARC-Target-URI")
-            record_id = headers.get_header("WARC-Record-ID")
-            stream = record.content_stream()
-            while stream.read(CHUNK):
-                pass
-            for issue in record.digest_checker.problems:
-                problems.append(Problem(name, f"record {record_id}: {issue}", offset, url))
-            iterator.read_to_end(record)
-            scan.records[offset] = RecordInfo(
-                offset,
-                iterator.get_record_length(),
-                record_id,
-                headers.get_header("WARC-Type"),
-                url,
-                headers.get_header("WARC-Payload-Digest"),
-            )
-            if limit is not None and count >= limit:
-                return
-    except Exception as exc:  # warcio raises many kinds on malformed records
-        scan.damage.append(offset)
-        problems.append(Problem(name, f"unreadable record ({type(exc).__name__}: {exc})", offset))
+        message = f"record {record_id}{where}: {issue}"
+        scan.problems.append(Problem(name, message, record.offset, record.url))
+    for note in record.notes:
+        scan.notes.append(Problem(name, f"record {record_id}{where}: {note}", record.offset))
+    scan.checked += 1
+    if not record.inner:
+        scan.records[record.offset] = RecordInfo(
+            record.offset,
+            record.length,
+            record_id,
+            record.record_type or "?",
+            record.url,
+            record.payload_digest,
+        )
 
 
 def current_entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, Any]]:
@@ -264,9 +236,10 @@ def verify(settings: Settings) -> VerifyReport:
         _check_file(rel, on_disk, sums, referenced, live, problems, scans.get(rel))
         if rel in scans:
             problems.extend(scans[rel].problems)
+            report.notes.extend(scans[rel].notes)
             indexes[rel.removesuffix(OPEN_SUFFIX)] = scans[rel]
     report.warc_files = len(indexes)
-    report.records = sum(len(scan.records) for scan in indexes.values())
+    report.records = sum(scan.checked for scan in indexes.values())
     _check_sizes(settings, problems)
     problems.extend(duplicated(entries))
     for entry in entries:

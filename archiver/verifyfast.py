@@ -79,6 +79,7 @@ def verify_files(paths: Sequence[str]) -> VerifyReport:
             raise InputError(f"{text}: no such WARC file")
         scan = scan_file(path, text, {})
         report.problems.extend(scan.problems)
+        report.notes.extend(scan.notes)
         report.warc_files += 1
-        report.records += len(scan.records)
+        report.records += scan.checked
     return report

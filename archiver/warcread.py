@@ -1,214 +1,327 @@
-"""Reading WARC records for verification in one pass: each gzip member is inflated once and
-its block and payload digests are computed as the bytes go by.
+"""Reading every WARC record of a file for verification, whatever its layout: a `.warc.gz` of
+one gzip member per record (as WARC 1.1 annex D recommends), one member for the whole file,
+several records per member or records across members; or an uncompressed `.warc`.
 
-warcio's reader checks digests too, but reads through several layers of Python buffering; for
-verify, which reads every byte of an archive, a single pass over zlib and hashlib is the
-difference between being limited by Python and being limited by inflate and sha256. Any
-algorithm hashlib knows is accepted, in base32 or hex (as warcio and wget write them).
+The file's bytes (inflated, for gzip) are one stream that a small state machine reads: a
+record's header (at most 64 KiB), then exactly Content-Length bytes of block, hashed as they
+go by (never held), then the CRLF CRLF that must follow. Everything else is a finding: a
+header that is not WARC, a Content-Length that is not a number, a block cut short, bytes
+between records. After a finding the reader skips to the next record it can find (the next
+gzip member that starts one, or the next CRLF CRLF `WARC/1.`), so one damaged record costs
+that record only. The standard followed is WARC 1.1 (ISO 28500:2017); 1.0 is read the same.
+
+Records are held back until the gzip member that holds their end has inflated whole and
+matched its CRC: a record in a damaged member is reported as damaged, not as checked.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import zlib
-from collections.abc import Iterator
+import mmap
+import re
 from dataclasses import dataclass
-from typing import Any
+
+from archiver.members import GZIP_MAGIC, Broken, inflate_member
+from archiver.warcdigest import BlockChecker, read_digest
 
 CHUNK = 1024 * 1024
 HEADER_LIMIT = 64 * 1024
-GZIP_STORED_HEAD = b"\x1f\x8b\x08\x00"  # magic, deflate, no optional header fields
+RESYNC = b"\r\n\r\nWARC/1."
+LENGTH = re.compile(r"[0-9]{1,18}")
+REQUIRED = ("WARC-Record-ID", "WARC-Type", "WARC-Date")
 
 
 @dataclass(frozen=True)
 class Record:
+    """A record read to its end. `offset` is where it starts in the file (for gzip, the offset
+    of the member it starts in, `inner` bytes into that member's inflated data) and `length`
+    runs to the end of the member (or the CRLF CRLF) that ends it."""
+
     offset: int
     length: int
-    headers: dict[str, str]
+    inner: int
+    record_id: str | None
+    record_type: str | None
+    url: str | None
+    payload_digest: str | None
     problems: tuple[str, ...]
-
-    def get(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-
-class BadRecord(Exception):
-    """A member that inflates but does not hold a WARC record."""
+    notes: tuple[str, ...]
+    digests: int
 
 
-def _expected(value: str | None) -> tuple[Any, bytes] | None:
-    """(hasher, digest bytes) from `algo:value`, or None when absent or unreadable."""
-    if not value or ":" not in value:
-        return None
-    algo, _, text = value.partition(":")
-    try:
-        hasher = hashlib.new(algo.strip().lower().replace("-", ""))
-    except ValueError:
-        return None
-    text = text.strip()
-    size = hasher.digest_size
-    try:
-        if len(text) == size * 2:
-            return hasher, binascii.unhexlify(text)
-        return hasher, base64.b32decode(text.upper() + "=" * (-len(text) % 8))
-    except (binascii.Error, ValueError):
-        return None
+@dataclass(frozen=True)
+class Damage:
+    """A stretch of the file that could not be read as records: why, and the offsets of the
+    records that were being read there and so were not checked (one entry per record)."""
+
+    offset: int
+    message: str
+    lost: tuple[int, ...]
 
 
-class _Checker:
-    """Consumes one record's block, hashing the block and, for HTTP messages, the payload."""
+@dataclass
+class _Open:
+    """The record being read: where it started and what its header said."""
 
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.left = int(headers.get("content-length", "0") or 0)
-        self.block = _expected(headers.get("warc-block-digest"))
-        revisit = headers.get("warc-type") == "revisit"
-        self.payload = None if revisit else _expected(headers.get("warc-payload-digest"))
-        http = headers.get("content-type", "").startswith("application/http")
-        self.http_head: bytearray | None = bytearray() if http and self.payload else None
-
-    def feed(self, data: memoryview) -> None:
-        """Hash a piece of the block; memoryviews all the way, so no byte is copied."""
-        data = data[: self.left]
-        self.left -= len(data)
-        if self.block:
-            self.block[0].update(data)
-        if self.payload is None:
-            return
-        if self.http_head is None:
-            self.payload[0].update(data)
-            return
-        seen = len(self.http_head)
-        self.http_head += data[:HEADER_LIMIT]
-        end = self.http_head.find(b"\r\n\r\n")
-        if end >= 0:
-            self.payload[0].update(data[end + 4 - seen :])
-            self.http_head = None
-        elif len(self.http_head) > HEADER_LIMIT:
-            self.payload = None
-
-    def problems(self) -> list[str]:
-        found = []
-        if self.left > 0:
-            found.append(f"block is {self.left} bytes shorter than its Content-Length")
-        for name, expected in (("block", self.block), ("payload", self.payload)):
-            if expected and expected[0].digest() != expected[1]:
-                found.append(f"{name} digest does not match")
-        return found
+    offset: int
+    inner: int
+    headers: dict[str, str]
+    checker: BlockChecker
+    problems: list[str]
+    notes: list[str]
 
 
-def _parse_headers(raw: bytes) -> dict[str, str]:
-    if not raw.startswith(b"WARC/"):
-        raise BadRecord(f"not a WARC record (starts {raw[:20]!r})")
-    headers = {}
-    for line in raw.decode("utf-8", "replace").split("\r\n")[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.rstrip().lower()] = value.strip()
-    return headers
+def _parse_header(raw: bytes) -> tuple[dict[str, str], list[str]]:
+    """Named fields (lower-cased names, first value kept) and what is wrong with them."""
+    lines = raw.split(b"\r\n")
+    problems = []
+    if lines[0] not in (b"WARC/1.0", b"WARC/1.1"):
+        problems.append(f"unknown WARC version {lines[0][:20]!r}")
+    headers: dict[str, str] = {}
+    last = None
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t") and last:  # a folded (continued) field, WARC 1.0
+            headers[last] += " " + line.strip().decode("utf-8", "replace")
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not name.strip():
+            problems.append(f"malformed header line {line[:40]!r}")
+            continue
+        last = name.strip().lower().decode("utf-8", "replace")
+        text = value.strip().decode("utf-8", "replace")
+        if headers.setdefault(last, text) != text and last in ("content-length", "warc-type"):
+            problems.append(f"two different {name.strip().decode('utf-8', 'replace')} fields")
+    problems += [f"no {field} field" for field in REQUIRED if field.lower() not in headers]
+    return headers, problems
 
 
-class _RecordParser:
-    """Turns the inflated bytes of one member into its record's headers and problems."""
+class _Parser:
+    """The state machine over the (inflated) stream: head, block, trailer, or skip (after a
+    finding, looking for the next record). Completed records and findings wait in `queue`
+    until `commit` (the member holding them inflated whole) or `abandon` (it did not)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gz: bool) -> None:
+        self.gz = gz
+        self.state = "head"
         self.head = bytearray()
-        self.headers: dict[str, str] | None = None
-        self.checker: _Checker | None = None
+        self.open: _Open | None = None
+        self.trailer = 0
+        self.carry = b""
+        self.member = 0  # file offset of the gzip member being read; 0 for a plain file
+        self.inner = 0  # position in that member's inflated bytes; the file offset if plain
+        self.start = (0, 0)
+        self.queue: list[tuple[_Open, int] | Damage] = []
 
-    def feed(self, data: bytes | memoryview) -> None:
-        if self.checker is not None:
-            self.checker.feed(memoryview(data))
-            return
+    def member_start(self, offset: int) -> None:
+        self.member, self.inner = offset, 0
+        if self.state == "skip":
+            self.carry = b"\r\n\r\n"  # a member may start a record
+
+    def feed(self, data: memoryview | bytes) -> None:
+        data = memoryview(data)
+        while data:
+            if self.state == "block":
+                assert self.open is not None
+                used = self.open.checker.feed(data)
+                data, self.inner = data[used:], self.inner + used
+                if not self.open.checker.left:
+                    self.state = "trailer"
+            elif self.state == "trailer":
+                data = self._trailer(data)
+            elif self.state == "head":
+                data = self._head(data)
+            else:
+                data = self._skip(data)
+
+    def _head(self, data: memoryview) -> memoryview:
+        if not self.head:
+            self.start = (self.member, self.inner)
         seen = len(self.head)
-        self.head += data[:HEADER_LIMIT]
-        end = self.head.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.head) > HEADER_LIMIT:
-                raise BadRecord("WARC header longer than 64 KiB")
+        self.head += data[: HEADER_LIMIT + 4 - seen]
+        if seen < 5 <= len(self.head) and not self.head.startswith(b"WARC/"):
+            before = bytes(self.head[:seen])  # `data` itself is left to the search
+            self._lose(f"not a WARC record (starts {bytes(self.head[:16])!r})", before)
+            return data
+        end = self.head.find(b"\r\n\r\n", max(0, seen - 3))
+        used = (end + 4 if end >= 0 else len(self.head)) - seen
+        self.inner += used
+        if end >= 0:
+            self._begin(bytes(self.head[:end]))
+            self.head.clear()
+        elif len(self.head) > HEADER_LIMIT:
+            self._lose("WARC header longer than 64 KiB", bytes(self.head))
+        return data[used:]
+
+    def _begin(self, raw: bytes) -> None:
+        headers, problems = _parse_header(raw)
+        length = headers.get("content-length")
+        if length is None or not LENGTH.fullmatch(length):
+            why = f"Content-Length {length[:40]!r}" if length is not None else "no Content-Length"
+            self._lose(f"{why}: the record's end cannot be found", b"")
             return
-        self.headers = _parse_headers(bytes(self.head[:end]))
-        self.checker = _Checker(self.headers)
-        self.checker.feed(memoryview(data)[end + 4 - seen :])
+        block, bad_block = read_digest("WARC-Block-Digest", headers.get("warc-block-digest"))
+        payload, bad_payload = (None, None)
+        if headers.get("warc-type") != "revisit":  # a revisit's payload is elsewhere
+            payload, bad_payload = read_digest(
+                "WARC-Payload-Digest", headers.get("warc-payload-digest")
+            )
+        problems += [p for p in (bad_block, bad_payload) if p]
+        http = headers.get("content-type", "").lower().startswith("application/http")
+        checker = BlockChecker(int(length), block, payload, http)
+        self.open = _Open(self.start[0], self.start[1], headers, checker, problems, [])
+        self.state, self.trailer = ("block" if checker.left else "trailer"), 0
 
-    def finish(self, offset: int, length: int) -> Record:
-        if self.headers is None or self.checker is None:
-            raise BadRecord("member ends inside the WARC header")
-        return Record(offset, length, self.headers, tuple(self.checker.problems()))
+    def _trailer(self, data: memoryview) -> memoryview:
+        piece = bytes(data[: 4 - self.trailer])
+        if piece == b"\r\n\r\n"[self.trailer : self.trailer + len(piece)]:
+            self.trailer += len(piece)
+            self.inner += len(piece)
+            if self.trailer == 4:
+                self._complete(None)
+                self.state = "head"
+            return data[len(piece) :]
+        self._complete("the block is not followed by CRLF CRLF (is Content-Length right?)")
+        self.state, self.carry = "skip", b"\r\n\r\n"
+        return data
+
+    def _complete(self, problem: str | None) -> None:
+        assert self.open is not None
+        found, notes = self.open.checker.findings()
+        self.open.problems.extend([*found, *([problem] if problem else [])])
+        self.open.notes.extend(notes)
+        self.queue.append((self.open, self.inner))
+        self.open = None
+
+    def _lose(self, message: str, seen: bytes, end: bool = False) -> None:
+        """A finding at the record that started at `self.start`: skip to the next record
+        (`seen`: the bytes before the current feed that the search must still see)."""
+        offset = self.start[0] if self.gz else self.start[1]
+        inner = (
+            f" ({self.start[1]} bytes into the gzip member)" if self.gz and self.start[1] else ""
+        )
+        text = f"{message}{inner}" + ("" if end else "; not checked up to the next record found")
+        self.queue.append(Damage(offset, text, (offset,)))
+        self.state, self.open, self.carry = "skip", None, seen[-(len(RESYNC) - 1) :]
+        self.head.clear()
+
+    def _skip(self, data: memoryview) -> memoryview:
+        window = self.carry + bytes(data[:CHUNK])
+        found = window.find(RESYNC)
+        if found < 0:
+            used = len(window) - len(self.carry)
+            self.carry = window[-(len(RESYNC) - 1) :]
+            self.inner += used
+            return data[used:]
+        start = found + 4  # the W of WARC/1., in window
+        self.state = "head"
+        self.start = (self.member, self.inner + start - len(self.carry))
+        self.head[:] = window[start : len(self.carry)]
+        used = max(0, start - len(self.carry))
+        self.inner += used
+        return data[used:]
+
+    def commit(self, member_end: int | None) -> list[Record | Damage]:
+        """The records and findings queued so far, now that the bytes holding them are known
+        good; `member_end` is the file offset where the gzip member ends (None if plain)."""
+        done: list[Record | Damage] = []
+        for item in self.queue:
+            if isinstance(item, Damage):
+                done.append(item)
+                continue
+            record, end = item
+            offset = record.offset if self.gz else record.inner
+            length = member_end - offset if member_end is not None else end - offset
+            done.append(_record(record, offset, length, record.inner if self.gz else 0))
+        self.queue.clear()
+        return done
+
+    def abandon(self) -> tuple[int, ...]:
+        """The member being read is damaged: forget what it held; the offsets of the records
+        that are therefore not checked."""
+        lost: list[int] = []
+        for item in self.queue:
+            lost.extend(item.lost if isinstance(item, Damage) else (item[0].offset,))
+        if self.open is not None or self.head:
+            lost.append(self.open.offset if self.open is not None else self.start[0])
+        self.queue.clear()
+        self.state, self.open, self.carry = "skip", None, b""
+        self.head.clear()
+        return tuple(lost)
+
+    def finish(self) -> list[Record | Damage]:
+        """At the end of the file: what was left unfinished is a finding."""
+        if self.state == "block" and self.open is not None:
+            left = self.open.checker.left
+            self.start = (self.open.offset, self.open.inner)
+            self._lose(
+                f"cut short: the file ends {left} bytes before the record's block does", b"", True
+            )
+        elif self.state == "trailer" and self.open is not None:
+            self._complete("the file ends before the CRLF CRLF that closes the record")
+        elif self.state == "head" and self.head:
+            what = "inside a WARC header" if self.head.startswith(b"WARC/") else "with bytes"
+            self._lose(f"the file ends {what} ({bytes(self.head[:16])!r})", b"", True)
+        return self.commit(None)
 
 
-def gzip_records(view: memoryview, start: int = 0) -> Iterator[Record]:
-    """Every record from `start` of a memory-mapped `.warc.gz`, one per gzip member; Damaged
-    (with the damaged member's offset) at the first member that is not a whole record."""
-    offset = start
+def _record(record: _Open, offset: int, length: int, inner: int) -> Record:
+    headers = record.headers
+    return Record(
+        offset,
+        length,
+        inner,
+        headers.get("warc-record-id"),
+        headers.get("warc-type"),
+        headers.get("warc-target-uri"),
+        headers.get("warc-payload-digest"),
+        tuple(record.problems),
+        tuple(record.notes),
+        int(record.checker.block is not None) + int(record.checker.payload is not None),
+    )
+
+
+def read_warc(data: bytes | mmap.mmap, named_gz: bool) -> list[Record | Damage]:
+    """Every record of a WARC file's bytes, and every stretch that is not one, in file order.
+    A file is read as gzip when it starts like gzip or is named so; a name that belies the
+    content is itself a finding."""
+    if not data:
+        return [Damage(0, "empty file: no WARC record in it", ())]
+    gz = data[:2] == GZIP_MAGIC[:2]
+    found: list[Record | Damage] = []
+    if named_gz and not gz and data[:5] == b"WARC/":
+        found.append(Damage(0, "named .gz but not gzip-compressed (read as a plain WARC)", ()))
+    elif gz and not named_gz:
+        found.append(Damage(0, "gzip-compressed but not named .gz (read as gzip)", ()))
+    else:
+        gz = gz or named_gz
+    with memoryview(data) as view:
+        found += _read_gzip(data, view) if gz else _read_plain(view)
+    return found
+
+
+def _read_plain(view: memoryview) -> list[Record | Damage]:
+    parser = _Parser(gz=False)
+    found: list[Record | Damage] = []
+    for start in range(0, len(view), CHUNK):
+        parser.feed(view[start : start + CHUNK])
+        found += parser.commit(None)
+    return found + parser.finish()
+
+
+def _read_gzip(data: bytes | mmap.mmap, view: memoryview) -> list[Record | Damage]:
+    """Member by member; after a damaged member, on from the next gzip header."""
+    parser = _Parser(gz=True)
+    found: list[Record | Damage] = []
+    offset = 0
     while offset < len(view):
-        parser = _RecordParser()
+        parser.member_start(offset)
         try:
-            length = _stored_member(view, offset, parser)
-            if length is None:
-                parser = _RecordParser()
-                length = _inflated_member(view, offset, parser)
-            record = parser.finish(offset, length)
-        except (zlib.error, BadRecord, EOFError) as exc:
-            raise _damage(exc, offset) from exc
-        yield record
+            length = inflate_member(view, offset, parser.feed)
+        except Broken as broken:
+            found.append(Damage(offset, broken.message, parser.abandon()))
+            offset = data.find(GZIP_MAGIC, offset + 1)
+            if offset < 0:
+                break
+            continue
+        found += parser.commit(offset + length)
         offset += length
-
-
-def _stored_member(view: memoryview, offset: int, parser: _RecordParser) -> int | None:
-    """Read a member made only of stored deflate blocks (how incompressible bodies are
-    written) without inflating: CRC-32 and hashes run over the file's own bytes. None when
-    the member has a header field or a compressed block; the caller then inflates it."""
-    if bytes(view[offset : offset + 4]) != GZIP_STORED_HEAD:
-        return None
-    position, crc, size, final = offset + 10, 0, 0, False
-    while not final:
-        if position + 5 > len(view) or view[position] & 0b110:
-            return None
-        final = bool(view[position] & 1)
-        length = view[position + 1] | view[position + 2] << 8
-        if length ^ 0xFFFF != view[position + 3] | view[position + 4] << 8:
-            return None
-        data = view[position + 5 : position + 5 + length]
-        if len(data) < length:
-            raise EOFError("cut short: the file ends inside this gzip member")
-        crc = zlib.crc32(data, crc)
-        size += length
-        parser.feed(data)
-        position += 5 + length
-    trailer = bytes(view[position : position + 8])
-    if len(trailer) < 8:
-        raise EOFError("cut short: the file ends inside this gzip member")
-    if int.from_bytes(trailer[:4], "little") != crc:
-        raise zlib.error("Error -3 while decompressing data: incorrect data check")
-    if int.from_bytes(trailer[4:], "little") != size & 0xFFFFFFFF:
-        raise zlib.error("Error -3 while decompressing data: incorrect length check")
-    return position + 8 - offset
-
-
-def _inflated_member(view: memoryview, offset: int, parser: _RecordParser) -> int:
-    """Inflate one member with zlib; return its length in the file."""
-    inflater = zlib.decompressobj(31)
-    position, step = offset, 16 * 1024  # small first: what follows the member is copied aside
-    while not inflater.eof:
-        piece = view[position : position + step]
-        if not piece:
-            raise EOFError("cut short: the file ends inside this gzip member")
-        parser.feed(inflater.decompress(piece))
-        position += len(piece)
-        step = min(step * 2, CHUNK)
-    return position - offset - len(inflater.unused_data)
-
-
-class Damaged(Exception):
-    def __init__(self, offset: int, message: str) -> None:
-        super().__init__(message)
-        self.offset = offset
-        self.message = message
-
-
-def _damage(exc: Exception, offset: int) -> Damaged:
-    text = str(exc)
-    if isinstance(exc, zlib.error):
-        text = f"gzip member does not inflate ({exc})"
-    return Damaged(offset, text)
+    return found + parser.finish()
