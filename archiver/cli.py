@@ -217,6 +217,8 @@ def verify(
     else:
         for problem in report.problems:
             click.echo(str(problem))
+        for note in report.notes if verbose else ():
+            click.echo(f"note: {note}")
         if not quiet:
             state = "OK" if report.ok else f"{len(report.problems)} problem(s)"
             what = "sizes and counts only (--fast)" if report.fast else "checked"

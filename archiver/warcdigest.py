@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 HTTP_HEAD_LIMIT = 64 * 1024
 CHUNK_LINE_LIMIT = 4096
+HEAD_STEP = 4096
 
 
 @dataclass(frozen=True)
@@ -34,16 +38,18 @@ class Expected:
     digest: bytes
 
 
-def _algorithm(label: str) -> str | None:
-    """hashlib's name for a WARC digest label (`sha1`, `SHA-256`, `sha3-256`), or None."""
+@functools.lru_cache(maxsize=64)
+def _algorithm(label: str) -> tuple[str, int] | None:
+    """hashlib's name for a WARC digest label (`sha1`, `SHA-256`, `sha3-256`) and its digest
+    size in bytes, or None."""
     label = label.strip().lower()
     for name in (label, label.replace("-", ""), label.replace("-", "_")):
         if name in hashlib.algorithms_available:
             try:
-                if hashlib.new(name).digest_size > 0:  # shake_* have no fixed size
-                    return name
+                size = hashlib.new(name).digest_size
             except ValueError:
                 return None
+            return (name, size) if size > 0 else None  # shake_* have no fixed size
     return None
 
 
@@ -52,10 +58,10 @@ def read_digest(field: str, value: str | None) -> tuple[Expected | None, str | N
     if value is None:
         return None, None
     label, colon, text = value.partition(":")
-    algorithm = _algorithm(label) if colon else None
-    if algorithm is None:
+    known = _algorithm(label[:40]) if colon else None
+    if known is None:
         return None, f"{field} {value[:80]!r} names no digest algorithm known here: not checked"
-    size = hashlib.new(algorithm).digest_size
+    algorithm, size = known
     text = text.strip()
     try:
         if len(text) == size * 2:
@@ -129,7 +135,24 @@ class Dechunker:
         return None if self.error else self.hasher.digest()
 
 
-def _http_head_end(head: bytes, start: int) -> int:
+def take_head(
+    buffer: bytearray, data: memoryview, limit: int, find_end: Callable[[bytearray, int], int]
+) -> int:
+    """Append `data` to `buffer` a few KiB at a time (a head is short; the block after it need
+    not be copied) until `find_end` finds where the head ends or `buffer` passes `limit`;
+    return that end as an index into `buffer`, or -1."""
+    taken = 0
+    while taken < len(data) and len(buffer) <= limit:
+        seen = len(buffer)
+        buffer += data[taken : taken + HEAD_STEP]
+        taken += len(buffer) - seen
+        end = find_end(buffer, max(0, seen - 3))
+        if end >= 0:
+            return end
+    return -1
+
+
+def _http_head_end(head: bytes | bytearray, start: int) -> int:
     """Where an HTTP header section ends (after its empty line), or -1; bare LFs are allowed,
     as HTTP parsers and warcio allow them."""
     ends = [
@@ -138,13 +161,14 @@ def _http_head_end(head: bytes, start: int) -> int:
     return min(ends) if ends else -1
 
 
-def _is_chunked(head: bytes) -> bool:
-    for line in head.split(b"\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"transfer-encoding":
-            codings = [c.strip() for c in value.lower().split(b",")]
-            return codings[-1] == b"chunked"
-    return False
+_TRANSFER_ENCODING = re.compile(rb"\ntransfer-encoding[ \t]*:([^\n]*)", re.IGNORECASE)
+
+
+def _is_chunked(head: bytes | bytearray) -> bool:
+    found = _TRANSFER_ENCODING.search(head)
+    if found is None:
+        return False
+    return found.group(1).split(b",")[-1].strip().lower() == b"chunked"
 
 
 class BlockChecker:
@@ -185,14 +209,13 @@ class BlockChecker:
     def _head(self, data: memoryview) -> None:
         assert self.http_head is not None and self.payload is not None
         seen = len(self.http_head)
-        self.http_head += data[: HTTP_HEAD_LIMIT + 1 - seen]
-        end = _http_head_end(bytes(self.http_head), max(0, seen - 2))
+        end = take_head(self.http_head, data, HTTP_HEAD_LIMIT, _http_head_end)
         if end < 0:
             if len(self.http_head) > HTTP_HEAD_LIMIT:
                 self.head_problem = "HTTP header longer than 64 KiB: payload digest not checked"
                 self.raw = self.http_head = None
             return
-        if _is_chunked(bytes(self.http_head[:end])):
+        if _is_chunked(self.http_head[:end]):
             self.dechunker = Dechunker(hashlib.new(self.payload.algorithm))
         self.http_head = None
         self.feed_payload(data[end - seen :])

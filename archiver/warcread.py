@@ -21,13 +21,14 @@ import re
 from dataclasses import dataclass
 
 from archiver.members import GZIP_MAGIC, Broken, inflate_member
-from archiver.warcdigest import BlockChecker, read_digest
+from archiver.warcdigest import BlockChecker, read_digest, take_head
 
 CHUNK = 1024 * 1024
 HEADER_LIMIT = 64 * 1024
 RESYNC = b"\r\n\r\nWARC/1."
 LENGTH = re.compile(r"[0-9]{1,18}")
 REQUIRED = ("WARC-Record-ID", "WARC-Type", "WARC-Date")
+_SINGLE = ("content-length", "warc-type", "warc-block-digest", "warc-payload-digest")
 
 
 @dataclass(frozen=True)
@@ -70,26 +71,49 @@ class _Open:
     notes: list[str]
 
 
+def _maybe_warc(start: bytes) -> bool:
+    """Whether a record can start with these bytes (all it has of them so far)."""
+    return b"WARC/".startswith(start[:5])
+
+
+def _warc_head_end(head: bytearray, start: int) -> int:
+    return head.find(b"\r\n\r\n", start)
+
+
 def _parse_header(raw: bytes) -> tuple[dict[str, str], list[str]]:
     """Named fields (lower-cased names, first value kept) and what is wrong with them."""
-    lines = raw.split(b"\r\n")
+    version, _, rest = raw.decode("utf-8", "replace").partition("\r\n")
+    if version in ("WARC/1.0", "WARC/1.1") and _PLAIN_FIELDS.fullmatch(rest):
+        fields = _FIELD.findall(rest)
+        headers = {name.lower(): value.strip() for name, value in fields}
+        if len(headers) == len(fields):  # no field twice: nothing more to look at
+            return headers, [f"no {f} field" for f in REQUIRED if f.lower() not in headers]
+    return _parse_fields(version, rest)
+
+
+_FIELD = re.compile(r"([^:\r\n \t]+)[ \t]*:([^\r\n]*)")
+_PLAIN_FIELDS = re.compile(r"[^:\r\n \t]+[ \t]*:[^\r\n]*(?:\r\n[^:\r\n \t]+[ \t]*:[^\r\n]*)*")
+
+
+def _parse_fields(version: str, rest: str) -> tuple[dict[str, str], list[str]]:
+    """The slow and careful reading, for a header the quick one did not take."""
     problems = []
-    if lines[0] not in (b"WARC/1.0", b"WARC/1.1"):
-        problems.append(f"unknown WARC version {lines[0][:20]!r}")
+    if version not in ("WARC/1.0", "WARC/1.1"):
+        problems.append(f"unknown WARC version {version[:20]!r}")
     headers: dict[str, str] = {}
-    last = None
-    for line in lines[1:]:
-        if line[:1] in (b" ", b"\t") and last:  # a folded (continued) field, WARC 1.0
-            headers[last] += " " + line.strip().decode("utf-8", "replace")
+    last = ""
+    for line in rest.split("\r\n") if rest else ():
+        name, colon, value = line.partition(":")
+        if line[:1] in (" ", "\t") and last:  # a folded (continued) field, WARC 1.0
+            headers[last] += " " + line.strip()
             continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name.strip():
+        key = name.strip().lower()
+        if not colon or not key:
             problems.append(f"malformed header line {line[:40]!r}")
             continue
-        last = name.strip().lower().decode("utf-8", "replace")
-        text = value.strip().decode("utf-8", "replace")
-        if headers.setdefault(last, text) != text and last in ("content-length", "warc-type"):
-            problems.append(f"two different {name.strip().decode('utf-8', 'replace')} fields")
+        last, value = key, value.strip()
+        if headers.setdefault(key, value) != value and key in _SINGLE:
+            problems.append(f"two different {name.strip()} fields")
     problems += [f"no {field} field" for field in REQUIRED if field.lower() not in headers]
     return headers, problems
 
@@ -136,12 +160,11 @@ class _Parser:
         if not self.head:
             self.start = (self.member, self.inner)
         seen = len(self.head)
-        self.head += data[: HEADER_LIMIT + 4 - seen]
-        if seen < 5 <= len(self.head) and not self.head.startswith(b"WARC/"):
-            before = bytes(self.head[:seen])  # `data` itself is left to the search
-            self._lose(f"not a WARC record (starts {bytes(self.head[:16])!r})", before)
+        if seen < 5 and not _maybe_warc(bytes(self.head) + bytes(data[: 5 - seen])):
+            before = bytes(self.head)  # `data` itself is left to the search
+            self._lose(f"not a WARC record (starts {before + bytes(data[:16])!r})", before)
             return data
-        end = self.head.find(b"\r\n\r\n", max(0, seen - 3))
+        end = take_head(self.head, data, HEADER_LIMIT, _warc_head_end)
         used = (end + 4 if end >= 0 else len(self.head)) - seen
         self.inner += used
         if end >= 0:
