@@ -1,22 +1,23 @@
 """Adopting what a killed run wrote but did not yet list: a capture whose records reached the
 WARC before its manifest line gets that line from the records, instead of being fetched again
-(which would leave two captures where an uninterrupted run makes one)."""
+(which would leave two captures where an uninterrupted run makes one).
+
+The records are read as the fetcher would have judged them: a redirect whose `Location` cannot
+be followed ends its link `failed` (error `redirect`), exactly as the run that was killed would
+have recorded it, so a capture no run can follow never stops the runs after it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
 
 from archiver.errorclass import http_error, status_for
-from archiver.errors import UnfetchableURL
-from archiver.models import ManifestEntry, Role
+from archiver.fetch import redirect_target
+from archiver.models import ErrorInfo, ManifestEntry, Role
 from archiver.plan import Plan, Target
 from archiver.state import CollectionState
-from archiver.urls import canonicalize
-
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
             if record.rec_type not in ("response", "revisit") or record.http_headers is None:
                 continue
             headers, http = record.rec_headers, record.http_headers
+            if not headers.get_header("WARC-Target-URI"):
+                continue
             offset = iterator.get_record_offset()
             iterator.read_to_end(record)
             yield Capture(
@@ -56,23 +59,32 @@ def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
                 headers.get_header("WARC-Record-ID"),
                 headers.get_header("WARC-Target-URI"),
                 headers.get_header("WARC-Date"),
-                int(http.get_statuscode() or 0),
+                _number(http.get_statuscode()),
                 http.get_header("Location"),
                 http.get_header("Content-Type"),
-                int(http.get_header("Content-Length") or 0),
+                _number(http.get_header("Content-Length")),
                 headers.get_header("WARC-Payload-Digest"),
                 headers.get_header("WARC-Refers-To"),
                 headers.get_header("WARC-Truncated"),
             )
 
 
+def _number(text: str | None) -> int:
+    """A status code or length from a record's HTTP head; 0 when it is not a number."""
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else 0
+
+
 def _next_url(capture: Capture) -> str | None:
-    if capture.status not in REDIRECTS or not capture.location:
-        return None
-    try:
-        return canonicalize(urljoin(capture.url, capture.location))
-    except UnfetchableURL:
-        return None
+    """The URL `capture` redirects to, if it is a redirect that can be followed."""
+    target = redirect_target(capture.url, capture.status, capture.location)
+    return target if isinstance(target, str) else None
+
+
+def _unfollowed(capture: Capture) -> ErrorInfo | None:
+    """Why the redirect `capture` makes cannot be followed, if it is one that cannot."""
+    target = redirect_target(capture.url, capture.status, capture.location)
+    return target if isinstance(target, ErrorInfo) else None
 
 
 def _chain(url: str, by_url: dict[str, Capture]) -> list[Capture] | None:
@@ -92,7 +104,7 @@ def _chain(url: str, by_url: dict[str, Capture]) -> list[Capture] | None:
 
 def _entry(target: Target, role: Role, chain: list[Capture]) -> ManifestEntry:
     final = chain[-1]
-    error = http_error(final.status)
+    error = _unfollowed(final) or http_error(final.status)
     sha = (final.payload_digest or "").removeprefix("sha256:") or None
     return ManifestEntry(
         url=target.url,

@@ -138,6 +138,9 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
         raise InputError(f"--allow-network: {exc}") from exc
     if settings.robots not in {"obey", "ignore"}:
         raise InputError(f"--robots must be 'obey' or 'ignore', not {settings.robots!r}")
+    total = settings.total_time
+    if isinstance(total, bool) or not isinstance(total, int | float) or not total > 0:
+        raise InputError(f"total-time must be a positive number of seconds, not {total!r}")
     if settings.concurrency < 1 or settings.per_host < 1:
         raise InputError("--concurrency and --per-host must be at least 1")
     return settings

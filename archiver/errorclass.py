@@ -32,7 +32,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def classify(exc: BaseException) -> ErrorInfo:
-    """The error class (`dns`, `connect`, `tls`, `timeout`, `proxy`, ...) of a fetch exception."""
+    """The error class (`dns`, `connect`, `tls`, `timeout`, `proxy`, `url`, ...) of a fetch
+    exception; `error`, with the exception's type, for one nobody foresaw. Never raises."""
     message = str(exc) or type(exc).__name__
     for link in _chain(exc):
         if isinstance(link, ResolveFailed):
@@ -56,8 +57,10 @@ def classify(exc: BaseException) -> ErrorInfo:
         return ErrorInfo("connect", message)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return ErrorInfo("disconnect", message)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, httpx.UnsupportedProtocol):
         return ErrorInfo("scheme", message)
+    if isinstance(exc, httpx.InvalidURL | UnicodeError):
+        return ErrorInfo("url", f"no request can be made for it: {message}")
     return ErrorInfo("error", f"{type(exc).__name__}: {message}")
 
 

@@ -3,29 +3,36 @@
 Each attempt is one HTTP exchange with its body spooled and hashed; tenacity decides whether to
 try again (`retry.should_retry`), Retry-After pauses the whole host, and only the exchange that
 ends the retries is stored, through the `store` callback, before the next redirect hop.
+
+One deadline (`Settings.total_time`) bounds each attempt at a resource: the wait for its origin's
+robots.txt, connecting, the response head and the body. Time spent waiting for our own turn at
+the host (per-host slots, --delay, Retry-After pauses, backoff between retries) does not count:
+that is politeness, not the server's doing. A body cut by the deadline is kept and marked
+truncated (`time`); a head that never completes is `failed` with error `timeout`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from archiver.addresses import parse_networks, refuse_literal
 from archiver.config import Settings
 from archiver.errorclass import classify, http_error, status_for
-from archiver.errors import UnfetchableURL
+from archiver.errors import StorageError, UnfetchableURL
 from archiver.exchange import BodySpool, Exchange
 from archiver.models import ErrorInfo, FetchResult, Hop, Status, WarcRecordRef
 from archiver.politeness import HostGate
 from archiver.retry import backoff, parse_retry_after, should_retry
 from archiver.robots import RobotsCache
-from archiver.urls import canonicalize
+from archiver.urls import resolve_location
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -57,6 +64,15 @@ class Attempt:
             self.exchange.close()
 
 
+@dataclass
+class _Trail:
+    """How far one link got: the URL being fetched, the attempts made, the redirects stored."""
+
+    current: str
+    attempts: int = 0
+    hops: list[Hop] = field(default_factory=list)
+
+
 class Fetcher:
     """Fetches URLs with one shared client, host gate and robots cache."""
 
@@ -70,34 +86,53 @@ class Fetcher:
         self._gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
         self._robots = RobotsCache(client, settings.agent)
         self._networks = parse_networks(settings.allow_networks)
+        self._robots_due: dict[str, float] = {}  # origin -> when waiting for robots.txt ends
         self.bytes_received = 0
 
     async def fetch(self, url: str) -> FetchResult:
-        """Fetch `url`, following redirects hop by hop; every hop's response is stored."""
-        hops: list[Hop] = []
+        """Fetch `url`, following redirects hop by hop; every hop's response is stored.
+
+        Never raises for anything about this one link (a URL or Location that cannot be parsed
+        or sent, a server breaking the protocol, a surprise in any library below): that ends
+        the link `failed` with its reason, and the other links go on. Only `StorageError` (the
+        run cannot go on) and cancellation propagate.
+        """
+        trail = _Trail(url)
+        try:
+            urlsplit(url)
+        except ValueError as exc:  # from a manifest or a caller, not from canonicalize
+            return _failure(url, url, ErrorInfo("url", f"cannot be parsed: {exc}"), 0, [])
+        try:
+            return await self._follow(url, trail)
+        except StorageError:
+            raise
+        except Exception as exc:  # the last resort: one link must never cancel the others
+            return _failure(url, trail.current, classify(exc), trail.attempts, trail.hops)
+
+    async def _follow(self, url: str, trail: _Trail) -> FetchResult:
         seen = {url}
-        current = url
-        attempts = 0
         while True:
-            attempt, tries = await self._with_retries(current)
-            attempts += tries
+            attempt, tries = await self._with_retries(trail.current)
+            trail.attempts += tries
             exchange = attempt.exchange
             if exchange is None:
                 error = attempt.error or ErrorInfo("error", "no response")
-                return _failure(url, current, error, attempts, hops)
+                return _failure(url, trail.current, error, trail.attempts, trail.hops)
             try:
                 ref = await self._store(exchange)
             finally:
                 exchange.close()
-            target = _redirect_target(current, exchange)
-            if target is None:
-                return _final(url, exchange, attempt, ref, attempts, hops)
-            hops.append(Hop(current, exchange.status, target, ref.record_id))
-            problem = _redirect_problem(target, seen, len(hops), self._settings.max_redirects)
+            target = _redirect_target(trail.current, exchange)
+            if not isinstance(target, str):
+                return _final(url, exchange, attempt, ref, trail.attempts, trail.hops, target)
+            trail.hops.append(Hop(trail.current, exchange.status, target, ref.record_id))
+            limit = self._settings.max_redirects
+            problem = _redirect_problem(target, seen, len(trail.hops), limit)
             if problem is not None:
-                return _failure(url, current, problem, attempts, hops, exchange.status)
+                hops = trail.hops
+                return _failure(url, trail.current, problem, trail.attempts, hops, exchange.status)
             seen.add(target)
-            current = target
+            trail.current = target
 
     async def _with_retries(self, url: str) -> tuple[Attempt, int]:
         """The attempt that ends the retries, and how many were made. Most links need one
@@ -148,30 +183,77 @@ class Fetcher:
             refused = refuse_literal(host, self._networks)
             if refused:
                 return Attempt(error=ErrorInfo("private-address", refused))
+        budget = self._settings.total_time
         if self._settings.robots == "obey":
-            blocked = await self._robots.check(url)
+            started = time.monotonic()
+            blocked = await self._robots_verdict(url, f"{parts.scheme}://{parts.netloc}")
             if blocked is not None:
                 return Attempt(error=blocked)
+            budget -= time.monotonic() - started
         async with self._gate.slot(parts.netloc):
-            return await self._exchange(url)
+            return await self._exchange(url, time.monotonic() + budget)
 
-    async def _exchange(self, url: str) -> Attempt:
-        request = self._client.build_request("GET", url)
+    async def _robots_verdict(self, url: str, origin: str) -> ErrorInfo | None:
+        """robots.txt's verdict on `url`, waited for within the deadline. The deadline of the
+        robots.txt itself runs from when its origin was first asked about, so links that come
+        later do not each wait anew for one that never arrives. The wait is shielded: a link
+        that gives up must not cancel the fetch of robots.txt that other links share."""
+        now = time.monotonic()
+        due = self._robots_due.setdefault(origin, now + self._settings.total_time)
+        wait = min(due - now, self._settings.total_time)
+        if wait > 0:
+            try:
+                async with asyncio.timeout(wait):
+                    return await asyncio.shield(self._robots_checked(url, origin))
+            except TimeoutError:
+                pass
+        total = self._settings.total_time
+        return ErrorInfo("timeout", f"{origin}/robots.txt did not arrive within {total:g} s")
+
+    async def _robots_checked(self, url: str, origin: str) -> ErrorInfo | None:
+        verdict = await self._robots.check(url)
+        self._robots_due[origin] = float("inf")  # known now: asking again costs no wait
+        return verdict
+
+    async def _exchange(self, url: str, deadline: float) -> Attempt:
+        try:
+            request = self._client.build_request("GET", url)
+        except Exception as exc:  # a URL that httpx cannot express is this link's failure
+            return Attempt(error=ErrorInfo("url", f"no request can be made for it: {exc}"))
         date = datetime.now(UTC)
         try:
-            response = await self._client.send(request, stream=True)
+            async with asyncio.timeout(deadline - time.monotonic()):
+                response = await self._send(request)
+        except TimeoutError:
+            total = self._settings.total_time
+            return Attempt(error=ErrorInfo("timeout", f"no response head within {total:g} s"))
         except Exception as exc:  # every per-link failure becomes a value
             return Attempt(error=classify(exc))
         try:
-            return await self._receive(url, request, response, date)
+            return await self._receive(url, request, response, date, deadline)
         finally:
             await response.aclose()
 
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send one request, its head answered, its body not yet read. httpx's `send` parses a
+        3xx answer's Location for `next_request`, and raises when it cannot, before anyone can
+        store the answer; the fetcher judges every Location itself (`redirect_target`), so it
+        sends the one request, with the Basic credentials of the URL as `send` would."""
+        url = request.url
+        if url.username or url.password:
+            request = next(httpx.BasicAuth(url.username, url.password).sync_auth_flow(request))
+        return await self._client._send_single_request(request)
+
     async def _receive(
-        self, url: str, request: httpx.Request, response: httpx.Response, date: datetime
+        self,
+        url: str,
+        request: httpx.Request,
+        response: httpx.Response,
+        date: datetime,
+        deadline: float,
     ) -> Attempt:
         spool = BodySpool()
-        error, truncated = await self._read_body(response, spool)
+        error, truncated = await self._read_body(response, spool, deadline)
         self.bytes_received += spool.size
         exchange = Exchange(
             url=url,
@@ -195,22 +277,23 @@ class Fetcher:
         return Attempt(exchange, error, retry_after)
 
     async def _read_body(
-        self, response: httpx.Response, spool: BodySpool
+        self, response: httpx.Response, spool: BodySpool, deadline: float
     ) -> tuple[ErrorInfo | None, str | None]:
-        """Stream the raw body into `spool` within the size and time limits."""
+        """Stream the raw body into `spool` within the size limit and by the `deadline`
+        (`time.monotonic()` seconds)."""
         limit = self._settings.max_size
-        deadline = time.monotonic() + self._settings.total_time
         try:
-            async for chunk in response.aiter_raw():
-                if spool.size + len(chunk) > limit:
-                    spool.write(chunk[: limit - spool.size])
-                    return ErrorInfo(
-                        "too-large", f"body exceeds {limit} bytes; kept the first {limit}"
-                    ), "length"
-                spool.write(chunk)
-                if time.monotonic() > deadline:
-                    message = f"body took longer than {self._settings.total_time:g} s"
-                    return ErrorInfo("timeout", message), "time"
+            async with asyncio.timeout(deadline - time.monotonic()):
+                async for chunk in response.aiter_raw():
+                    if spool.size + len(chunk) > limit:
+                        spool.write(chunk[: limit - spool.size])
+                        return ErrorInfo(
+                            "too-large", f"body exceeds {limit} bytes; kept the first {limit}"
+                        ), "length"
+                    spool.write(chunk)
+        except TimeoutError:
+            message = f"the response took longer than {self._settings.total_time:g} s"
+            return ErrorInfo("timeout", message), "time"
         except Exception as exc:  # a cut body is kept and marked, never raised
             error = classify(exc)
             return error, "time" if error.kind == "timeout" else "disconnect"
@@ -230,14 +313,21 @@ def _peer_address(response: httpx.Response) -> str | None:
     return peer if isinstance(peer, str) else None
 
 
-def _redirect_target(current: str, exchange: Exchange) -> str | None:
-    location = exchange.header("location")
-    if exchange.status not in REDIRECT_STATUSES or not location:
+def redirect_target(url: str, status: int, location: str | None) -> str | ErrorInfo | None:
+    """Where a response to `url` redirects: the canonical target; None when it is no redirect
+    (not a 301, 302, 303, 307 or 308, or no Location); or, when the Location cannot be parsed
+    or names nothing fetchable, the `redirect` error that ends the link. Never raises."""
+    if status not in REDIRECT_STATUSES or not location:
         return None
     try:
-        return canonicalize(urljoin(current, location.strip()))
-    except UnfetchableURL:
-        return None
+        return resolve_location(url, location)
+    except UnfetchableURL as exc:
+        shown = location if len(location) <= 200 else location[:200] + "..."
+        return ErrorInfo("redirect", f"cannot follow Location {shown!r} ({exc.reason})")
+
+
+def _redirect_target(current: str, exchange: Exchange) -> str | ErrorInfo | None:
+    return redirect_target(current, exchange.status, exchange.header("location"))
 
 
 def _redirect_problem(target: str, seen: set[str], hops: int, limit: int) -> ErrorInfo | None:
@@ -277,8 +367,11 @@ def _final(
     ref: WarcRecordRef,
     attempts: int,
     hops: list[Hop],
+    unfollowed: ErrorInfo | None = None,
 ) -> FetchResult:
-    error = attempt.error or http_error(exchange.status)
+    """The result ending in `exchange`, stored as `ref`; `unfollowed` is why a redirect it
+    made was not followed."""
+    error = unfollowed or attempt.error or http_error(exchange.status)
     return FetchResult(
         url=url,
         status=status_for(exchange.status, error),

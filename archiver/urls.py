@@ -3,7 +3,12 @@
 `canonicalize` turns whatever a document wrote (entities, full-width spaces, protocol-relative or
 relative references, Unicode hosts and paths) into one percent-encoded ASCII form used for
 de-duplication and as the WARC-Target-URI. It is idempotent, and raises `UnfetchableURL` with a
-short reason (`empty`, `scheme`, `relative`, `host`, `port`) for what cannot be fetched.
+short reason (`empty`, `scheme`, `relative`, `host`, `port`, `length`) for what cannot be
+fetched, and nothing else: whatever it returns, httpx can make a request of. Hosts follow the
+WHATWG URL standard where RFC 3986 leaves room: a host ending in a number is an IPv4 address in
+any of the forms `inet_aton` reads (`127.1`, `0x7f.1`, `2130706433`), written back
+dotted-decimal, and refused if it is not one (`1.2.3.256`); an `xn--` label must be a valid
+IDNA 2008 A-label; a URL longer than httpx takes (65536 characters) is refused as `length`.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{0,31});")
 _ASCII_HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?")
+_IPV4_PART = re.compile(r"0x([0-9a-f]*)|0([0-7]+)|(0|[1-9][0-9]*)")
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _EDGE_JUNK = "\u200b\u200c\u200d\u2060\ufeff"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters to percent-encode (or a %XX escape to normalise), by URL part.
 _PATH_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 _QUERY_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 _USER_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:]")
+MAX_URL_LENGTH = 65536  # characters, as httpx allows
 CACHE_SIZE = 8192  # canonical forms remembered: mirrors repeat their menus in every document
 
 
@@ -89,8 +97,10 @@ def _build(raw: str, scheme: str, rest: str) -> str:
     netloc = _authority(raw, scheme, authority)
     path = _remove_dot_segments(_quote(path, _PATH_UNSAFE)) or "/"
     query = _quote(query, _QUERY_UNSAFE)
-    url = f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
-    return _protect_entities(url)
+    url = _protect_entities(f"{scheme}://{netloc}{path}" + (f"?{query}" if query else ""))
+    if len(url) > MAX_URL_LENGTH:
+        raise UnfetchableURL(raw, "length")
+    return url
 
 
 def _authority(raw: str, scheme: str, authority: str) -> str:
@@ -119,6 +129,8 @@ def _host(raw: str, host: str) -> str:
     """Lowercase and IDNA-encode a host; refuse what cannot be one."""
     if host.startswith("["):
         try:
+            if not host.endswith("]"):
+                raise ValueError("no closing bracket")
             return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
         except ValueError as exc:
             raise UnfetchableURL(raw, "host") from exc
@@ -127,7 +139,49 @@ def _host(raw: str, host: str) -> str:
         host = _idna(raw, host)
     if len(host) > 253 or not _ASCII_HOST.fullmatch(host):
         raise UnfetchableURL(raw, "host")
+    labels = host.split(".")
+    if labels[-1] == "":
+        labels.pop()
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        return _ipv4(raw, labels)
+    if "xn--" in host:
+        _check_a_labels(raw, labels)
     return host
+
+
+def _ipv4(raw: str, parts: list[str]) -> str:
+    """WHATWG's IPv4 parser: one to four parts, decimal, octal (`0` first) or hex (`0x`), the
+    last filling the bytes the others leave; anything else is no host at all."""
+    numbers = [_ipv4_number(part) for part in parts]
+    if len(parts) > 4 or any(number is None or number > 255 for number in numbers[:-1]):
+        raise UnfetchableURL(raw, "host")
+    last = numbers[-1]
+    if last is None or last >= 256 ** (5 - len(parts)):
+        raise UnfetchableURL(raw, "host")
+    value = last + sum(n << (8 * (3 - i)) for i, n in enumerate(numbers[:-1]) if n is not None)
+    return str(ipaddress.IPv4Address(value))
+
+
+def _ipv4_number(part: str) -> int | None:
+    match = _IPV4_PART.fullmatch(part)
+    if match is None:
+        return None
+    hexadecimal, octal, decimal = match.groups()
+    if hexadecimal is not None:
+        return int(hexadecimal, 16) if hexadecimal else 0
+    return int(octal, 8) if octal is not None else int(decimal)
+
+
+def _check_a_labels(raw: str, labels: list[str]) -> None:
+    """Refuse an `xn--` label that does not decode under IDNA 2008 (as httpx reads it)."""
+    import idna  # only hosts with an A-label need it
+
+    for label in labels:
+        if label.startswith("xn--"):
+            try:
+                idna.decode(label)
+            except ValueError as exc:  # idna.IDNAError is a UnicodeError
+                raise UnfetchableURL(raw, "host") from exc
 
 
 def _idna(raw: str, host: str) -> str:
@@ -139,6 +193,18 @@ def _idna(raw: str, host: str) -> str:
         return ".".join(label.encode("idna").decode("ascii") for label in labels)
     except (UnicodeError, ValueError) as exc:
         raise UnfetchableURL(raw, "host") from exc
+
+
+def resolve_location(base: str, location: str) -> str:
+    """The canonical URL that a `Location` value (or any reference from a server or a file)
+    names, resolved against the canonical URL `base` (RFC 9110 section 10.2.2, RFC 3986 section
+    5.2). Raises `UnfetchableURL` for whatever cannot be parsed or fetched (`http://[x/`, a
+    port past 65535, a control character in the host), and never anything else."""
+    try:
+        joined = urljoin(base, location.strip())
+    except ValueError as exc:
+        raise UnfetchableURL(location, "host") from exc
+    return canonicalize(joined)
 
 
 def _quote(text: str, unsafe: re.Pattern[str]) -> str:
