@@ -6,7 +6,8 @@ settings (config.py) use them.
 A host is judged as every reader of it would read it: the URL Standard's host parser (browsers,
 and proxies built on it: percent-decoding, UTS #46 mapping of full-width digits and ideographic
 full stops, the IPv4 parser that takes `127.1`, `2130706433`, `0x7f.1`, `0177.0.0.1` and a
-trailing dot) and the C resolver's `inet_aton`, whose spellings are a subset of those.
+trailing dot), the C resolver's `inet_aton`, whose spellings are a subset of those, and parsers
+that read `0127.0.0.1` as decimal. A host is refused if any of its readings is.
 An address is public only if it is global unicast and not in IANA's special-purpose registries
 (RFC 6890 and its updates); an IPv6 address that embeds an IPv4 one (mapped, compatible, SIIT,
 NAT64 RFC 6052, 6to4 RFC 3056, Teredo RFC 4380, ISATAP RFC 5214) is public only if every IPv4
@@ -181,10 +182,16 @@ def host_addresses(host: str) -> tuple[IPAddress, ...]:
             try:
                 found.append(ipaddress.ip_address(text))
             except ValueError:
-                v4 = whatwg_ipv4(text)
-                if v4 is not None:
-                    found.append(v4)
+                found.extend(v4 for v4 in (whatwg_ipv4(text), _decimal_quad(text)) if v4)
     return tuple(dict.fromkeys(found))
+
+
+def _decimal_quad(text: str) -> ipaddress.IPv4Address | None:
+    """`0127.0.0.1` read with leading zeros as decimal, as some parsers do (Go before 1.17)."""
+    parts = text.removesuffix(".").split(".")
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts):
+        return None
+    return ipaddress.IPv4Address(".".join(str(int(part)) for part in parts))
 
 
 def is_loopback_name(host: str) -> bool:
