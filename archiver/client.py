@@ -1,13 +1,19 @@
-"""Building the httpx client: direct (archiver's own transport, behind the address guard), or
-through a proxy (httpx's transports)."""
+"""Building the httpx client, with the private-address guard on every route.
+
+A request goes out directly (archiver's own transport, which resolves names itself and judges
+every address it connects to) or through a proxy (httpx's transport, behind a guard that judges
+the host as written, since the proxy resolves names). The routes are the ones httpx itself would
+take from --proxy or from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), but
+built here, so that no request, proxied or not, reaches a transport without the guard.
+"""
 
 from __future__ import annotations
 
 import ssl
-import urllib.request
 
 import certifi
 import httpx
+from httpx._utils import get_environment_proxies  # httpx's own reading of the environment
 
 from archiver.addresses import parse_networks
 from archiver.config import Settings
@@ -17,12 +23,17 @@ from archiver.wire import DirectTransport
 ACCEPT_ENCODING = "gzip, deflate"
 
 
-def proxy_in_use(settings: Settings) -> str | None:
-    """The proxy URL from --proxy or the standard environment variables, if any."""
+def proxy_routes(settings: Settings) -> dict[str, str | None]:
+    """httpx URL patterns (`all://`, `https://`, `all://*example.com`) -> the proxy URL for
+    them, or None for requests sent directly: --proxy for everything, else the environment."""
     if settings.proxy:
-        return settings.proxy
-    found = urllib.request.getproxies()
-    return found.get("https") or found.get("http") or found.get("all")
+        return {"all://": settings.proxy}
+    return get_environment_proxies()
+
+
+def proxy_in_use(settings: Settings) -> str | None:
+    """A proxy URL that some requests go through (--proxy or the environment), if any."""
+    return next((url for url in proxy_routes(settings).values() if url), None)
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext:
@@ -30,31 +41,50 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
+class ProxiedRoute(httpx.AsyncBaseTransport):
+    """Requests through a proxy: the guard judges each request's host as written (an IP
+    literal in any spelling, a `localhost` name) before anything is sent to the proxy.
+    Raises guard.PrivateAddress."""
+
+    def __init__(self, guard: Guard, inner: httpx.AsyncBaseTransport) -> None:
+        self._guard = guard
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._guard.check_host(request.url.raw_host.decode("ascii"))
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def build_client(settings: Settings) -> httpx.AsyncClient:
-    """An AsyncClient that never follows redirects itself (the fetcher goes hop by hop)."""
+    """An AsyncClient that never follows redirects itself (callers go hop by hop) and whose
+    every route, direct or proxied, is guarded."""
     limits = httpx.Limits(
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
     )
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 30.0))
     headers = {"User-Agent": settings.agent, "Accept-Encoding": ACCEPT_ENCODING}
-    if proxy_in_use(settings):
-        client = httpx.AsyncClient(
-            proxy=settings.proxy,
-            trust_env=settings.proxy is None,
-            verify=ssl_context(settings),
-            limits=limits,
-            timeout=timeout,
-            headers=headers,
+    guard = Guard(settings.allow_private, parse_networks(settings.allow_networks))
+    direct = DirectTransport(
+        guard,
+        settings.per_host + 1,
+        lambda: ssl_context(settings),
+        max_idle=2 * settings.concurrency,
+    )
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    for pattern, proxy in proxy_routes(settings).items():
+        if proxy is None:
+            mounts[pattern] = None  # httpx sends it through `transport`: the direct one
+            continue
+        inner = httpx.AsyncHTTPTransport(
+            proxy=proxy, verify=ssl_context(settings), limits=limits, trust_env=False
         )
-    else:
-        guard = Guard(settings.allow_private, parse_networks(settings.allow_networks))
-        transport = DirectTransport(
-            guard,
-            settings.per_host + 1,
-            lambda: ssl_context(settings),
-            max_idle=2 * settings.concurrency,
-        )
-        client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers)
+        mounts[pattern] = ProxiedRoute(guard, inner)
+    client = httpx.AsyncClient(
+        transport=direct, mounts=mounts, trust_env=False, timeout=timeout, headers=headers
+    )
     client._cookies = SetCookieOnly(client.cookies)  # (if httpx renames it: slower, not wrong)
     return client
 

@@ -179,8 +179,8 @@ class Fetcher:
     async def _attempt(self, url: str) -> Attempt:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if self._proxied and not self._settings.allow_private:
-            refused = refuse_literal(host, self._networks)
+        if not self._settings.allow_private:  # the client's routes judge again, hop by hop
+            refused = refuse_literal(host, self._networks, names=self._proxied)
             if refused:
                 return Attempt(error=ErrorInfo("private-address", refused))
         budget = self._settings.total_time

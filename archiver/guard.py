@@ -2,7 +2,9 @@
 
 Without a proxy, the tool resolves names itself and connects to the checked address, so a DNS
 answer cannot change between the check and the connection. Behind a proxy the proxy resolves
-names; then only IP literals and `localhost` names can be judged (see `refuse_literal`).
+names; then only IP literals (in every spelling, see `addresses.host_addresses`) and `localhost`
+names can be judged (`Guard.check_host`). Every request the tool makes goes through one of the
+two (client.py builds every route of the client that way).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import ipaddress
 import socket
 
-from archiver.addresses import IPNetwork, parse_ip, permitted
+from archiver.addresses import IPNetwork, host_addresses, permitted, refuse_literal
 
 
 class ResolveFailed(Exception):
@@ -26,8 +28,8 @@ class ResolveFailed(Exception):
 class PrivateAddress(Exception):
     """Every address of the host is private, loopback, link-local, multicast or reserved."""
 
-    def __init__(self, host: str, address: str) -> None:
-        super().__init__(f"{host} resolves to non-public address {address}")
+    def __init__(self, host: str, address: str, reason: str | None = None) -> None:
+        super().__init__(reason or f"{host} resolves to non-public address {address}")
         self.host = host
         self.address = address
 
@@ -42,18 +44,31 @@ class Guard:
         self._cache: dict[tuple[str, int], list[str] | ResolveFailed] = {}
 
     async def addresses(self, host: str, port: int) -> list[str]:
-        """The addresses of `host` to connect to; ResolveFailed or PrivateAddress if none."""
+        """The addresses of `host` to connect to; ResolveFailed or PrivateAddress if none.
+        An IP literal in any spelling is refused if any reading of it is not permitted."""
         return self._allowed(host, await self._resolve(host, port))
+
+    def check_host(self, host: str) -> None:
+        """For a request a proxy will resolve: raise PrivateAddress if `host` is, in any
+        spelling, an address that is not permitted, or a `localhost` name."""
+        if self._allow_private:
+            return
+        reason = refuse_literal(host, self._networks)
+        if reason is not None:
+            raise PrivateAddress(host, host, reason)
 
     def check_peer(self, host: str, address: str) -> None:
         """Raise PrivateAddress unless the connected `address` is one a link may reach."""
         self._allowed(host, [address])
 
     async def _resolve(self, host: str, port: int) -> list[str]:
-        literal = parse_ip(host)
-        if literal is not None:
-            return [str(literal)]
-        key = (host, port)
+        literals = host_addresses(host)
+        if literals:
+            reason = refuse_literal(host, self._networks, names=False)
+            if reason is not None and not self._allow_private:
+                raise PrivateAddress(host, str(literals[0]), reason)
+            return [str(literals[0])]
+        key = (host.lower(), port)  # `Example.com.` stays apart: a search domain may apply
         if key not in self._cache:
             self._cache[key] = await self._lookup(host, port)
         found = self._cache[key]

@@ -1,16 +1,30 @@
-"""robots.txt, fetched once per origin and cached, judged by protego (RFC 9309 rules)."""
+"""robots.txt, fetched once per origin and cached, judged by protego (RFC 9309 rules).
+
+The file is fetched hop by hop through the same guarded client as every link (a redirect to a
+private address is refused before any connection), following at most `MAX_REDIRECTS` redirects
+(RFC 9309 section 2.3.1.2 asks for at least five), and decoded within `MAX_ROBOTS_BYTES` as the
+bytes arrive. What RFC 9309 calls "unavailable" allows everything: a 4xx, too many redirects, a
+redirect that cannot be followed (unparseable, or to an address the guard refuses), a body that
+cannot be decoded. "Unreachable" (5xx) holds the origin back. A network failure allows
+everything too: the fetch of the link itself meets and reports the same trouble.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from protego import Protego
 
+from archiver.decoding import BoundedDecoder, DecodingError, parse_codings
+from archiver.errors import UnfetchableURL
 from archiver.models import ErrorInfo
+from archiver.urls import canonicalize
 
 MAX_ROBOTS_BYTES = 512 * 1024
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ALLOW_ALL = Protego.parse("")
 
 
@@ -36,22 +50,53 @@ class RobotsCache:
         return ErrorInfo("robots", f"disallowed by {origin}/robots.txt")
 
     async def _load(self, origin: str) -> Protego | ErrorInfo:
-        try:
-            async with self._client.stream(
-                "GET", f"{origin}/robots.txt", follow_redirects=True
-            ) as response:
-                if response.status_code >= 500:
-                    return ErrorInfo(
-                        "robots-unavailable",
-                        f"{origin}/robots.txt answered {response.status_code}; origin held back",
-                    )
-                if response.status_code >= 400:
-                    return ALLOW_ALL
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= MAX_ROBOTS_BYTES:
-                        break
-        except Exception:  # the fetch itself will meet and report the same trouble
-            return ALLOW_ALL
-        return Protego.parse(bytes(body[:MAX_ROBOTS_BYTES]).decode("utf-8", "replace"))
+        url: str | None = f"{origin}/robots.txt"
+        for _ in range(MAX_REDIRECTS + 1):
+            if url is None:
+                break
+            try:
+                rules, url = await self._hop(origin, url)
+            except Exception:  # refused by the guard, or network trouble: see the docstring
+                return ALLOW_ALL
+            if rules is not None:
+                return rules
+        return ALLOW_ALL
+
+    async def _hop(self, origin: str, url: str) -> tuple[Protego | ErrorInfo | None, str | None]:
+        """One request: the rules it settles, or the next URL to ask (None: unavailable)."""
+        async with self._client.stream("GET", url, follow_redirects=False) as response:
+            status = response.status_code
+            if status in REDIRECT_STATUSES:
+                return None, _next_hop(url, response.headers.get("location"))
+            if status >= 500:
+                message = f"{origin}/robots.txt answered {status}; origin held back"
+                return ErrorInfo("robots-unavailable", message), None
+            if status >= 300:
+                return ALLOW_ALL, None
+            text = await read_decoded(response, MAX_ROBOTS_BYTES)
+        return (ALLOW_ALL if text is None else Protego.parse(text)), None
+
+
+def _next_hop(current: str, location: str | None) -> str | None:
+    if not location:
+        return None
+    try:
+        return canonicalize(urljoin(current, location.strip()))
+    except (UnfetchableURL, ValueError):
+        return None
+
+
+async def read_decoded(response: httpx.Response, limit: int) -> str | None:
+    """The first `limit` bytes of the decoded body as text (UTF-8, errors replaced), reading
+    raw bytes and undoing the content codings within the bound; None if they cannot be undone."""
+    try:
+        decoder = BoundedDecoder(
+            parse_codings(response.headers.get_list("content-encoding")), limit
+        )
+        async for chunk in response.aiter_raw():
+            decoder.feed(chunk)
+            if decoder.full:
+                break
+    except DecodingError:
+        return None
+    return bytes(decoder.body).decode("utf-8", "replace")
