@@ -20,13 +20,13 @@ import re
 import unicodedata
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from archiver.addresses import whatwg_ipv4
 from archiver.errors import UnfetchableURL
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{0,31});")
 _ASCII_HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?")
-_IPV4_PART = re.compile(r"0x([0-9a-f]*)|0([0-7]+)|(0|[1-9][0-9]*)")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _EDGE_JUNK = "\u200b\u200c\u200d\u2060\ufeff"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -149,27 +149,13 @@ def _host(raw: str, host: str) -> str:
     return host
 
 
-def _ipv4(raw: str, parts: list[str]) -> str:
-    """WHATWG's IPv4 parser: one to four parts, decimal, octal (`0` first) or hex (`0x`), the
-    last filling the bytes the others leave; anything else is no host at all."""
-    numbers = [_ipv4_number(part) for part in parts]
-    if len(parts) > 4 or any(number is None or number > 255 for number in numbers[:-1]):
+def _ipv4(raw: str, labels: list[str]) -> str:
+    """A host ending in a number is an IPv4 address as the URL Standard reads it, written back
+    dotted-decimal; anything else is no host at all."""
+    address = whatwg_ipv4(".".join(labels))
+    if address is None:
         raise UnfetchableURL(raw, "host")
-    last = numbers[-1]
-    if last is None or last >= 256 ** (5 - len(parts)):
-        raise UnfetchableURL(raw, "host")
-    value = last + sum(n << (8 * (3 - i)) for i, n in enumerate(numbers[:-1]) if n is not None)
-    return str(ipaddress.IPv4Address(value))
-
-
-def _ipv4_number(part: str) -> int | None:
-    match = _IPV4_PART.fullmatch(part)
-    if match is None:
-        return None
-    hexadecimal, octal, decimal = match.groups()
-    if hexadecimal is not None:
-        return int(hexadecimal, 16) if hexadecimal else 0
-    return int(octal, 8) if octal is not None else int(decimal)
+    return str(address)
 
 
 def _check_a_labels(raw: str, labels: list[str]) -> None:
