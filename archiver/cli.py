@@ -1,9 +1,15 @@
-"""The command line: options -> Settings, one library call, library errors -> exit codes."""
+"""The command line: options -> Settings, one library call, library errors -> exit codes.
+
+Everything printed goes through `_say` or `_emit_json` (archiver.neutral): a URL, title, path or
+error from an untrusted document, server or file never reaches the terminal with its control,
+bidi or surrogate characters raw. Library warnings (the `archiver` logger) print the same way.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import signal
 import sys
 import time
@@ -17,6 +23,7 @@ from archiver import __version__
 from archiver.config import Settings, build_settings, load_config
 from archiver.errors import ArchiverError
 from archiver.models import DEFAULT_ROLES, Status
+from archiver.neutral import for_terminal, json_for_terminal
 
 # Each command imports what it needs: `verify` should not pay for httpx, lxml and rich.
 
@@ -45,7 +52,26 @@ def _settings(ctx: click.Context, values: dict[str, Any]) -> Settings:
 
 
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=None))
+    click.echo(json_for_terminal(json.dumps(data, ensure_ascii=False, indent=None)))
+
+
+def _say(text: str, *, err: bool = False, keep: str = "") -> None:
+    """Print `text` with control characters escaped, except those in `keep` (say "\n")."""
+    click.echo(for_terminal(text, keep), err=err)
+
+
+class _Warnings(logging.Handler):
+    """The library's warnings (bad manifest lines, a state file rebuilt) on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _say(f"archiver: warning: {record.getMessage()}", err=True)
+
+
+def _print_warnings() -> None:
+    logger = logging.getLogger("archiver")
+    if not any(isinstance(handler, _Warnings) for handler in logger.handlers):
+        logger.addHandler(_Warnings())
+        logger.propagate = False
 
 
 shared = [
@@ -75,6 +101,7 @@ def cli() -> None:
     archiver archive examples/ -c news
     archiver verify -c news
     """
+    _print_warnings()
 
 
 @cli.command()
@@ -158,11 +185,11 @@ def archive(
     live = sys.stderr.isatty() and not quiet and not as_json
     summary = run_archive(list(paths), settings, _live_progress() if live else None)
     for warning in summary.warnings:
-        click.echo(f"archiver: warning: {warning}", err=True)
+        _say(f"archiver: warning: {warning}", err=True)
     if as_json:
         _emit_json(dataclasses.asdict(summary))
     elif not quiet:
-        click.echo(summary_text(summary))
+        _say(summary_text(summary), keep="\n")
     bad = summary.counts.get(Status.DEAD.value, 0) + summary.counts.get(Status.FAILED.value, 0)
     if fail_on_dead and bad:
         ctx.exit(Exit.PROBLEM)
@@ -216,13 +243,13 @@ def verify(
         _emit_json(report.as_json())
     else:
         for problem in report.problems:
-            click.echo(str(problem))
+            _say(str(problem))
         for note in report.notes if verbose else ():
-            click.echo(f"note: {note}")
+            _say(f"note: {note}")
         if not quiet:
             state = "OK" if report.ok else f"{len(report.problems)} problem(s)"
             what = "sizes and counts only (--fast)" if report.fast else "checked"
-            click.echo(
+            _say(
                 f"{report.collection}: {report.warc_files} WARC files, {report.records} "
                 f"records, {report.entries} manifest entries {what}: {state}"
             )
@@ -264,7 +291,7 @@ def recheck(
         _emit_json(summary.__dict__ | {"counts": dict(summary.counts)})
     elif not quiet:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items())) or "nothing due"
-        click.echo(
+        _say(
             f"{summary.collection}: checked {summary.checked} links: {counts}; "
             f"captured {summary.captured}"
         )
@@ -299,11 +326,13 @@ def report(
     """
     from archiver.report import load_report, render
 
-    text = render(load_report(_settings(ctx, options)), "json" if as_json else fmt)
+    shown = "json" if as_json else fmt
+    text = render(load_report(_settings(ctx, options)), shown)
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        safe = json_for_terminal(text) if shown == "json" else for_terminal(text, "\r\n")
+        click.echo(safe, nl=not text.endswith("\n"))
 
 
 @cli.command()
@@ -327,7 +356,7 @@ def export(
     if as_json:
         _emit_json({"wacz": target, "pages": count})
     elif not quiet:
-        click.echo(f"wrote {target} with {count} pages")
+        _say(f"wrote {target} with {count} pages")
 
 
 @cli.command()
@@ -355,7 +384,8 @@ def replay(
             if as_json:
                 _emit_json(link.__dict__)
             elif not quiet:
-                click.echo(f"{link.document}\t{link.role}\t{link.replay_url}")
+                fields = (link.document, link.role, link.replay_url)
+                click.echo("\t".join(for_terminal(field) for field in fields))
         click.echo(f"pywb serves {base}/{settings.collection}/ (Ctrl-C stops it)", err=True)
         while server.poll() is None:
             time.sleep(REPLAY_SYNC_SECONDS)
@@ -376,17 +406,17 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.UsageError as exc:
-        click.echo(f"archiver: error: {exc.format_message()}", err=True)
+        _say(f"archiver: error: {exc.format_message()}", err=True)
         sys.exit(Exit.USAGE)
     except click.ClickException as exc:
-        click.echo(f"archiver: error: {exc.format_message()}", err=True)
+        _say(f"archiver: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("archiver: interrupted", err=True)
         sys.exit(Exit.INTERRUPTED)
 
     except ArchiverError as exc:
-        click.echo(f"archiver: error: {exc}", err=True)
+        _say(f"archiver: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("archiver: interrupted; what was written is kept", err=True)

@@ -13,16 +13,15 @@ from wacz.main import main as wacz_main
 
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError
-from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_jsonl, read_warc_sums
+from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 
 
 def pages(settings: Settings) -> list[dict[str, str]]:
     """One page per document whose source URL is archived: its capture URL, time and title."""
-    documents, _ = read_jsonl(settings.manifest_dir / DOCUMENTS)
-    rows, _ = read_jsonl(settings.manifest_dir / LINKS)
-    current = {row["url"]: row for row in rows if "url" in row}
+    documents = read_lines(settings.manifest_dir / DOCUMENTS)
+    current = {row["url"]: row for row in read_lines(settings.manifest_dir / LINKS)}
     found: dict[str, dict[str, str]] = {}
     for document in documents:
         row = current.get(str(document.get("source_url")))

@@ -19,14 +19,18 @@ from archiver.errors import CollectionLocked, StorageError
 LOCK_NAME = ".lock"
 ORPHAN_WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.05
+PID_LIMIT = 2**22  # Linux's PID_MAX_LIMIT
 
 
 def holder_pid(directory: Path) -> int | None:
-    """The pid written in a collection's lock file, if any (the lock may be stale)."""
+    """The pid written in a collection's lock file, if any (the lock may be stale); None for
+    anything that is not a process id (a negative number would name a process group)."""
     try:
-        return int((directory / LOCK_NAME).read_text().strip() or 0) or None
+        text = (directory / LOCK_NAME).read_text(encoding="ascii").strip()
     except (OSError, ValueError):
         return None
+    pid = int(text) if text.isdigit() and len(text) <= len(str(PID_LIMIT)) else 0
+    return pid if 0 < pid <= PID_LIMIT else None
 
 
 def _alive(pid: int) -> bool:
@@ -55,14 +59,17 @@ def _try_lock(fd: int) -> bool:
 def is_locked(directory: Path) -> bool:
     """True when a live process holds the collection's lock."""
     path = directory / LOCK_NAME
-    if not path.exists():
+    try:
+        if not path.is_file():
+            return False  # missing, or something no run made (a folder): no run holds it
+        with path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
         return False
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
     return False
 
 

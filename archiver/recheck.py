@@ -24,7 +24,7 @@ from archiver.fetch import Fetcher
 from archiver.group import new_writer
 from archiver.lock import CollectionLock
 from archiver.loop import new_event_loop
-from archiver.manifest import CHECKS, Manifest, read_jsonl
+from archiver.manifest import CHECKS, LINKS, Manifest, read_lines
 from archiver.models import FetchResult, Role, Status, WarcRecordRef
 from archiver.outcome import entry_from_result, with_time
 from archiver.plan import Target
@@ -40,7 +40,7 @@ class RecheckSummary:
 
 
 def _last_checks(settings: Settings) -> dict[str, str]:
-    rows, _ = read_jsonl(settings.manifest_dir / CHECKS)
+    rows = read_lines(settings.manifest_dir / CHECKS)
     return {str(row["url"]): str(row.get("checked_at")) for row in rows if "url" in row}
 
 
@@ -48,7 +48,7 @@ def due_links(
     settings: Settings, roles: frozenset[Role] | None, older_than: float | None
 ) -> list[dict[str, Any]]:
     """Archived links (of `roles`) not checked, nor captured, within `older_than` days."""
-    rows, _ = read_jsonl(settings.manifest_dir / "links.jsonl")
+    rows = read_lines(settings.manifest_dir / LINKS)
     current = {row["url"]: row for row in rows if "url" in row}
     checked = _last_checks(settings)
     limit = None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError
-from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_jsonl, read_warc_sums
+from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
 
 REPLAY_DIR = "replay"
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
@@ -91,10 +91,9 @@ def sync_collection(settings: Settings) -> list[str]:
 
 def replay_links(settings: Settings, base: str) -> list[ReplayLink]:
     """For each document, the replay URL of its archived source, images, media and related."""
-    documents, _ = read_jsonl(settings.manifest_dir / DOCUMENTS)
-    titles = {str(doc.get("path")): doc.get("title") for doc in documents}
-    rows, _ = read_jsonl(settings.manifest_dir / LINKS)
-    current = {row["url"]: row for row in rows if "url" in row}
+    documents = read_lines(settings.manifest_dir / DOCUMENTS)
+    titles = {str(doc["path"]): doc.get("title") for doc in documents}
+    current = {row["url"]: row for row in read_lines(settings.manifest_dir / LINKS)}
     found = []
     for row in current.values():
         if row.get("status") != "archived" or row.get("role") not in SHOWN_ROLES:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
-from archiver.manifest import CHECKS, DOCUMENTS, LINKS, read_jsonl
+from archiver.manifest import CHECKS, DOCUMENTS, LINKS, read_jsonl, warn
 from archiver.models import Status
 from archiver.report_html import render_html
 from archiver.report_model import Check, DocumentView, HostLoss, LinkRow, ReportData, RotPoint
@@ -43,6 +43,7 @@ def load_report(settings: Settings) -> ReportData:
     document_lines, more = read_jsonl(directory / DOCUMENTS)
     check_lines, even_more = read_jsonl(directory / CHECKS)
     problems += more + even_more
+    warn(problems)
     return build_report(name, link_lines, document_lines, check_lines, problems)
 
 

@@ -1,7 +1,8 @@
 """The report as one self-contained HTML page: inline CSS, inline SVG charts, tables, no script.
 
 Every URL, title, error and path comes from untrusted documents or servers: each is escaped with
-html.escape(quote=True), and only http(s) URLs become links. A Content-Security-Policy forbids
+html.escape(quote=True) after its control and bidi characters are made visible (neutral), and
+only http(s) URLs become links (a `javascript:` URL stays text). A Content-Security-Policy forbids
 scripts and every network fetch, so even a mistake here could not run code or phone home.
 """
 
@@ -11,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
+from archiver.neutral import for_terminal
 from archiver.report_model import DocumentView, LinkRow, ReportData
 from archiver.report_svg import Bar, Part, Series, bar_chart, step_chart
 
@@ -50,7 +52,7 @@ ul.urls { margin: 0; padding-left: 1.1rem; }
 
 def e(text: object) -> str:
     """Escaped text, safe inside elements and quoted attributes."""
-    return escape(str(text), quote=True)
+    return escape(for_terminal(str(text)), quote=True)
 
 
 def link(url: str | None, text: str | None = None) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from archiver.neutral import for_terminal
+
 WIDTH = 760
 LABEL_WIDTH = 210
 BAR_HEIGHT = 22
@@ -47,7 +49,7 @@ class Series:
 
 
 def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+    return escape(for_terminal(str(text)), quote=True)
 
 
 def _short(label: str) -> str:

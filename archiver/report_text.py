@@ -1,7 +1,9 @@
 """The report as Markdown, CSV (one row per link) and JSON (the whole ReportData as data).
 
 Markdown escapes every untrusted string: URLs go in code spans, other text has its HTML and
-Markdown punctuation escaped, so a title such as `<img onerror=...>` stays text.
+Markdown punctuation escaped, so a title such as `<img onerror=...>` stays text; control and
+bidi characters are written as visible escapes. Every CSV cell is neutralised (neutral.csv_cell:
+a cell a spreadsheet would run as a formula, `=HYPERLINK(...)`, starts with `'`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from archiver.neutral import csv_cell, for_terminal
 from archiver.report_model import DocumentView, LinkRow, ReportData
 
 CSV_FIELDS = (
@@ -104,13 +107,13 @@ def render_json(data: ReportData) -> str:
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return "" if value is None else csv_cell(str(value))
 
 
 def render_csv(data: ReportData) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_FIELDS)
+    writer.writerow(map(csv_cell, CSV_FIELDS))
     for link in data.links:
         check = link.latest_check
         writer.writerow(
@@ -136,13 +139,13 @@ def md_text(text: str | None) -> str:
     """Plain text for Markdown: HTML and Markdown punctuation escaped, one line."""
     if not text:
         return "—"
-    one_line = " ".join(text.split())
+    one_line = for_terminal(" ".join(text.split()))
     return MD_SPECIAL.sub(lambda m: MD_ENTITIES.get(m[1], "\\" + m[1]), one_line)
 
 
 def md_code(text: str) -> str:
     """A code span that holds `text` literally, also inside a table cell."""
-    one_line = " ".join(text.split()).replace("|", "\\|")
+    one_line = for_terminal(" ".join(text.split())).replace("|", "\\|")
     fence = "`" * (max((len(run) for run in re.findall("`+", one_line)), default=0) + 1)
     return f"{fence} {one_line} {fence}"
 

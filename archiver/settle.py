@@ -109,7 +109,9 @@ class Settle:
         elif before is not None and not needs_fetch({"status": before.status}, self.settings):
             if before.role != role.value or not self._cites_all(before, documents):
                 line = self.state.line(before)
-                updated = carried_forward(line, self.plan.target(url), role)
+                updated = (
+                    None if line is None else carried_forward(line, self.plan.target(url), role)
+                )
                 if updated is not None:
                     self.manifest.append_link(updated)
             self.counts[before.status] += 1

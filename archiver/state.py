@@ -4,7 +4,10 @@ links.jsonl stays the single source of truth; this file is derived from it and c
 away. It remembers how far into links.jsonl it has read, so a run over a collection of a
 million links reads only the lines written since the last run (a killed run's, say) instead
 of parsing the whole manifest again. When links.jsonl no longer starts with what was read
-(edited, replaced, cut), the state is rebuilt from the first line.
+(edited, replaced, cut), the state is rebuilt from the first line. Each line is checked as
+the manifest's readers check it (manifest.parse_line): a bad one is reported with its line
+number and skipped. A state file that is not a database, has another schema, is locked past
+the timeout or is damaged is moved aside (`.state.sqlite.bad`, with a warning) and rebuilt.
 
 Tables: `links` (the last line of every url: what the next run needs to decide, and where
 the line is), `originals` (every capture that stored a payload, for de-duplication; see
@@ -21,10 +24,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from archiver.errors import StorageError
+from archiver.manifest import LINKS, RawLine, parse_line, raw_lines
+from archiver.manifestlines import BadLine
 from archiver.models import Status
 
 STATE_NAME = ".state.sqlite"
-SCHEMA_VERSION = "1"
+SET_ASIDE = ".bad"
+SQLITE_FILES = ("", "-wal", "-shm")
+SCHEMA_VERSION = "2"
 FINGERPRINT_BYTES = 4096
 BATCH_LINES = 20_000
 
@@ -40,6 +47,16 @@ CREATE TABLE IF NOT EXISTS originals (
 CREATE INDEX IF NOT EXISTS originals_by_sha256 ON originals (sha256);
 CREATE TABLE IF NOT EXISTS claims (sha256 TEXT PRIMARY KEY, url TEXT, date TEXT, record_id TEXT);
 """
+COLUMNS = {
+    "meta": ["key", "value"],
+    "links": [
+        "url", "status", "role", "documents", "error",
+        "record_id", "revisit_of", "warc_file", "warc_end", "line_at",
+    ],
+    "originals": ["record_id", "sha256", "url", "date", "warc_file", "warc_end"],
+    "claims": ["sha256", "url", "date", "record_id"],
+    "documents": ["path", "size", "mtime_ns", "ctime_ns", "inode", "data"],
+}  # fmt: skip
 
 
 class LinkState(NamedTuple):
@@ -66,6 +83,32 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open {path}: {exc}", str(path)) from exc
     return db
+
+
+def check_schema(db: sqlite3.Connection) -> None:
+    """Raise sqlite3.DatabaseError unless every table has the columns this code writes (the
+    extract cache's `documents` too, when present) and each can be read."""
+    for table, columns in COLUMNS.items():
+        found = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+        if found and found != columns:
+            raise sqlite3.DatabaseError(f"table {table} has columns {found}, not {columns}")
+        if found:
+            db.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
+
+
+def set_aside(path: Path) -> str:
+    """Move a state file (and its WAL files) to `NAME.bad...`, replacing an older one; say
+    what was done."""
+    for suffix in SQLITE_FILES:
+        source = path.with_name(path.name + suffix)
+        target = path.with_name(path.name + SET_ASIDE + suffix)
+        try:
+            source.replace(target)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StorageError(f"cannot move {source} aside: {exc}", str(source)) from exc
+    return f"{path}: moved aside to {path.name}{SET_ASIDE}"
 
 
 def _fingerprint(links: Path, upto: int) -> str:
@@ -99,9 +142,30 @@ class CollectionState:
 
     def __init__(self, manifest_dir: Path) -> None:
         manifest_dir.mkdir(parents=True, exist_ok=True)
-        self.links_path = manifest_dir / "links.jsonl"
-        self.db = connect(manifest_dir / STATE_NAME)
+        self.links_path = manifest_dir / LINKS
+        self.path = manifest_dir / STATE_NAME
         self.problems: list[str] = []
+        self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """The state database, rebuilt empty (the bad one set aside) when it cannot be used:
+        it is derived from links.jsonl, which sync() then reads from the first line."""
+        try:
+            db = connect(self.path)
+        except StorageError as exc:
+            return self._rebuilt(str(exc.__cause__ or exc))
+        try:
+            check_schema(db)
+            db.execute("SELECT value FROM meta WHERE key = 'read'").fetchall()
+        except sqlite3.Error as exc:
+            db.close()
+            return self._rebuilt(str(exc))
+        return db
+
+    def _rebuilt(self, reason: str) -> sqlite3.Connection:
+        moved = set_aside(self.path)
+        self.problems.append(f"{moved}: it could not be used ({reason}); rebuilt from {LINKS}")
+        return connect(self.path)
 
     def close(self) -> None:
         self.db.close()
@@ -110,62 +174,87 @@ class CollectionState:
         found = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if found is None else str(found[0])
 
+    def _count(self, key: str) -> int | None:
+        text = self._meta(key) or "0"
+        return int(text) if text.isdigit() and text.isascii() else None
+
     def _read_upto(self) -> int:
         """How far links.jsonl was read, or 0 after resetting when that no longer holds."""
         size = self.links_path.stat().st_size if self.links_path.exists() else 0
-        read = int(self._meta("read") or 0)
+        read = self._count("read")
         valid = (
             self._meta("version") == SCHEMA_VERSION
+            and read is not None
             and read <= size
+            and self._count("lines") is not None
             and (read == 0 or self._meta("fingerprint") == _fingerprint(self.links_path, read))
         )
-        if valid:
+        if valid and read is not None:
             return read
         self.db.executescript("BEGIN; DELETE FROM links; DELETE FROM originals; COMMIT;")
-        self._save(0)
+        self._save(0, 0)
         return 0
 
-    def _save(self, read: int) -> None:
+    def _save(self, read: int, lines: int) -> None:
         values = {
             "version": SCHEMA_VERSION,
             "read": str(read),
+            "lines": str(lines),
             "fingerprint": _fingerprint(self.links_path, read) if read else "",
         }
         self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
     def sync(self) -> int:
-        """Apply the lines written since the last sync; return how many were applied."""
+        """Apply the lines written since the last sync; return how many were applied. A
+        state that fails while catching up is set aside and rebuilt from the first line."""
+        try:
+            return self._sync()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            self.db = self._rebuilt(str(exc))
+        try:
+            return self._sync()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot update {self.path}: {exc}", str(self.path)) from exc
+
+    def _sync(self) -> int:
         if not self.links_path.exists():
             self._read_upto()
             return 0
-        start = self._read_upto()
+        start, number = self._read_upto(), self._count("lines") or 0
         applied = 0
         with self.links_path.open("rb") as handle:
-            handle.seek(start)
-            position = start
-            batch: list[tuple[int, bytes]] = []
-            for raw in handle:
-                if not raw.endswith(b"\n"):
+            batch: list[RawLine] = []
+            for line in raw_lines(handle, start, number):
+                if line.torn:
                     break  # a torn last line: the manifest reports and cuts it
-                batch.append((position, raw))
-                position += len(raw)
+                batch.append(line)
                 if len(batch) >= BATCH_LINES:
-                    applied += self._apply(batch, position)
+                    applied += self._apply(batch)
                     batch = []
-            applied += self._apply(batch, position)
+            applied += self._apply(batch)
         return applied
 
-    def _apply(self, batch: list[tuple[int, bytes]], read: int) -> int:
+    def _checked(self, line: RawLine, report: bool = True) -> dict[str, Any] | None:
+        try:
+            if line.data is None:
+                raise BadLine(f"{line.size} bytes, too long")
+            return parse_line(line.data, LINKS, self.links_path.parent.name)
+        except BadLine as exc:
+            if report:
+                self.problems.append(f"{self.links_path}:{line.number}: {exc}; line skipped")
+            return None
+
+    def _apply(self, batch: list[RawLine]) -> int:
+        if not batch:
+            return 0
         links: list[tuple[Any, ...]] = []
         originals: list[tuple[Any, ...]] = []
-        for position, raw in batch:
-            try:
-                row = json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                self.problems.append(f"{self.links_path}: byte {position}: unreadable line ({exc})")
+        for line in batch:
+            row = self._checked(line)
+            if row is None:
                 continue
-            if not isinstance(row, dict) or "url" not in row:
-                continue
+            position = line.position
             end = _end(row)
             links.append(
                 (
@@ -197,7 +286,7 @@ class CollectionState:
             "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", links
         )
         self.db.executemany("INSERT OR REPLACE INTO originals VALUES (?, ?, ?, ?, ?, ?)", originals)
-        self._save(read)
+        self._save(batch[-1].position + batch[-1].size, batch[-1].number)
         self.db.execute("COMMIT")
         return len(links)
 
@@ -213,11 +302,13 @@ class CollectionState:
         ).fetchone()
         return None if found is None else LinkState._make(found)
 
-    def line(self, state: LinkState) -> dict[str, Any]:
-        """The whole manifest line behind `state`."""
+    def line(self, state: LinkState) -> dict[str, Any] | None:
+        """The whole manifest line behind `state` (checked again: None if it no longer is a
+        good line, which a links.jsonl changed under a running run could make it)."""
         with self.links_path.open("rb") as handle:
-            handle.seek(state.line_at)
-            return dict(json.loads(handle.readline()))
+            for line in raw_lines(handle, state.line_at):
+                return None if line.torn else self._checked(line, report=False)
+        return None
 
     def forget_cut(self, warc_file: str, kept: int) -> list[str]:
         """Forget captures that a repair cut off `warc_file` after `kept` bytes (they will be

@@ -215,7 +215,9 @@ def verify(settings: Settings) -> VerifyReport:
         raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
     report = VerifyReport(name)
     problems = report.problems
-    sums = read_warc_sums(manifest_dir / WARCS)
+    issues: list[str] = []
+    sums = read_warc_sums(manifest_dir / WARCS, issues)
+    problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
     on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
     entries = list(current_entries(manifest_dir, problems))
     referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
@@ -272,14 +274,15 @@ def duplicated(entries: list[dict[str, Any]]) -> list[Problem]:
     return found
 
 
-def read_sizes(manifest_dir: Path) -> dict[str, int]:
-    """path -> size of every closed WARC, from warcs.jsonl."""
-    rows, _ = read_jsonl(manifest_dir / WARC_SIZES)
+def read_sizes(manifest_dir: Path, problems: list[Problem]) -> dict[str, int]:
+    """path -> size of every closed WARC, from warcs.jsonl (its bad lines are problems)."""
+    rows, issues = read_jsonl(manifest_dir / WARC_SIZES)
+    problems.extend(Problem(f"manifests/{manifest_dir.name}/{WARC_SIZES}", i) for i in issues)
     return {str(row["path"]): int(row["size"]) for row in rows if "path" in row and "size" in row}
 
 
 def _check_sizes(settings: Settings, problems: list[Problem]) -> None:
-    for rel, size in read_sizes(settings.manifest_dir).items():
+    for rel, size in read_sizes(settings.manifest_dir, problems).items():
         path = settings.out / rel
         if path.exists() and path.stat().st_size != size:
             message = f"size is {path.stat().st_size} bytes, {WARC_SIZES} says {size}"

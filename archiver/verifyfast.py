@@ -9,7 +9,7 @@ from pathlib import Path
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.lock import is_locked
-from archiver.manifest import WARC_SIZES, read_warc_sums
+from archiver.manifest import WARC_SIZES, WARCS, read_warc_sums
 from archiver.verify import (
     Problem,
     VerifyReport,
@@ -29,8 +29,10 @@ def verify_fast(settings: Settings) -> VerifyReport:
         raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
     report = VerifyReport(name, fast=True)
     problems = report.problems
-    sizes = read_sizes(settings.manifest_dir)
-    listed = set(read_warc_sums(settings.manifest_dir / "warcs.sha256")) | set(sizes)
+    sizes = read_sizes(settings.manifest_dir, problems)
+    issues: list[str] = []
+    listed = set(read_warc_sums(settings.manifest_dir / WARCS, issues)) | set(sizes)
+    problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
     on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
     for rel in sorted(listed | set(on_disk)):
         _check_present(rel, on_disk, listed, sizes, is_locked(settings.manifest_dir), problems)

@@ -28,6 +28,25 @@ def images(origin: Origin, names: list[str]) -> str:
     return "".join(f"![x]({origin.url(f'/{name}.jpg')})\n" for name in names)
 
 
+def archived_line(url: str, n: int, collection: str = "s") -> dict[str, object]:
+    """A links.jsonl line of an archived link, as `archive` writes it."""
+    return {
+        "url": url,
+        "role": "image",
+        "documents": ["d.md"],
+        "status": "archived",
+        "http_status": 200,
+        "final_url": url,
+        "sha256": f"{n:064x}",
+        "size": 10,
+        "warc_file": f"warcs/{collection}/{collection}-20260101000000-00000-h.warc.gz",
+        "warc_offset": 1000 * n,
+        "warc_length": 900,
+        "record_id": f"<urn:uuid:00000000-0000-0000-0000-{n:012d}>",
+        "fetched_at": "2026-01-01T00:00:00Z",
+    }
+
+
 def archived(root: Path) -> set[str]:
     text = (root / "manifests/s/links.jsonl").read_text()
     rows = [json.loads(line) for line in text.splitlines()]
@@ -104,10 +123,7 @@ def test_catching_up_while_a_worker_is_mid_line_applies_only_whole_lines(tmp_pat
     manifest = tmp_path / "manifests/s"
     manifest.mkdir(parents=True)
     links = manifest / "links.jsonl"
-    lines = [
-        json.dumps({"url": f"http://e.test/{n}.jpg", "status": "archived", "role": "image"})
-        for n in range(3)
-    ]
+    lines = [json.dumps(archived_line(f"http://e.test/{n}.jpg", n)) for n in range(3)]
     links.write_text(lines[0] + "\n" + lines[1] + "\n" + lines[2][:20])
     state = CollectionState(manifest)
     try:
