@@ -97,11 +97,14 @@ def parse_time(text: Any) -> datetime | None:
 
 
 def read_checks(rows: Iterable[dict[str, Any]], problems: list[str]) -> dict[str, list[Check]]:
-    """url -> its checks, oldest first; a line without a url, time or `live` is reported."""
+    """url -> its checks, oldest first. A check that could not be made (`live` null: robots,
+    private address) is no verdict and is left out; a line without a url or time is reported."""
     checks: dict[str, list[Check]] = defaultdict(list)
     for number, row in enumerate(rows, 1):
         at = parse_time(row.get("checked_at"))
         url, live = row.get("url"), row.get("live")
+        if live is None and at is not None and isinstance(url, str):
+            continue
         if at is None or not isinstance(url, str) or not isinstance(live, bool):
             problems.append(f"checks.jsonl: check {number} ignored (no url, checked_at or live)")
             continue

@@ -300,3 +300,24 @@ def test_html_renders_in_headless_chromium(settings: Settings, tmp_path: Path) -
     png = screenshot(page, tmp_path / "report.png")
     assert png.read_bytes().startswith(b"\x89PNG")
     assert png.stat().st_size > 20_000
+
+
+def test_a_check_that_could_not_be_made_is_no_problem_and_no_verdict(settings: Settings) -> None:
+    """recheck writes `live: null` for a link it could not check (robots, private address):
+    reading that line back is neither a problem nor a change to the link's history."""
+    before = load_report(settings)
+    line = {
+        "url": IMG1,
+        "checked_at": f"{D3}T05:00:00Z",
+        "live": None,
+        "http_status": None,
+        "error": "robots: disallowed by https://img.example.cn/robots.txt",
+        "changed": None,
+    }
+    with (settings.manifest_dir / "checks.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
+    after = load_report(settings)
+    assert after.problems == before.problems
+    assert {p.day: (p.live, p.dead, p.unchecked) for p in after.rot} == {
+        p.day: (p.live, p.dead, p.unchecked) for p in before.rot
+    }
