@@ -79,3 +79,37 @@ def test_retry_after_in_non_ascii_digits_is_no_delay_and_the_link_is_retried(
     archive_in_subprocess(tmp_path, [origin.url("/a.jpg")], "backoff_base = 0.05\n", 60)
     row = rows(tmp_path)[origin.url("/a.jpg")]
     assert (row["status"], row["attempts"]) == ("archived", 2), row
+
+
+def test_repair_never_deletes_whole_records_that_follow_a_damaged_member(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """A `.open` WARC whose first gzip member (the warcinfo) took one flipped byte: repair cut
+    the file at the first damage, so the whole file (every capture in it) was deleted. A torn
+    tail is cut; records that are whole after damage are never thrown away."""
+    from archiver.config import Settings
+    from archiver.members import Member, walk_members
+    from archiver.pipeline import archive
+    from archiver.repair import repair_open_warcs
+
+    for n in range(3):
+        origin.routes[f"/{n}.jpg"] = body(random_bytes(2_000, n), "image/jpeg")
+    doc = tmp_path / "d.md"
+    doc.write_text("".join(f"![x]({origin.url(f'/{n}.jpg')})\n" for n in range(3)))
+    archive([str(doc)], Settings(out=tmp_path, collection="r", allow_private=True))
+    [closed] = list((tmp_path / "warcs/r").glob("*.warc.gz"))
+    data = bytearray(closed.read_bytes())
+    with closed.open("rb") as handle:
+        members = [part for part in walk_members(handle) if isinstance(part, Member)]
+    first = members[0]
+    data[first.offset + first.length // 2] ^= 0xFF  # inside the warcinfo's deflate data
+    torn = tmp_path / "torn/warcs/r"
+    torn.mkdir(parents=True)
+    (torn / (closed.name + ".open")).write_bytes(bytes(data) + b"\x1f\x8b\x08\x00torn")
+    listed: list[Any] = []
+    repair_open_warcs(torn, tmp_path / "torn", listed.append)
+
+    rest = bytes(data[members[1].offset : members[-1].offset + members[-1].length])
+    kept = b"".join(path.read_bytes() for path in torn.iterdir())
+    assert rest in kept, "whole records after the damaged member were thrown away"
+    assert not list(torn.glob("*.open")), "the .open file is dealt with, not left for ever"
