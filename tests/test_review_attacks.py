@@ -113,3 +113,16 @@ def test_repair_never_deletes_whole_records_that_follow_a_damaged_member(
     kept = b"".join(path.read_bytes() for path in torn.iterdir())
     assert rest in kept, "whole records after the damaged member were thrown away"
     assert not list(torn.glob("*.open")), "the .open file is dealt with, not left for ever"
+
+
+def test_a_no_proxy_entry_httpx_cannot_read_is_a_clear_error(tmp_path: Path) -> None:
+    """`NO_PROXY=a:b:c` ended `archive` in a traceback from deep inside httpx."""
+    (tmp_path / "d.md").write_text("![x](http://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    env = clean_env() | {"PYTHONPATH": str(ROOT), "HTTP_PROXY": "http://127.0.0.1:9"}
+    command = [sys.executable, "-m", "archiver", "archive", "d.md", "-c", "p"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env | {"NO_PROXY": "a:b:c"}, capture_output=True, check=False
+    )
+    assert done.returncode == 2, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+    assert b"NO_PROXY" in done.stderr
