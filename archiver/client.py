@@ -17,6 +17,7 @@ from httpx._utils import get_environment_proxies  # httpx's own reading of the e
 
 from archiver.addresses import parse_networks
 from archiver.config import Settings
+from archiver.errors import InputError
 from archiver.guard import Guard
 from archiver.wire import DirectTransport
 
@@ -25,10 +26,17 @@ ACCEPT_ENCODING = "gzip, deflate"
 
 def proxy_routes(settings: Settings) -> dict[str, str | None]:
     """httpx URL patterns (`all://`, `https://`, `all://*example.com`) -> the proxy URL for
-    them, or None for requests sent directly: --proxy for everything, else the environment."""
+    them, or None for requests sent directly: --proxy for everything, else the environment.
+    InputError for a NO_PROXY entry that httpx cannot read (`a:b:c`)."""
     if settings.proxy:
         return {"all://": settings.proxy}
-    return get_environment_proxies()
+    routes = get_environment_proxies()
+    for pattern in routes:
+        try:  # httpx reads the patterns only when the client is built, and raises then
+            httpx.URL(pattern)
+        except httpx.InvalidURL as exc:
+            raise InputError(f"NO_PROXY entry {pattern.removeprefix('all://*')!r}: {exc}") from exc
+    return routes
 
 
 def proxy_in_use(settings: Settings) -> str | None:

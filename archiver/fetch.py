@@ -157,7 +157,10 @@ class Fetcher:
         def wait(state: RetryCallState) -> float:
             attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
             if attempt.retry_after is not None:
-                self._gate.pause(host, attempt.retry_after)
+                # tenacity asks for the wait before `give_up`: a pause past the cap, which
+                # ends the link, must not hold back every other link to the host
+                if attempt.retry_after <= settings.max_retry_after:
+                    self._gate.pause(host, attempt.retry_after)
                 return 0.0
             return backoff(state.attempt_number, settings.backoff_base)
 

@@ -5,13 +5,17 @@ point past a cut are fetched again."""
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from archiver.errors import StorageError
-from archiver.members import Damage, walk_members
+from archiver.members import Damage, Member, walk_members
 from archiver.warc import OPEN_SUFFIX, ClosedWarc
+
+DAMAGED_SUFFIX = ".damaged"
 
 
 @dataclass(frozen=True)
@@ -23,20 +27,33 @@ class Repaired:
     cut: int
 
 
-def _whole_records_end(path: Path) -> int:
-    end = 0
+def _whole_records_end(path: Path) -> tuple[int, bool]:
+    """Where the whole records before the first damage end, and whether a whole member that
+    starts a WARC record follows that damage (then the damage is no torn tail)."""
+    end, damaged = 0, False
     with path.open("rb") as handle:
         for part in walk_members(handle):
             if isinstance(part, Damage):
-                break
-            end = part.offset + part.length
-    return end
+                damaged = True
+            elif not damaged:
+                end = part.offset + part.length
+            elif _starts_record(handle, part):
+                return end, True
+    return end, False
+
+
+def _starts_record(handle: BinaryIO, member: Member) -> bool:
+    handle.seek(member.offset)
+    head = zlib.decompressobj(31).decompress(handle.read(min(member.length, 4096)), 5)
+    return head == b"WARC/"
 
 
 def repair_open_warcs(
     directory: Path, root: Path, on_close: Callable[[ClosedWarc], None]
 ) -> list[Repaired]:
-    """Close every `.open` file in `directory`, keeping its whole records and nothing else."""
+    """Close every `.open` file in `directory`, keeping its whole records and nothing else.
+    A file with whole records after damaged bytes (not a torn tail: a flipped bit) is closed
+    with the records before the damage, and kept whole as `NAME.damaged` for recovery."""
     repaired: list[Repaired] = []
     if not directory.is_dir():
         return repaired
@@ -45,19 +62,30 @@ def repair_open_warcs(
         rel = final.relative_to(root).as_posix()
         try:
             size = path.stat().st_size
-            kept = _whole_records_end(path)
-            if kept == 0:
+            kept, more = _whole_records_end(path)
+            if more:
+                _set_aside(path, final, kept)
+            elif kept == 0:
                 path.unlink()
-                repaired.append(Repaired(rel, 0, size))
-                continue
-            with path.open("rb+") as handle:
-                handle.truncate(kept)
-            path.rename(final)
+            else:
+                with path.open("rb+") as handle:
+                    handle.truncate(kept)
+                path.rename(final)
         except OSError as exc:
             raise StorageError(f"cannot repair {path}: {exc}", str(path)) from exc
-        on_close(ClosedWarc(rel, _sha256(final), kept))
+        if kept:
+            on_close(ClosedWarc(rel, _sha256(final), kept))
         repaired.append(Repaired(rel, kept, size - kept))
     return repaired
+
+
+def _set_aside(path: Path, final: Path, kept: int) -> None:
+    """The first `kept` bytes of `path` become `final`; `path` itself becomes `.damaged`."""
+    if kept:
+        with path.open("rb") as source, final.open("xb") as target:
+            while kept > target.tell():
+                target.write(source.read(min(1024 * 1024, kept - target.tell())))
+    path.rename(final.with_name(final.name + DAMAGED_SUFFIX))
 
 
 def list_unlisted(
