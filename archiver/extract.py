@@ -20,14 +20,22 @@ from archiver.roles import Hit, Zones, find_all, role_for
 from archiver.urls import canonicalize, unwrap_proxy
 
 MAX_RAW_CHARS = 2048  # an unfetchable raw value (a data: URI) is listed cut to this length
+# Possessive quantifiers and atomic groups (Python 3.11) leave one way to match each stretch,
+# and every open stretch stops at a bracket or a line end: a failed attempt costs the length of
+# its own construct, never an exponential or quadratic search.
 _MD_URL = (
-    r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
+    r"(<[^<>\n]*+>|[^\s()<>]*+(?:\([^\s()]*+\)[^\s()<>]*+)*+)"
+    r"(?>\s++(?:\"[^\"\n]*+\"|'[^'\n]*+'))?\s*+\)"
 )
-_MD_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\(\s*" + _MD_URL)
-_MD_LINK = re.compile(r"\[(?:[^\[\]\n]|!?\[[^\[\]\n]*\](?:\([^()\s]*\))?)*\]\(\s*" + _MD_URL)
-_MD_REF = re.compile(r"[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?([^\s<>\[]+)>?")
-_AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>", re.IGNORECASE)
-_SHORTCODE = re.compile(r"""\{\{<\s*(?:video|audio|youtube)\s+src\s*=\s*"([^"]+)"[^}]*>\}\}""")
+_MD_IMAGE = re.compile(r"!\[[^\[\]\n]*+\]\(\s*+" + _MD_URL)
+_MD_LINK = re.compile(
+    r"\[(?:[^\[\]\n!]++|!(?!\[)|(?>!?\[[^\[\]\n]*+\](?:\([^()\s]*+\))?))*+\]\(\s*+" + _MD_URL
+)
+_MD_REF = re.compile(r"[ \t]{0,3}\[[^\]\n]++\]:[ \t]*+<?([^\s<>\[]++)>?")
+_AUTOLINK = re.compile(r"<(https?://[^<>\s]++)>", re.IGNORECASE)
+_SHORTCODE = re.compile(
+    r"""\{\{<\s*+(?:video|audio|youtube)\s++src\s*+=\s*+"([^"{]++)"[^{}]*+(?<=>)\}\}"""
+)
 _MARKDOWN: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (_MD_IMAGE, "md-image", Role.IMAGE, "]("),
     (_MD_LINK, "md-link", "", "]("),
@@ -146,8 +154,21 @@ def _markdown_hits(text: str) -> tuple[list[Hit], list[tuple[int, int]]]:
 
 def _ref_matches(text: str) -> list[re.Match[str]]:
     """Reference definitions, tried only at the start of lines holding `]:` (fast on MBs)."""
-    starts = dict.fromkeys(text.rfind("\n", 0, pos) + 1 for pos in find_all(text, "]:"))
-    return [m for m in (_MD_REF.match(text, start) for start in starts) if m is not None]
+    return [m for m in (_MD_REF.match(text, start) for start in line_starts(text, "]:")) if m]
+
+
+def line_starts(text: str, needle: str) -> list[int]:
+    """The start of every line holding `needle`, once each, in one pass over `text`."""
+    starts: list[int] = []
+    line = scanned = 0
+    for pos in find_all(text, needle):
+        newline = text.rfind("\n", scanned, pos)
+        if newline != -1:
+            line = newline + 1
+        scanned = pos
+        if not starts or starts[-1] != line:
+            starts.append(line)
+    return starts
 
 
 def _md_target(target: str) -> str:

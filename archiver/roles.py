@@ -8,6 +8,7 @@ target, related-article zones and article-looking URLs, and finally plain `link`
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from archiver.models import Role
@@ -108,12 +109,15 @@ def _related_sections(text: str) -> list[tuple[int, int]]:
 
 def find_all(text: str, needle: str) -> list[int]:
     """Every offset of `needle` in `text` (str.find is fast even on megabytes)."""
-    found: list[int] = []
+    return list(iter_all(text, needle))
+
+
+def iter_all(text: str, needle: str) -> Iterator[int]:
+    """Every offset of `needle` in `text`, in order, one at a time (no list of millions)."""
     pos = text.find(needle)
     while pos != -1:
-        found.append(pos)
+        yield pos
         pos = text.find(needle, pos + 1)
-    return found
 
 
 def _line_start(text: str, pos: int) -> int:
