@@ -16,7 +16,7 @@ from archiver.bareurls import bare_hits
 from archiver.errors import UnfetchableURL
 from archiver.htmllinks import html_hits
 from archiver.models import Document, Link, Role
-from archiver.roles import Hit, Zones, find_all, role_for
+from archiver.roles import Hit, Zones, iter_all, role_for
 from archiver.urls import canonicalize, unwrap_proxy
 
 MAX_RAW_CHARS = 2048  # an unfetchable raw value (a data: URI) is listed cut to this length
@@ -161,7 +161,7 @@ def line_starts(text: str, needle: str) -> list[int]:
     """The start of every line holding `needle`, once each, in one pass over `text`."""
     starts: list[int] = []
     line = scanned = 0
-    for pos in find_all(text, needle):
+    for pos in iter_all(text, needle):
         newline = text.rfind("\n", scanned, pos)
         if newline != -1:
             line = newline + 1

@@ -43,7 +43,7 @@ _META_ROLES = {
 FULL_VERSION = "完整版"
 _NAV_CLASSES = frozenset({"notice", "texttj"})
 _PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]*)\1\s*\)""", re.IGNORECASE)
+_CSS_URL = re.compile(r"""url\(\s*+(['"]?)([^'"()]*+)\1\s*+\)""", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"\s*(?:https?:)?//[^\s/]", re.IGNORECASE)
 _ANCESTOR_DEPTH = 12
 
