@@ -31,6 +31,7 @@ _URL_NEIGHBOURS = _SCHEME_CHARS | frozenset("/@_")
 _TAG_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!/?")
 _TRAILING = ".,;:!?*'_"
 _CLOSERS = {")": "(", "]": "["}
+_TRAILING_OR_CLOSER = frozenset(_TRAILING + ")]")
 FULLWIDTH_PUNCT = "，。；：）」』》】、！？…“”‘’（「『《【·～　"
 MAX_SCHEME = 32
 
@@ -54,7 +55,12 @@ class Covered:
 
 
 def bare_hits(text: str, markdown: list[tuple[int, int]]) -> list[Hit]:
-    """URLs written as plain text, outside tags, comments and the Markdown spans given.
+    """URLs written as plain text, outside tags, comments and the Markdown spans given."""
+    return list(iter_bare_hits(text, markdown))
+
+
+def iter_bare_hits(text: str, markdown: list[tuple[int, int]]) -> Iterator[Hit]:
+    """`bare_hits` one at a time, in document order.
 
     Linear in the length of `text`: each candidate costs the length of the URL it yields (or of
     the stretch it skips), and every scan of the text moves forward only.
@@ -62,7 +68,6 @@ def bare_hits(text: str, markdown: list[tuple[int, int]]) -> list[Hit]:
     covered = Covered(markdown + comment_spans(text))
     tags = _Tags(text)
     runs = _Runs(text)
-    hits: list[Hit] = []
     done = 0
     for pos, scheme in _anchors(text):
         start = _start(text, pos, scheme)
@@ -74,8 +79,7 @@ def bare_hits(text: str, markdown: list[tuple[int, int]]) -> list[Hit]:
         url = trim_bare_url(runs.candidate(start, end))
         done = start + max(len(url), 1)
         if ("://" in url and url.split("://", 1)[1]) or url[:4].lower() == "www.":
-            hits.append(Hit(start, url, "text"))
-    return hits
+            yield Hit(start, url, "text")
 
 
 def comment_spans(text: str) -> list[tuple[int, int]]:
@@ -210,6 +214,8 @@ def _start(text: str, pos: int, scheme: bool) -> int | None:
 
 def trim_bare_url(run: str) -> str:
     """The URL at the start of `run`, a whitespace-free stretch of text (see module doc)."""
+    if run.isascii() and run[-1:] not in _TRAILING_OR_CLOSER:
+        return run  # the common case, decided at C speed
     while True:
         trimmed = _trim_end(_cut_non_ascii(run))
         if trimmed == run:

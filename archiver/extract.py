@@ -10,11 +10,13 @@ given a role (`archiver.roles`), image proxies are unwrapped into a second `imag
 
 from __future__ import annotations
 
+import heapq
 import re
 
-from archiver.bareurls import bare_hits
+from archiver.bareurls import iter_bare_hits
+from archiver.documents import warn
 from archiver.errors import UnfetchableURL
-from archiver.htmllinks import html_hits
+from archiver.htmllinks import html_read
 from archiver.models import Document, Link, Role
 from archiver.roles import Hit, Zones, iter_all, role_for
 from archiver.urls import canonicalize, unwrap_proxy
@@ -46,22 +48,44 @@ _MARKDOWN: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
 
 
 def extract_links(doc: Document) -> list[Link]:
-    """Every link in `doc`, in document order, once per (canonical URL, role)."""
+    """Every link in `doc`, in document order, once per (canonical URL, role).
+
+    Time and memory grow with the length of the text and the number of distinct links: hits
+    that can only repeat a link already made (same raw text, element and zones) are dropped
+    as they stream by, and bare URLs are never all held at once.
+    """
     text = doc.text
     resolver = _Resolver(_canonical_or_none(doc.source_url))
     markdown, covered = _markdown_hits(text)
-    structured = html_hits(text) + markdown
+    html, problems = html_read(text)
+    for problem in problems:
+        warn(f"{doc.path}: {problem}")
+    structured = sorted(html + markdown, key=_position)
     known = {resolver(hit.raw)[0] for hit in structured}
-    bare = [
+    bare = (
         hit
-        for hit in bare_hits(text, covered)
+        for hit in iter_bare_hits(text, covered)
         if resolver(hit.raw)[0] is None or resolver(hit.raw)[0] not in known
-    ]
+    )
     zones = Zones.of(text)
     links: list[Link] = []
-    for hit in sorted(structured + bare, key=lambda hit: hit.pos):
-        links.extend(_links_for(doc.path, hit, resolver, zones))
+    seen: set[tuple[str, str, str, bool, bool]] = set()
+    for hit in heapq.merge(structured, bare, key=_position):
+        signature = (
+            hit.raw,
+            hit.found_as,
+            hit.kind,
+            hit.pos in zones.navigation,
+            hit.pos in zones.related,
+        )
+        if signature not in seen:
+            seen.add(signature)
+            links.extend(_links_for(doc.path, hit, resolver, zones))
     return _dedupe(links)
+
+
+def _position(hit: Hit) -> int:
+    return hit.pos
 
 
 def _canonical_or_none(url: str | None) -> str | None:

@@ -55,7 +55,7 @@ PROMO_MARKERS = ("【诚征荣誉会员】", "請加入成為眾新聞的月費�
 _PROMO_END = re.compile(r"<hr\b|^-{3,}[ \t]*$|^#{1,6}[ \t]|原文地址|原文链接", re.MULTILINE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One raw URL at one place: its offset, text, `found_as`, and the role its element implies.
 

@@ -27,6 +27,7 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _PATH_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 _QUERY_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 _USER_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:]")
+MAX_ENTITY_LEVELS = 8  # documents escaped twice or thrice are common; eight is plenty
 CACHE_SIZE = 8192  # canonical forms remembered: mirrors repeat their menus in every document
 
 
@@ -49,8 +50,10 @@ def canonicalize(raw: str, base: str | None = None) -> str:
 
 
 def _unescape(text: str) -> str:
-    """Decode complete HTML entities (`&amp;`, `&#25105;`) until none is left."""
-    for _ in range(len(text)):
+    """Decode complete HTML entities (`&amp;`, `&#25105;`) until none is left, at most
+    `MAX_ENTITY_LEVELS` times over (`&amp;amp;...` decodes one level a pass: unbounded, a long
+    chain would take quadratic time; what is left is kept escaped by `_protect_entities`)."""
+    for _ in range(MAX_ENTITY_LEVELS):
         decoded = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
         if decoded == text:
             break
