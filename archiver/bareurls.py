@@ -15,12 +15,14 @@ comment or a Markdown link construct (those passes report it), and cut where the
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 from collections.abc import Iterator
 
-from archiver.roles import Hit, find_all
+from archiver.roles import Hit, iter_all
 
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_BRACKET = re.compile(r"[<>]")
+_SEP = re.compile(r"[/?#]")
 _RUN = re.compile(r"[^\s<>\"'`\\]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _FILE_END = re.compile(r"\.[A-Za-z0-9]{2,5}$")
@@ -29,6 +31,7 @@ _URL_NEIGHBOURS = _SCHEME_CHARS | frozenset("/@_")
 _TAG_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!/?")
 _TRAILING = ".,;:!?*'_"
 _CLOSERS = {")": "(", "]": "["}
+_TRAILING_OR_CLOSER = frozenset(_TRAILING + ")]")
 FULLWIDTH_PUNCT = "，。；：）」』》】、！？…“”‘’（「『《【·～　"
 MAX_SCHEME = 32
 
@@ -53,29 +56,145 @@ class Covered:
 
 def bare_hits(text: str, markdown: list[tuple[int, int]]) -> list[Hit]:
     """URLs written as plain text, outside tags, comments and the Markdown spans given."""
-    comments = [m.span() for m in _COMMENT.finditer(text)] if "<!--" in text else []
-    covered = Covered(markdown + comments)
-    hits: list[Hit] = []
+    return list(iter_bare_hits(text, markdown))
+
+
+def iter_bare_hits(text: str, markdown: list[tuple[int, int]]) -> Iterator[Hit]:
+    """`bare_hits` one at a time, in document order.
+
+    Linear in the length of `text`: each candidate costs the length of the URL it yields (or of
+    the stretch it skips), and every scan of the text moves forward only.
+    """
+    covered = Covered(markdown + comment_spans(text))
+    tags = _Tags(text)
+    runs = _Runs(text)
     done = 0
     for pos, scheme in _anchors(text):
         start = _start(text, pos, scheme)
-        if start is None or start < done or start in covered or _in_tag(text, start):
+        if start is None or start < done or start in covered or tags.inside(start):
             continue
-        run = _RUN.match(text, start)
-        if run is None:
+        end = runs.end(start)
+        if end == start:
             continue
-        url = trim_bare_url(run.group(0))
+        url = trim_bare_url(runs.candidate(start, end))
         done = start + max(len(url), 1)
         if ("://" in url and url.split("://", 1)[1]) or url[:4].lower() == "www.":
-            hits.append(Hit(start, url, "text"))
-    return hits
+            yield Hit(start, url, "text")
+
+
+def comment_spans(text: str) -> list[tuple[int, int]]:
+    """`<!-- ... -->` spans, found with forward searches only (an unclosed one is no comment)."""
+    spans: list[tuple[int, int]] = []
+    pos = text.find("<!--")
+    while pos != -1:
+        end = text.find("-->", pos + 4)
+        if end == -1:
+            break
+        spans.append((pos, end + 3))
+        pos = text.find("<!--", end + 3)
+    return spans
+
+
+class _Tags:
+    """Whether an offset sits between a tag's `<` and `>`: the nearest bracket before it is a
+    `<` opening a tag, and the nearest one after it is a `>`. Offsets are asked in (nearly)
+    increasing order, so each search resumes where the last one stopped."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.cursor = 0  # brackets before the cursor are known
+        self.last = -1  # offset of the last bracket before the cursor
+        self.ahead = (len(text) + 1, -1)  # (asked from, first bracket at or after it)
+
+    def inside(self, pos: int) -> bool:
+        """True between a tag's `<` and `>`."""
+        before = self._before(pos)
+        if before == -1 or self.text[before] != "<":
+            return False
+        if self.text[before + 1 : before + 2] not in _TAG_START:
+            return False
+        after = self._after(pos)
+        return after != -1 and self.text[after] == ">"
+
+    def _before(self, pos: int) -> int:
+        if pos < self.cursor:
+            if self.last < pos:
+                return self.last
+            return max(self.text.rfind("<", 0, pos), self.text.rfind(">", 0, pos))
+        found = max(self.text.rfind("<", self.cursor, pos), self.text.rfind(">", self.cursor, pos))
+        if found != -1:
+            self.last = found
+        self.cursor = pos
+        return self.last
+
+    def _after(self, pos: int) -> int:
+        asked, found = self.ahead
+        if not (asked <= pos and (found == -1 or pos <= found)):
+            match = _BRACKET.search(self.text, pos)
+            found = match.start() if match else -1
+        self.ahead = (pos, found)
+        return found
+
+
+class _Runs:
+    """The whitespace-free stretches URLs are cut from, each measured once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.span = (0, 0)
+        self.stripped = 0  # the run's end less trailing full-width punctuation
+        self.file_end = False  # whether the run so stripped ends like a file name
+
+    def end(self, start: int) -> int:
+        """Where the run holding `start` ends (`start` itself if none begins there)."""
+        first, last = self.span
+        if not first <= start < last:
+            match = _RUN.match(self.text, start)
+            if match is None:
+                return start
+            self.span = match.span()
+            stripped = match.group(0).rstrip(FULLWIDTH_PUNCT)
+            self.stripped = match.start() + len(stripped)
+            self.file_end = _FILE_END.search(stripped[-6:]) is not None
+        return self.span[1]
+
+    def candidate(self, start: int, end: int) -> str:
+        """`_cut_non_ascii(text[start:end])`, reading no further than the URL it yields
+        (or, when it yields the rest of the run, than the run)."""
+        text = self.text
+        non_ascii = _NON_ASCII.search(text, start, end)
+        if non_ascii is None:
+            return text[start:end]
+        cut = non_ascii.start()
+        scheme = text.find("://", start, cut)
+        host_start = scheme + 3 if scheme != -1 else start
+        if host_start < cut:
+            sep = _SEP.search(text, host_start, cut)
+            if sep is None:
+                return text[start:cut]  # cut inside the host
+        else:
+            sep = _SEP.search(text, host_start, end)
+            if sep is None:
+                return text[start:end].rstrip(FULLWIDTH_PUNCT)
+            if _NON_ASCII.search(text, sep.start(), end) is None:
+                return text[start:end]
+        if self.file_end:
+            return text[start : self.stripped]
+        return text[start : max(cut, _first_non_ascii(text, sep.start(), end))]
+
+
+def _first_non_ascii(text: str, start: int, end: int) -> int:
+    found = _NON_ASCII.search(text, start, end)
+    return found.start() if found else end
 
 
 def _anchors(text: str) -> Iterator[tuple[int, bool]]:
-    """Offsets of every `://` (True) and `www.` (False), in order; str.find is fast on MBs."""
-    found = [(pos, True) for pos in find_all(text, "://")]
-    found += [(pos, False) for needle in ("www.", "WWW.") for pos in find_all(text, needle)]
-    return iter(sorted(found))
+    """Offsets of every `://` (True) and `www.` (False), in order, found lazily."""
+    return heapq.merge(
+        ((pos, True) for pos in iter_all(text, "://")),
+        ((pos, False) for pos in iter_all(text, "www.")),
+        ((pos, False) for pos in iter_all(text, "WWW.")),
+    )
 
 
 def _start(text: str, pos: int, scheme: bool) -> int | None:
@@ -93,27 +212,31 @@ def _start(text: str, pos: int, scheme: bool) -> int | None:
     return start
 
 
-def _in_tag(text: str, pos: int) -> bool:
-    """True between a tag's `<` and `>`."""
-    opening = text.rfind("<", 0, pos)
-    if opening == -1 or text[opening + 1 : opening + 2] not in _TAG_START:
-        return False
-    if text.rfind(">", opening, pos) != -1:
-        return False
-    closing = text.find(">", pos)
-    following = text.find("<", pos)
-    return closing != -1 and (following == -1 or closing < following)
-
-
 def trim_bare_url(run: str) -> str:
     """The URL at the start of `run`, a whitespace-free stretch of text (see module doc)."""
+    if run.isascii() and run[-1:] not in _TRAILING_OR_CLOSER:
+        return run  # the common case, decided at C speed
     while True:
-        trimmed = _cut_non_ascii(run)
-        while trimmed and (trimmed[-1] in _TRAILING or _unbalanced_closer(trimmed)):
-            trimmed = trimmed[:-1]
+        trimmed = _trim_end(_cut_non_ascii(run))
         if trimmed == run:
             return run
         run = trimmed
+
+
+def _trim_end(run: str) -> str:
+    """`run` less trailing punctuation and unbalanced closers, counting brackets once."""
+    counts = {char: run.count(char) for char in "()[]"}
+    end = len(run)
+    while end:
+        char = run[end - 1]
+        opener = _CLOSERS.get(char)
+        if char in _TRAILING or (opener is not None and counts[char] > counts[opener]):
+            if char in counts:
+                counts[char] -= 1
+            end -= 1
+        else:
+            break
+    return run[:end]
 
 
 def _unbalanced_closer(run: str) -> bool:

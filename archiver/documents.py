@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import os
 import stat
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from archiver.errors import InputError
 from archiver.models import Document
 from archiver.templates import recognise
 
+_LOG = logging.getLogger("archiver")
+_WARNED: set[str] = set()
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".txt")
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 SNIFF_BYTES = 8192
@@ -45,36 +48,111 @@ _COMMON_HANZI = frozenset(
 
 
 def find_documents(paths: Sequence[str]) -> list[str]:
-    """The documents named by `paths`: files as given, folders walked for document suffixes."""
+    """The documents named by `paths`: files as given, folders walked for document suffixes.
+
+    A path given explicitly may be a symlink to a regular file (the user named it); anything
+    else that is not a regular file or a folder, or a name that is not UTF-8, raises
+    `InputError`. Walks follow the rules of `_walk`; what they skip is reported by `warn`.
+    """
     found: list[str] = []
     for given in paths:
         try:
             mode = Path(given).stat().st_mode
         except OSError as exc:
-            raise InputError(f"{given}: no such file or directory", path=given) from exc
+            raise InputError(f"{shown(given)}: no such file or directory", path=given) from exc
+        if not _utf8(given):
+            raise InputError(f"{shown(given)}: file name is not UTF-8; rename it", path=given)
         if stat.S_ISREG(mode):
             found.append(given)
         elif stat.S_ISDIR(mode):
             found.extend(_walk(given))
         else:
-            raise InputError(f"{given}: not a regular file or directory", path=given)
+            raise InputError(f"{shown(given)}: not a regular file or directory", path=given)
     return list(dict.fromkeys(found))
 
 
+def shown(path: str) -> str:
+    """`path` as it can be printed: undecodable bytes of a file name as `\\xNN` escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def warn(message: str) -> None:
+    """Report a skipped file once per process, on the `archiver` logger (stderr by default)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        _LOG.warning("%s", message)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _walk(folder: str) -> list[str]:
+    """Documents under `folder`, sorted by their path parts, found without recursion.
+
+    Hidden names are skipped. Folder symlinks are never followed (no loops); a file symlink is
+    kept only when it leads to a regular file inside `folder`. Names that are not UTF-8, FIFOs,
+    devices and files over the size limit are skipped with a warning.
+    """
     prefix = folder if folder.endswith(os.sep) else folder + os.sep
+    inside = os.path.realpath(folder)
     found: list[tuple[tuple[str, ...], str]] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel_root = os.path.relpath(root, folder)
-        parts = () if rel_root == os.curdir else tuple(Path(rel_root).parts)
-        for name in files:
-            if name.lower().endswith(DOCUMENT_SUFFIXES) and not name.startswith("."):
-                found.append(((*parts, name), prefix + "/".join((*parts, name))))
+    stack: list[tuple[str, ...]] = [()]
+    while stack:
+        parts = stack.pop()
+        for entry in _entries(prefix + "/".join(parts)):
+            if entry.name.startswith("."):
+                continue
+            path = prefix + "/".join((*parts, entry.name))
+            if not _utf8(entry.name):
+                warn(f"{shown(path)}: skipped: file name is not UTF-8")
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append((*parts, entry.name))
+            elif entry.name.lower().endswith(DOCUMENT_SUFFIXES) and _walkable(path, inside):
+                found.append(((*parts, entry.name), path))
     if not found:
         suffixes = ", ".join(DOCUMENT_SUFFIXES)
         raise InputError(f"{folder}: no documents ({suffixes}) in this folder", path=folder)
     return [path for _, path in sorted(found)]
+
+
+def _entries(folder: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as exc:
+        warn(f"{shown(folder)}: skipped: {exc.strerror or type(exc).__name__}")
+        return []
+
+
+def _walkable(path: str, inside: str) -> bool:
+    """True for a regular file, or a symlink to one inside `inside`, within the size limit."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.realpath(path)
+            if os.path.commonpath([inside, target]) != inside:
+                warn(f"{shown(path)}: skipped: a symlink to a file outside the folder")
+                return False
+            st = Path(target).stat()
+    except (OSError, ValueError) as exc:
+        warn(f"{shown(path)}: skipped: {getattr(exc, 'strerror', None) or 'cannot read'}")
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        warn(f"{shown(path)}: skipped: not a regular file")
+        return False
+    if st.st_size > MAX_DOCUMENT_BYTES:
+        warn(f"{shown(path)}: skipped: larger than the {_limit_mib()} MiB document limit")
+        return False
+    return True
+
+
+def _limit_mib() -> int:
+    return MAX_DOCUMENT_BYTES // (1024 * 1024)
 
 
 def read_document(path: str) -> Document:
@@ -83,7 +161,7 @@ def read_document(path: str) -> Document:
     decoded = _decode_bom(data)
     if decoded is None:
         if _looks_binary(data[:SNIFF_BYTES]):
-            raise InputError(f"{path}: not a text document (binary content)", path=path)
+            raise InputError(f"{shown(path)}: not a text document (binary content)", path=path)
         decoded = _decode(data)
     text, encoding = decoded
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -102,17 +180,20 @@ def read_document(path: str) -> Document:
 
 
 def _read_bytes(path: str) -> bytes:
+    """At most the size limit (plus one byte to tell) of a regular file; never blocks on a
+    FIFO or device (opened non-blocking, refused after fstat)."""
     try:
-        with Path(path).open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            data = handle.read(min(size, MAX_DOCUMENT_BYTES) + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise InputError(f"{shown(path)}: not a regular file", path=path)
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise InputError(f"{path}: cannot read: {reason}", path=path) from exc
+        raise InputError(f"{shown(path)}: cannot read: {reason}", path=path) from exc
     if len(data) > MAX_DOCUMENT_BYTES:
         raise InputError(
-            f"{path}: larger than the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB document limit",
-            path=path,
+            f"{shown(path)}: larger than the {_limit_mib()} MiB document limit", path=path
         )
     return data
 

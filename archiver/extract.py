@@ -10,24 +10,34 @@ given a role (`archiver.roles`), image proxies are unwrapped into a second `imag
 
 from __future__ import annotations
 
+import heapq
 import re
 
-from archiver.bareurls import bare_hits
+from archiver.bareurls import iter_bare_hits
+from archiver.documents import warn
 from archiver.errors import UnfetchableURL
-from archiver.htmllinks import html_hits
+from archiver.htmllinks import html_read
 from archiver.models import Document, Link, Role
-from archiver.roles import Hit, Zones, find_all, role_for
+from archiver.roles import Hit, Zones, iter_all, role_for
 from archiver.urls import canonicalize, unwrap_proxy
 
 MAX_RAW_CHARS = 2048  # an unfetchable raw value (a data: URI) is listed cut to this length
+# Possessive quantifiers and atomic groups (Python 3.11) leave one way to match each stretch,
+# and every open stretch stops at a bracket or a line end: a failed attempt costs the length of
+# its own construct, never an exponential or quadratic search.
 _MD_URL = (
-    r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
+    r"(<[^<>\n]*+>|[^\s()<>]*+(?:\([^\s()]*+\)[^\s()<>]*+)*+)"
+    r"(?>\s++(?:\"[^\"\n]*+\"|'[^'\n]*+'))?\s*+\)"
 )
-_MD_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\(\s*" + _MD_URL)
-_MD_LINK = re.compile(r"\[(?:[^\[\]\n]|!?\[[^\[\]\n]*\](?:\([^()\s]*\))?)*\]\(\s*" + _MD_URL)
-_MD_REF = re.compile(r"[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?([^\s<>\[]+)>?")
-_AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>", re.IGNORECASE)
-_SHORTCODE = re.compile(r"""\{\{<\s*(?:video|audio|youtube)\s+src\s*=\s*"([^"]+)"[^}]*>\}\}""")
+_MD_IMAGE = re.compile(r"!\[[^\[\]\n]*+\]\(\s*+" + _MD_URL)
+_MD_LINK = re.compile(
+    r"\[(?:[^\[\]\n!]++|!(?!\[)|(?>!?\[[^\[\]\n]*+\](?:\([^()\s]*+\))?))*+\]\(\s*+" + _MD_URL
+)
+_MD_REF = re.compile(r"[ \t]{0,3}\[[^\]\n]++\]:[ \t]*+<?([^\s<>\[]++)>?")
+_AUTOLINK = re.compile(r"<(https?://[^<>\s]++)>", re.IGNORECASE)
+_SHORTCODE = re.compile(
+    r"""\{\{<\s*+(?:video|audio|youtube)\s++src\s*+=\s*+"([^"{]++)"[^{}]*+(?<=>)\}\}"""
+)
 _MARKDOWN: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (_MD_IMAGE, "md-image", Role.IMAGE, "]("),
     (_MD_LINK, "md-link", "", "]("),
@@ -38,22 +48,44 @@ _MARKDOWN: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
 
 
 def extract_links(doc: Document) -> list[Link]:
-    """Every link in `doc`, in document order, once per (canonical URL, role)."""
+    """Every link in `doc`, in document order, once per (canonical URL, role).
+
+    Time and memory grow with the length of the text and the number of distinct links: hits
+    that can only repeat a link already made (same raw text, element and zones) are dropped
+    as they stream by, and bare URLs are never all held at once.
+    """
     text = doc.text
     resolver = _Resolver(_canonical_or_none(doc.source_url))
     markdown, covered = _markdown_hits(text)
-    structured = html_hits(text) + markdown
+    html, problems = html_read(text)
+    for problem in problems:
+        warn(f"{doc.path}: {problem}")
+    structured = sorted(html + markdown, key=_position)
     known = {resolver(hit.raw)[0] for hit in structured}
-    bare = [
+    bare = (
         hit
-        for hit in bare_hits(text, covered)
+        for hit in iter_bare_hits(text, covered)
         if resolver(hit.raw)[0] is None or resolver(hit.raw)[0] not in known
-    ]
+    )
     zones = Zones.of(text)
     links: list[Link] = []
-    for hit in sorted(structured + bare, key=lambda hit: hit.pos):
-        links.extend(_links_for(doc.path, hit, resolver, zones))
+    seen: set[tuple[str, str, str, bool, bool]] = set()
+    for hit in heapq.merge(structured, bare, key=_position):
+        signature = (
+            hit.raw,
+            hit.found_as,
+            hit.kind,
+            hit.pos in zones.navigation,
+            hit.pos in zones.related,
+        )
+        if signature not in seen:
+            seen.add(signature)
+            links.extend(_links_for(doc.path, hit, resolver, zones))
     return _dedupe(links)
+
+
+def _position(hit: Hit) -> int:
+    return hit.pos
 
 
 def _canonical_or_none(url: str | None) -> str | None:
@@ -146,8 +178,21 @@ def _markdown_hits(text: str) -> tuple[list[Hit], list[tuple[int, int]]]:
 
 def _ref_matches(text: str) -> list[re.Match[str]]:
     """Reference definitions, tried only at the start of lines holding `]:` (fast on MBs)."""
-    starts = dict.fromkeys(text.rfind("\n", 0, pos) + 1 for pos in find_all(text, "]:"))
-    return [m for m in (_MD_REF.match(text, start) for start in starts) if m is not None]
+    return [m for m in (_MD_REF.match(text, start) for start in line_starts(text, "]:")) if m]
+
+
+def line_starts(text: str, needle: str) -> list[int]:
+    """The start of every line holding `needle`, once each, in one pass over `text`."""
+    starts: list[int] = []
+    line = scanned = 0
+    for pos in iter_all(text, needle):
+        newline = text.rfind("\n", scanned, pos)
+        if newline != -1:
+            line = newline + 1
+        scanned = pos
+        if not starts or starts[-1] != line:
+            starts.append(line)
+    return starts
 
 
 def _md_target(target: str) -> str:

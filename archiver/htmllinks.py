@@ -12,6 +12,7 @@ text so that all passes merge in document order.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import lxml.etree  # type: ignore[import-untyped]
@@ -42,8 +43,10 @@ _META_ROLES = {
 }
 FULL_VERSION = "完整版"
 _NAV_CLASSES = frozenset({"notice", "texttj"})
-_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]*)\1\s*\)""", re.IGNORECASE)
+_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
+PIECE_CHARS = 4096  # a piece holds under 1,366 tags: below libxml2's depth limit of 2,048
+WINDOW = 1 << 16  # characters searched for an attribute value past its element's line
+_CSS_URL = re.compile(r"""url\(\s*+(['"]?)([^'"()]*+)\1\s*+\)""", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"\s*(?:https?:)?//[^\s/]", re.IGNORECASE)
 _ANCESTOR_DEPTH = 12
 
@@ -51,39 +54,116 @@ Found = tuple[str, str, str]  # (found_as, raw URL, implied role or "")
 
 
 def html_hits(text: str) -> list[Hit]:
-    """Hits from tags and attributes, located in the raw text to keep document order."""
+    """Hits from tags and attributes, located in the raw text to keep document order.
+
+    The whole document is read: libxml2 stops at elements nested deeper than it allows (2,048
+    with `huge_tree`), so the rest is then read in pieces (`_pieces`), without the context
+    of the elements left open; `parse_problems` says when that happened.
+    """
+    return html_read(text)[0]
+
+
+def html_read(text: str) -> tuple[list[Hit], list[str]]:
+    """(hits, problems): what `html_hits` finds, and one line per place the parser gave up."""
     if "<" not in text:
-        return []
+        return [], []
+    locator = _Locator(text)
+    full_version = FULL_VERSION in text
+    hits: list[Hit] = []
+    stopped = _parse_into(hits, text, locator, full_version, lines=True)
+    if stopped is None:
+        return hits, []
+    reason = stopped[2].split(",")[0].strip()  # libxml2's own advice would mislead
+    problem = (
+        f"the HTML parser gave up at line {stopped[1]} ({reason}); the rest was read in pieces"
+    )
+    for start, end in _pieces(text, stopped[0]):
+        _parse_into(hits, text[start:end], locator, full_version, lines=False)
+    return hits, [problem]
+
+
+def _parse_into(
+    hits: list[Hit], text: str, locator: _Locator, full_version: bool, lines: bool
+) -> tuple[int, int, str] | None:
+    """Add the hits of `text` parsed as one document (`lines`: its line numbers are the
+    document's); (offset, line, message) of where libxml2 gave up before its end, or None."""
     try:
         root = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
     except (lxml.etree.ParserError, ValueError):
-        return []
-    hits: list[Hit] = []
-    locator = _Locator(text)
-    full_version = FULL_VERSION in text
+        return None
     for element in root.iter():
         if isinstance(element.tag, str) and (element.attrib or element.tag == "style"):
             for found_as, raw, kind in element_urls(element, full_version):
-                hits.append(Hit(locator.find(raw), raw, found_as, kind))
-    return hits
+                line = element.sourceline if lines else None
+                hits.append(Hit(locator.find(raw, line), raw, found_as, kind))
+    fatal = [error for error in _PARSER.error_log if error.level_name == "FATAL"]
+    if not fatal:
+        return None
+    line, column = fatal[0].line, fatal[0].column
+    offset = _line_offset(text, line) + max(column - 1, 0)
+    return (offset, line, fatal[0].message) if offset < len(text) else None
+
+
+def _line_offset(text: str, line: int) -> int:
+    """Offset of the start of 1-based `line` (str.count over halves: no list of lines)."""
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high) // 2
+        if text.count("\n", 0, mid) < line - 1:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+def _pieces(text: str, start: int) -> Iterator[tuple[int, int]]:
+    """Spans from `start` to the end, each under `PIECE_CHARS` and cut before a `<`, so that
+    no piece can nest elements as deep as the parser's limit."""
+    start = max(text.rfind("<", 0, start + 1), 0)
+    while start < len(text):
+        end = min(start + PIECE_CHARS, len(text))
+        if end < len(text):
+            cut = text.rfind("<", start + 1, end)
+            end = cut if cut > start else end
+        yield start, end
+        start = end
 
 
 class _Locator:
-    """Find attribute values in the raw text, moving forward only."""
+    """Find attribute values in the raw text, moving forward only, looking no further than
+    `WINDOW` characters past the element's line (a value not found there, such as one written
+    with entities, is placed at its element's line or the cursor, whichever is further)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.cursor = 0
+        self.lines = (1, 0)  # (line number, its offset), moving forward
 
-    def find(self, value: str) -> int:
+    def find(self, value: str, line: int | None = None) -> int:
         """The offset of `value` as an attribute value or CSS url() at or after the cursor."""
-        needle = value[:200] if value else '""'
-        pos = self.text.find(needle, self.cursor)
+        entity = value.find("&")  # the raw text may spell the rest with entities
+        needle = value[: 200 if entity == -1 else max(entity, 1)] if value else '""'
+        low = max(self.cursor, self._line_start(line))
+        high = min(low + WINDOW, len(self.text))
+        pos = self.text.find(needle, low, high)
         while pos > 0 and self.text[pos - 1] not in "\"'=( \t\n":
-            pos = self.text.find(needle, pos + 1)
+            pos = self.text.find(needle, pos + 1, high)
         if pos > 0:
             self.cursor = pos
-        return self.cursor
+            return pos
+        return low
+
+    def _line_start(self, line: int | None) -> int:
+        number, offset = self.lines
+        if line is None or line <= number:
+            return offset if line == number else 0
+        for _ in range(line - number):
+            newline = self.text.find("\n", offset)
+            if newline == -1:
+                break
+            offset, number = newline + 1, number + 1
+        self.lines = (number, offset)
+        return offset
 
 
 def element_urls(element: Any, full_version: bool = False) -> list[Found]:

@@ -8,6 +8,7 @@ read canonical/og:url meta, a trailing 原文地址/原文链接 line, `<title>`
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -28,13 +29,15 @@ class TemplateInfo:
 SHARE_MARKER = "手机上长按并复制下列链接或二维码分享本文章"
 _TRAILING_SOURCE = re.compile(
     r"(?:原文地址|原文链接)[^：:\n<]{0,20}[：:]\s*"
-    r"""(?:<a\b[^>]*?href\s*=\s*["']([^"']+)["']|(https?://[^\s<>"']+))"""
+    r"""(?:<a\b[^<>]*?href\s*=\s*["']([^"']++)["']|(https?://[^\s<>"']++))"""
 )
-_TAG_ATTRS = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_META_TAG = re.compile(r"<(?:meta|link)\b[^>]*>", re.IGNORECASE)
-_HEADING_MD = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-_HTML_HEADING = re.compile(r"<(title|h1|h2)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]*>")
+_TAG_ATTRS = re.compile(r"""(?<![a-zA-Z:-])([a-zA-Z:-]++)\s*+=\s*+(?:"([^"]*+)"|'([^']*+)')""")
+_META_TAG = re.compile(r"<(?:meta|link)\b[^>]*+>", re.IGNORECASE)
+_HEADING_MD = re.compile(r"^#{1,6}[ \t]++([^\n]*+)", re.MULTILINE)
+_HTML_CLOSING = {
+    name: re.compile(rf"</{name}\s*+>", re.IGNORECASE) for name in ("title", "h1", "h2")
+}
+_TAGS = re.compile(r"<[^>]*+>")
 _MARKER_DATE = re.compile(r"【[^】\n]{0,24}?(\d{4})年(\d{1,2})月(\d{1,2})日[^】\n]{0,12}】")
 _CN_DATE = re.compile(
     r"【[^】\n]{0,24}?([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,2})月([一二三四五六七八九十]{1,3})日"
@@ -46,10 +49,10 @@ _DW_HEAD = re.compile(
 )
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _FRONT_FIELD = re.compile(
-    r"""^(title|date|url|original_url):\s*["']?(.*?)["']?\s*$""", re.MULTILINE
+    r"""^(title|date|url|original_url):[ \t]*+["']?(.*?)["']?[ \t]*$""", re.MULTILINE
 )
-_GNEWS_SOURCE = re.compile(r"\[轉載自GNews\]\((https?://[^)\s]+)\)")
-_SRC_LINK = re.compile(r"<a\b[^>]*class\s*=\s*[\"']src_link[\"'][^>]*>", re.IGNORECASE)
+_GNEWS_SOURCE = re.compile(r"\[轉載自GNews\]\((https?://[^()\s]++)\)")
+_SRC_LINK = re.compile(r"<a\b[^<>]*?class\s*=\s*[\"']src_link[\"'][^<>]*+>", re.IGNORECASE)
 _FIRST_LINE = re.compile(r"\s*([^\n]*)")
 _CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0}
 
@@ -141,7 +144,8 @@ def trailing_source(text: str) -> str | None:
 
 
 def _meta_source(text: str) -> str | None:
-    for tag in _META_TAG.finditer(text[:20000]):
+    head = text[:20000]
+    for tag in _META_TAG.finditer(head, 0, head.rfind(">") + 1):
         attrs = _attrs(tag.group(0))
         if attrs.get("rel", "").lower() == "canonical" and attrs.get("href"):
             return attrs["href"]
@@ -159,20 +163,48 @@ def _attrs(tag: str) -> dict[str, str]:
 
 def _md_title(text: str) -> str | None:
     for match in _HEADING_MD.finditer(text[:20000]):
-        title = match.group(1).strip()
+        content = match.group(1)
+        title = (content.rstrip(" \t#") or content[:1]).strip()
         if title and not title.startswith("["):
             return _clean(title)
     return None
 
 
 def _html_title(text: str) -> str | None:
+    """The first non-empty <title>, else <h1>, else <h2> text in the first 50,000 characters.
+
+    Searches stop at the last `>` (no attempt runs on to the end in vain), and a name whose
+    closing tag is missing is not looked for again: linear, as the regex it replaces was not.
+    """
+    head = text[:50000]
+    limit = head.rfind(">") + 1
     found: dict[str, str] = {}
-    for match in _HTML_HEADING.finditer(text[:50000]):
-        found.setdefault(match.group(1).lower(), _clean(_TAGS.sub("", match.group(2))))
+    names: tuple[str, ...] = ("title", "h1", "h2")
+    pos = 0
+    while names and (opening := _heading_tag(names).search(head, pos, limit)) is not None:
+        name = opening.group(1).lower()
+        closing = _HTML_CLOSING[name].search(head, opening.end(), limit)
+        if closing is None:
+            names = tuple(other for other in names if other != name)
+            pos = opening.start()
+            continue
+        found.setdefault(name, _clean(strip_tags(head[opening.end() : closing.start()])))
+        pos = closing.end()
     for name in ("title", "h1", "h2"):
         if found.get(name):
             return found[name]
     return None
+
+
+@functools.cache
+def _heading_tag(names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"<({'|'.join(names)})\b[^>]*+>", re.IGNORECASE)
+
+
+def strip_tags(text: str) -> str:
+    """`text` without `<...>` tags, as `re.sub("<[^>]*>", "", text)` but in linear time."""
+    end = text.rfind(">") + 1
+    return _TAGS.sub("", text[:end]) + text[end:]
 
 
 def _clean(title: str) -> str:
@@ -181,7 +213,7 @@ def _clean(title: str) -> str:
 
 def marker_date(text: str) -> str | None:
     """The date of a 【新唐人北京时间2019年09月22日讯】-style marker, as YYYY-MM-DD."""
-    head = _TAGS.sub("", text[:20000])
+    head = strip_tags(text[:20000])
     for pattern, convert in _DATE_PATTERNS:
         match = pattern.search(head)
         if match:

@@ -35,6 +35,7 @@ _PATH_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 _QUERY_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 _USER_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:]")
 MAX_URL_LENGTH = 65536  # characters, as httpx allows
+MAX_ENTITY_LEVELS = 8  # documents escaped twice or thrice are common; eight is plenty
 CACHE_SIZE = 8192  # canonical forms remembered: mirrors repeat their menus in every document
 
 
@@ -57,8 +58,10 @@ def canonicalize(raw: str, base: str | None = None) -> str:
 
 
 def _unescape(text: str) -> str:
-    """Decode complete HTML entities (`&amp;`, `&#25105;`) until none is left."""
-    for _ in range(len(text)):
+    """Decode complete HTML entities (`&amp;`, `&#25105;`) until none is left, at most
+    `MAX_ENTITY_LEVELS` times over (`&amp;amp;...` decodes one level a pass: unbounded, a long
+    chain would take quadratic time; what is left is kept escaped by `_protect_entities`)."""
+    for _ in range(MAX_ENTITY_LEVELS):
         decoded = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
         if decoded == text:
             break
