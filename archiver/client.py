@@ -100,8 +100,13 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
 class SetCookieOnly(httpx.Cookies):
     """A cookie jar that reads only responses which set a cookie: httpx otherwise runs every
     response through the standard library's cookie machinery, a tenth of the CPU of fetching
-    small images."""
+    small images. A Set-Cookie the standard library cannot read is ignored, as browsers ignore
+    it: the jar is read between the response head and its body, where an exception would leave
+    the connection's slot taken."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         if "set-cookie" in response.headers:
-            super().extract_cookies(response)
+            try:
+                super().extract_cookies(response)
+            except Exception:  # a hostile cookie costs that cookie only
+                return

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from archiver.retry import parse_retry_after
 from tests.origin import Origin, OriginHandler, body, random_bytes, sequence
 from tests.replay import clean_env
@@ -126,3 +128,33 @@ def test_a_no_proxy_entry_httpx_cannot_read_is_a_clear_error(tmp_path: Path) -> 
     assert done.returncode == 2, done.stderr.decode()
     assert b"Traceback" not in done.stderr
     assert b"NO_PROXY" in done.stderr
+
+
+@pytest.mark.timeout(60)  # with the slot left taken, the later links wait forever
+def test_a_cookie_the_jar_cannot_read_costs_nothing_but_the_cookie(
+    tmp_path: Path, origin: Origin, monkeypatch: Any
+) -> None:
+    """The jar is read between a response's head and its body: if reading it raised, the link
+    would fail and its connection slot stay taken, stalling every later link to the host."""
+    import http.cookiejar
+
+    from archiver.config import Settings
+    from archiver.pipeline import archive
+
+    def unreadable(*_: object) -> None:
+        raise ValueError("a cookie no parser can read")
+
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies", unreadable)
+    cookie = {"Set-Cookie": "id=1; Expires=Thu, 99 Foo 99999 99:99:99 GMT"}
+    paths = [f"/{n}.jpg" for n in range(4)]
+    for path in paths:
+        origin.routes[path] = body(IMAGE, "image/jpeg", headers=cookie)
+    doc = tmp_path / "d.md"
+    doc.write_text("".join(f"![x]({origin.url(p)})\n" for p in paths), encoding="utf-8")
+    settings = Settings(
+        out=tmp_path, collection="c", allow_private=True, robots="ignore", per_host=1, timeout=5
+    )
+    summary = archive([str(doc)], settings)
+    lines = (tmp_path / "manifests/c/links.jsonl").read_text().splitlines()
+    assert {json.loads(line)["status"] for line in lines} == {"archived"}
+    assert summary.counts.get("archived") == len(paths)
