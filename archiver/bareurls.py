@@ -14,12 +14,11 @@ comment or a Markdown link construct (those passes report it), and cut where the
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import re
 from collections.abc import Iterator
 
-from archiver.roles import Hit, iter_all
+from archiver.roles import Hit, Spans, iter_all
 
 _BRACKET = re.compile(r"[<>]")
 _SEP = re.compile(r"[/?#]")
@@ -36,24 +35,6 @@ FULLWIDTH_PUNCT = "，。；：）」』》】、！？…“”‘’（「『�
 MAX_SCHEME = 32
 
 
-class Covered:
-    """Sorted, merged spans of text that another pass already reads (Markdown links)."""
-
-    def __init__(self, spans: list[tuple[int, int]]) -> None:
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted(spans):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-            else:
-                merged.append((start, end))
-        self._starts = [start for start, _ in merged]
-        self._spans = merged
-
-    def __contains__(self, pos: int) -> bool:
-        index = bisect.bisect_right(self._starts, pos) - 1
-        return index >= 0 and pos < self._spans[index][1]
-
-
 def bare_hits(text: str, markdown: list[tuple[int, int]]) -> list[Hit]:
     """URLs written as plain text, outside tags, comments and the Markdown spans given."""
     return list(iter_bare_hits(text, markdown))
@@ -65,7 +46,7 @@ def iter_bare_hits(text: str, markdown: list[tuple[int, int]]) -> Iterator[Hit]:
     Linear in the length of `text`: each candidate costs the length of the URL it yields (or of
     the stretch it skips), and every scan of the text moves forward only.
     """
-    covered = Covered(markdown + comment_spans(text))
+    covered = Spans(markdown + comment_spans(text))
     tags = _Tags(text)
     runs = _Runs(text)
     done = 0
