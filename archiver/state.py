@@ -28,6 +28,7 @@ from archiver.manifest import LINKS, RawLine, parse_line, raw_lines
 from archiver.manifestlines import BadLine
 from archiver.models import Status
 from archiver.ownfiles import kind, open_binary
+from archiver.statecheck import check_rows, check_schema
 
 STATE_NAME = ".state.sqlite"
 SET_ASIDE = ".bad"
@@ -48,16 +49,6 @@ CREATE TABLE IF NOT EXISTS originals (
 CREATE INDEX IF NOT EXISTS originals_by_sha256 ON originals (sha256);
 CREATE TABLE IF NOT EXISTS claims (sha256 TEXT PRIMARY KEY, url TEXT, date TEXT, record_id TEXT);
 """
-COLUMNS = {
-    "meta": ["key", "value"],
-    "links": [
-        "url", "status", "role", "documents", "error",
-        "record_id", "revisit_of", "warc_file", "warc_end", "line_at",
-    ],
-    "originals": ["record_id", "sha256", "url", "date", "warc_file", "warc_end"],
-    "claims": ["sha256", "url", "date", "record_id"],
-    "documents": ["path", "size", "mtime_ns", "ctime_ns", "inode", "data"],
-}  # fmt: skip
 
 
 class LinkState(NamedTuple):
@@ -84,17 +75,6 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open {path}: {exc}", str(path)) from exc
     return db
-
-
-def check_schema(db: sqlite3.Connection) -> None:
-    """Raise sqlite3.DatabaseError unless every table has the columns this code writes (the
-    extract cache's `documents` too, when present) and each can be read."""
-    for table, columns in COLUMNS.items():
-        found = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-        if found and found != columns:
-            raise sqlite3.DatabaseError(f"table {table} has columns {found}, not {columns}")
-        if found:
-            db.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
 
 
 def set_aside(path: Path) -> str:
@@ -163,6 +143,7 @@ class CollectionState:
             return self._rebuilt(str(exc.__cause__ or exc))
         try:
             check_schema(db)
+            check_rows(db)
             db.execute("SELECT value FROM meta WHERE key = 'read'").fetchall()
         except sqlite3.Error as exc:
             db.close()

@@ -201,3 +201,26 @@ def test_the_wacz_still_holds_every_warc(capsys: pytest.CaptureFixture[str], cop
     assert ran.code == 0
     names = zipfile.ZipFile(copy / "out.wacz").namelist()
     assert f"archive/{_warc(copy).name}" in names
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        "UPDATE links SET line_at = 'abc'",
+        "UPDATE links SET documents = 'not json'",
+        "UPDATE links SET documents = x'ff'",
+        "UPDATE links SET documents = '[1, 2]'",
+        "UPDATE links SET warc_end = -1",
+        "UPDATE originals SET warc_end = 'far'",
+    ],
+)
+def test_a_state_database_with_rows_of_the_wrong_types_is_rebuilt(copy: Path, forgery: str) -> None:
+    """A valid SQLite state whose rows this code never wrote (its fingerprint of links.jsonl
+    still matches) is set aside and rebuilt, not read into a traceback."""
+    state = copy / "manifests" / "v" / ".state.sqlite"
+    with sqlite3.connect(state) as db:
+        db.execute(forgery)
+    summary = archive([str(copy / "doc.md")], _settings(copy))
+    assert summary.counts == {"archived": 4}
+    assert any("wrong types" in warning for warning in summary.warnings)
+    assert (state.parent / ".state.sqlite.bad").exists()
