@@ -16,6 +16,7 @@ from pathlib import Path
 from archiver.errorclass import http_error, status_for
 from archiver.fetch import redirect_target
 from archiver.models import ErrorInfo, ManifestEntry, Role
+from archiver.ownfiles import open_binary
 from archiver.plan import Plan, Target
 from archiver.state import CollectionState
 
@@ -42,7 +43,7 @@ class Capture:
 def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
     from warcio.archiveiterator import ArchiveIterator  # only a run after a crash needs it
 
-    with (root / warc_file).open("rb") as handle:
+    with open_binary(root / warc_file) as handle:
         iterator = ArchiveIterator(handle)
         for record in iterator:
             if record.rec_type not in ("response", "revisit") or record.http_headers is None:

@@ -329,7 +329,10 @@ def report(
     shown = "json" if as_json else fmt
     text = render(load_report(_settings(ctx, options)), shown)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(exc.strerror or str(exc), param_hint=f"'-o' {output}") from exc
     else:
         safe = json_for_terminal(text) if shown == "json" else for_terminal(text, "\r\n")
         click.echo(safe, nl=not text.endswith("\n"))

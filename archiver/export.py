@@ -14,6 +14,7 @@ from wacz.main import main as wacz_main
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError
 from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
+from archiver.ownfiles import kind
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 
@@ -41,19 +42,42 @@ def export_wacz(settings: Settings, target: Path) -> int:
     """Write `target`; return the number of pages listed."""
     if not settings.manifest_dir.is_dir():
         raise InputError(f"no collection {settings.collection!r} under {settings.out.resolve()}")
-    warcs = [settings.out / rel for rel in sorted(read_warc_sums(settings.manifest_dir / WARCS))]
-    if not warcs:
-        raise InputError(f"collection {settings.collection!r} has no closed WARC files yet")
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: no folder {str(target.parent)!r} to write it in")
+    warcs = _closed_warcs(settings)
     listed = pages(settings)
+    existed = target.exists()
     with tempfile.TemporaryDirectory() as work:
         pages_file = Path(work) / "pages.jsonl"
         lines = [json.dumps(PAGES_HEADER)] + [json.dumps(p, ensure_ascii=False) for p in listed]
         pages_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         args = ["create", "-o", str(target), "-p", str(pages_file), *map(str, warcs)]
         output = io.StringIO()
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            code = wacz_main(args)
+        try:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                code = wacz_main(args)
+            said = (output.getvalue().strip().splitlines() or ["failed"])[-1]
+        except Exception as exc:  # the wacz library's errors (a damaged WARC, an unwritable -o)
+            code, said = 1, f"{type(exc).__name__}: {exc}"
     if code:
-        last = (output.getvalue().strip().splitlines() or ["failed"])[-1]
-        raise ArchiverError(f"wacz create failed: {last}")
+        if not existed:
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)  # a half-written package is no package
+        raise ArchiverError(f"wacz create failed: {said}")
     return len(listed)
+
+
+def _closed_warcs(settings: Settings) -> list[Path]:
+    """The files warcs.sha256 lists, each a regular file of the collection: a link (to a file
+    outside the collection), a FIFO (which would block) or a missing file refuses the export
+    rather than leave a WARC out or copy a stranger's file in."""
+    warcs = []
+    for rel in sorted(read_warc_sums(settings.manifest_dir / WARCS)):
+        what = kind(settings.out / rel)
+        if what != "file":
+            state = "missing" if what is None else f"a {what}, not a regular file"
+            raise ArchiverError(f"{rel}: {state}; run `archiver verify`; nothing exported")
+        warcs.append(settings.out / rel)
+    if not warcs:
+        raise InputError(f"collection {settings.collection!r} has no closed WARC files yet")
+    return warcs

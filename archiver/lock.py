@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from archiver.errors import CollectionLocked, StorageError
+from archiver.ownfiles import is_regular, open_binary, open_fd
 
 LOCK_NAME = ".lock"
 ORPHAN_WAIT_SECONDS = 30.0
@@ -26,7 +27,8 @@ def holder_pid(directory: Path) -> int | None:
     """The pid written in a collection's lock file, if any (the lock may be stale); None for
     anything that is not a process id (a negative number would name a process group)."""
     try:
-        text = (directory / LOCK_NAME).read_text(encoding="ascii").strip()
+        with open_binary(directory / LOCK_NAME) as handle:
+            text = handle.read(64).decode("ascii").strip()
     except (OSError, ValueError):
         return None
     pid = int(text) if text.isdigit() and len(text) <= len(str(PID_LIMIT)) else 0
@@ -60,9 +62,9 @@ def is_locked(directory: Path) -> bool:
     """True when a live process holds the collection's lock."""
     path = directory / LOCK_NAME
     try:
-        if not path.is_file():
-            return False  # missing, or something no run made (a folder): no run holds it
-        with path.open("a") as handle:
+        if not is_regular(path):
+            return False  # missing, or something no run made (a folder, a link): no run holds it
+        with open_binary(path) as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -85,7 +87,7 @@ class CollectionLock:
     def __enter__(self) -> CollectionLock:
         try:
             self._directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_fd(self._path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise StorageError(f"cannot create lock {self._path}: {exc}") from exc
         if not self._acquire(fd):

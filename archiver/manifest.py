@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, NamedTuple
 from archiver.errors import StorageError
 from archiver.manifestlines import JSON_CHECKS, BadLine, check_warc_path, check_warc_sum
 from archiver.models import ManifestEntry
+from archiver.ownfiles import NotRegular, kind, open_binary, open_fd
 from archiver.warc import ClosedWarc
 
 LINKS = "links.jsonl"
@@ -139,14 +140,15 @@ def parse_line(data: bytes, kind: str, collection: str) -> dict[str, Any]:
 
 
 def _open_regular(path: Path, problems: list[str]) -> BinaryIO | None:
-    """`path` open for reading, or None (missing; or not a regular file, said in problems)."""
+    """`path` open for reading, or None (missing; or not a regular file, a link to one
+    included, said in problems: see ownfiles)."""
     try:
-        if not path.exists():
+        if kind(path) is None:
             return None
-        if not path.is_file():
-            problems.append(f"{path}: not a regular file; ignored")
-            return None
-        return path.open("rb")
+        return open_binary(path)
+    except NotRegular as exc:
+        problems.append(f"{path}: {exc.strerror}; ignored")
+        return None
     except OSError as exc:
         problems.append(f"{path}: cannot be read ({exc.strerror or exc}); ignored")
         return None
@@ -227,10 +229,12 @@ def _sum_line(line: RawLine, collection: str) -> tuple[str, str] | None:
 
 def _cut_torn_tail(path: Path) -> str | None:
     """Cut a last line that has no newline (a write cut short); say what was cut."""
-    if not path.exists() or path.stat().st_size == 0:
+    if kind(path) is None:
         return None
-    with path.open("rb+") as handle:
+    with open_binary(path, "rb+") as handle:
         size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
         keep = size
         while keep > 0:
             start = max(0, keep - TAIL_CHUNK)
@@ -314,7 +318,7 @@ class Manifest:
         try:
             fd = self._fds.get(name)
             if fd is None:
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                fd = open_fd(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
                 self._fds[name] = fd
             written = os.write(fd, data)
         except OSError as exc:

@@ -18,6 +18,7 @@ from archiver.lock import CollectionLock
 from archiver.manifest import WARCS, Manifest, read_warc_sums
 from archiver.models import RunSummary, Status
 from archiver.outcome import with_time
+from archiver.ownfiles import is_regular
 from archiver.plan import Plan, PlannedDocument, Target, plan_documents
 from archiver.repair import list_unlisted, repair_open_warcs
 from archiver.settle import Settle
@@ -131,7 +132,7 @@ class _Run:
         every file they wrote, closed or repaired, since a file can close (rotation, repair)
         before the manifest line of its last records is written."""
         out = self.settings.out
-        warc_files = sorted({rel for rel in unfinished if (out / rel).exists()})
+        warc_files = sorted({rel for rel in unfinished if is_regular(out / rel)})
         if not warc_files:
             return
         found = adopt(self.settings.out, warc_files, self.plan, self.state, self.settings.roles)

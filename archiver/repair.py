@@ -5,6 +5,7 @@ point past a cut are fetched again."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import zlib
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ from typing import BinaryIO
 
 from archiver.errors import StorageError
 from archiver.members import Damage, Member, walk_members
+from archiver.ownfiles import is_regular, kind, open_binary
 from archiver.warc import OPEN_SUFFIX, ClosedWarc
 
 DAMAGED_SUFFIX = ".damaged"
+LOG = logging.getLogger("archiver")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ def _whole_records_end(path: Path) -> tuple[int, bool]:
     """Where the whole records before the first damage end, and whether a whole member that
     starts a WARC record follows that damage (then the damage is no torn tail)."""
     end, damaged = 0, False
-    with path.open("rb") as handle:
+    with open_binary(path) as handle:
         for part in walk_members(handle):
             if isinstance(part, Damage):
                 damaged = True
@@ -60,6 +63,8 @@ def repair_open_warcs(
     for path in sorted(directory.glob("*" + OPEN_SUFFIX)):
         final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
         rel = final.relative_to(root).as_posix()
+        if not _repairable(path, final):
+            continue
         try:
             size = path.stat().st_size
             kept, more = _whole_records_end(path)
@@ -68,7 +73,7 @@ def repair_open_warcs(
             elif kept == 0:
                 path.unlink()
             else:
-                with path.open("rb+") as handle:
+                with open_binary(path, "rb+") as handle:
                     handle.truncate(kept)
                 path.rename(final)
         except OSError as exc:
@@ -79,10 +84,22 @@ def repair_open_warcs(
     return repaired
 
 
+def _repairable(path: Path, final: Path) -> bool:
+    """A regular `.open` file whose closed name is free; anything else is left as it is, with
+    a warning (a link, FIFO or folder someone put there is no run's file; a closed file of the
+    same name is never overwritten). verify reports what is left."""
+    what, taken = kind(path), kind(final)
+    if what == "file" and taken is None:
+        return True
+    why = f"it is a {what}" if what != "file" else f"{final.name} exists ({taken})"
+    LOG.warning(f"{path}: not repaired: {why}; left as it is")
+    return False
+
+
 def _set_aside(path: Path, final: Path, kept: int) -> None:
     """The first `kept` bytes of `path` become `final`; `path` itself becomes `.damaged`."""
     if kept:
-        with path.open("rb") as source, final.open("xb") as target:
+        with open_binary(path) as source, final.open("xb") as target:
             while kept > target.tell():
                 target.write(source.read(min(1024 * 1024, kept - target.tell())))
     path.rename(final.with_name(final.name + DAMAGED_SUFFIX))
@@ -100,7 +117,7 @@ def list_unlisted(
     for rel in sorted(set(written) - set(listed)):
         path = root / rel
         try:
-            if not path.is_file():
+            if not is_regular(path):
                 continue
             on_close(ClosedWarc(rel, _sha256(path), path.stat().st_size))
         except OSError as exc:
@@ -110,5 +127,8 @@ def list_unlisted(
 
 
 def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    with open_binary(path) as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -20,6 +20,7 @@ from pathlib import Path
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError
 from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
+from archiver.ownfiles import is_regular
 
 REPLAY_DIR = "replay"
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
@@ -78,9 +79,14 @@ def sync_collection(settings: Settings) -> list[str]:
     archive = collection / "archive"
     new = []
     for rel in sorted(read_warc_sums(settings.manifest_dir / WARCS)):
-        source = (settings.out / rel).resolve()
+        listed = settings.out / rel
+        if not is_regular(listed):
+            continue  # a link out of the collection, a FIFO: never served (verify reports it)
+        source = listed.parent.resolve() / listed.name
         link = archive / source.name
-        if source.exists() and not link.exists():
+        if link.is_symlink() and link.readlink() != source:
+            link.unlink()  # a link this code did not make (it may lead out of the collection)
+        if not (link.is_symlink() or link.exists()):
             link.symlink_to(source)
             new.append(source.name)
     if new:

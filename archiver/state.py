@@ -27,6 +27,8 @@ from archiver.errors import StorageError
 from archiver.manifest import LINKS, RawLine, parse_line, raw_lines
 from archiver.manifestlines import BadLine
 from archiver.models import Status
+from archiver.ownfiles import kind, open_binary
+from archiver.statecheck import check_rows, check_schema
 
 STATE_NAME = ".state.sqlite"
 SET_ASIDE = ".bad"
@@ -47,16 +49,6 @@ CREATE TABLE IF NOT EXISTS originals (
 CREATE INDEX IF NOT EXISTS originals_by_sha256 ON originals (sha256);
 CREATE TABLE IF NOT EXISTS claims (sha256 TEXT PRIMARY KEY, url TEXT, date TEXT, record_id TEXT);
 """
-COLUMNS = {
-    "meta": ["key", "value"],
-    "links": [
-        "url", "status", "role", "documents", "error",
-        "record_id", "revisit_of", "warc_file", "warc_end", "line_at",
-    ],
-    "originals": ["record_id", "sha256", "url", "date", "warc_file", "warc_end"],
-    "claims": ["sha256", "url", "date", "record_id"],
-    "documents": ["path", "size", "mtime_ns", "ctime_ns", "inode", "data"],
-}  # fmt: skip
 
 
 class LinkState(NamedTuple):
@@ -85,17 +77,6 @@ def connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def check_schema(db: sqlite3.Connection) -> None:
-    """Raise sqlite3.DatabaseError unless every table has the columns this code writes (the
-    extract cache's `documents` too, when present) and each can be read."""
-    for table, columns in COLUMNS.items():
-        found = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-        if found and found != columns:
-            raise sqlite3.DatabaseError(f"table {table} has columns {found}, not {columns}")
-        if found:
-            db.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
-
-
 def set_aside(path: Path) -> str:
     """Move a state file (and its WAL files) to `NAME.bad...`, replacing an older one; say
     what was done."""
@@ -114,7 +95,7 @@ def set_aside(path: Path) -> str:
 def _fingerprint(links: Path, upto: int) -> str:
     """The first and the last few KiB of what was read: a file replaced or rewritten by hand
     almost always differs here (a copy or a restored backup does not, and needs no rebuild)."""
-    with links.open("rb") as handle:
+    with open_binary(links) as handle:
         head = handle.read(min(upto, FINGERPRINT_BYTES))
         handle.seek(max(0, upto - FINGERPRINT_BYTES))
         tail = handle.read(min(upto, FINGERPRINT_BYTES))
@@ -149,13 +130,20 @@ class CollectionState:
 
     def _open(self) -> sqlite3.Connection:
         """The state database, rebuilt empty (the bad one set aside) when it cannot be used:
-        it is derived from links.jsonl, which sync() then reads from the first line."""
+        it is derived from links.jsonl, which sync() then reads from the first line. A state
+        file or WAL file that is a link, FIFO or folder is set aside unopened (SQLite would
+        write through a link to a file outside the collection)."""
+        for suffix in SQLITE_FILES:
+            found = kind(self.path.with_name(self.path.name + suffix))
+            if found not in (None, "file"):
+                return self._rebuilt(f"{self.path.name}{suffix} is a {found}")
         try:
             db = connect(self.path)
         except StorageError as exc:
             return self._rebuilt(str(exc.__cause__ or exc))
         try:
             check_schema(db)
+            check_rows(db)
             db.execute("SELECT value FROM meta WHERE key = 'read'").fetchall()
         except sqlite3.Error as exc:
             db.close()
@@ -212,18 +200,20 @@ class CollectionState:
         except sqlite3.DatabaseError as exc:
             self.db.close()
             self.db = self._rebuilt(str(exc))
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.links_path}: {exc}") from exc
         try:
             return self._sync()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot update {self.path}: {exc}", str(self.path)) from exc
 
     def _sync(self) -> int:
-        if not self.links_path.exists():
+        if kind(self.links_path) is None:
             self._read_upto()
             return 0
         start, number = self._read_upto(), self._count("lines") or 0
         applied = 0
-        with self.links_path.open("rb") as handle:
+        with open_binary(self.links_path) as handle:
             batch: list[RawLine] = []
             for line in raw_lines(handle, start, number):
                 if line.torn:
@@ -305,7 +295,7 @@ class CollectionState:
     def line(self, state: LinkState) -> dict[str, Any] | None:
         """The whole manifest line behind `state` (checked again: None if it no longer is a
         good line, which a links.jsonl changed under a running run could make it)."""
-        with self.links_path.open("rb") as handle:
+        with open_binary(self.links_path) as handle:
             for line in raw_lines(handle, state.line_at):
                 return None if line.torn else self._checked(line, report=False)
         return None

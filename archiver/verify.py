@@ -20,6 +20,7 @@ from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.lock import is_locked
 from archiver.manifest import LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
+from archiver.ownfiles import kind, open_binary
 from archiver.warc import OPEN_SUFFIX
 from archiver.warcread import Damage, Record, read_warc
 
@@ -78,7 +79,7 @@ class VerifyReport:
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_binary(path) as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -103,7 +104,7 @@ def scan_file(path: Path, name: str, urls: dict[int, str]) -> FileScan:
     could not be read is a problem. `urls` names the URL at each offset, for the problems."""
     scan = FileScan()
     try:
-        with path.open("rb") as handle:
+        with open_binary(path) as handle:
             if os.fstat(handle.fileno()).st_size == 0:
                 scan.sha256 = hashlib.sha256().hexdigest()
                 _add(read_warc(b"", name.endswith(".gz")), name, urls, scan)
@@ -219,6 +220,7 @@ def verify(settings: Settings) -> VerifyReport:
     sums = read_warc_sums(manifest_dir / WARCS, issues)
     problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
     on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
+    problems.extend(not_regular(settings))
     entries = list(current_entries(manifest_dir, problems))
     referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
     live = is_locked(manifest_dir)
@@ -284,15 +286,32 @@ def read_sizes(manifest_dir: Path, problems: list[Problem]) -> dict[str, int]:
 def _check_sizes(settings: Settings, problems: list[Problem]) -> None:
     for rel, size in read_sizes(settings.manifest_dir, problems).items():
         path = settings.out / rel
-        if path.exists() and path.stat().st_size != size:
+        if kind(path) == "file" and path.stat().st_size != size:
             message = f"size is {path.stat().st_size} bytes, {WARC_SIZES} says {size}"
             problems.append(Problem(rel, message))
 
 
 def warc_files_in(directory: Path) -> list[Path]:
+    """The regular files of `directory` named like WARC files (a link to one is not one)."""
+    return [path for path, what in _named_like_warcs(directory) if what == "file"]
+
+
+def _named_like_warcs(directory: Path) -> list[tuple[Path, str | None]]:
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if ".warc" in p.name and p.is_file())
+    return sorted((p, kind(p)) for p in directory.iterdir() if ".warc" in p.name)
+
+
+def not_regular(settings: Settings) -> list[Problem]:
+    """A problem for each name like a WARC file's in the collection's folder that is a link,
+    FIFO, folder or device: never read (it could lead outside the collection, or block)."""
+    return [
+        Problem(
+            path.relative_to(settings.out).as_posix(), f"a {what}, not a regular file: not read"
+        )
+        for path, what in _named_like_warcs(settings.warc_dir)
+        if what not in (None, "file")
+    ]
 
 
 def present(rel: str, on_disk: dict[str, Path], live: bool, problems: list[Problem]) -> Path | None:

@@ -15,6 +15,7 @@ from archiver.verify import (
     VerifyReport,
     current_entries,
     duplicated,
+    not_regular,
     present,
     read_sizes,
     scan_file,
@@ -34,6 +35,7 @@ def verify_fast(settings: Settings) -> VerifyReport:
     listed = set(read_warc_sums(settings.manifest_dir / WARCS, issues)) | set(sizes)
     problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
     on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
+    problems.extend(not_regular(settings))
     for rel in sorted(listed | set(on_disk)):
         _check_present(rel, on_disk, listed, sizes, is_locked(settings.manifest_dir), problems)
     entries = list(current_entries(settings.manifest_dir, problems))
@@ -76,7 +78,7 @@ def verify_files(paths: Sequence[str]) -> VerifyReport:
     """Digests and gzip integrity of WARC files from any tool (wget, warcio, ...)."""
     report = VerifyReport("(files)")
     for text in paths:
-        path = Path(text)
+        path = Path(text).resolve()  # named by the user: a link to a WARC file is followed
         if not path.is_file():
             raise InputError(f"{text}: no such WARC file")
         scan = scan_file(path, text, {})
