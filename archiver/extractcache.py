@@ -34,6 +34,7 @@ EXTRACTION_MODULES = (
 _ROLE = {role.value: role for role in Role}
 SETTLED_NS = 2_000_000_000
 COMMIT_EVERY = 500
+MAX_ENTRY_BYTES = 64 * 1024 * 1024  # past it, the document is read again instead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -58,13 +59,52 @@ def _encode(extracted: Extracted) -> bytes:
     return zlib.compress(json.dumps([fields, links], ensure_ascii=False).encode(), 1)
 
 
-def _decode(path: str, data: bytes) -> Extracted:
-    fields, links = json.loads(zlib.decompress(data))
+def _decode(path: str, data: object) -> Extracted | None:
+    """The extraction an entry holds, or None when it is not one this code wrote (the state
+    file is the collection's own, so anyone may have written it): then the document is read
+    again. Inflating stops at MAX_ENTRY_BYTES, so a forged entry cannot cost more memory."""
+    if not isinstance(data, bytes):
+        return None
+    try:
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(data, MAX_ENTRY_BYTES)
+        if inflater.unconsumed_tail or not inflater.eof:
+            return None
+        fields, links = json.loads(text)
+        return _checked(path, fields, links)
+    except (zlib.error, ValueError, TypeError, KeyError, RecursionError):
+        return None
+
+
+def _checked(path: str, fields: list[object], links: list[list[object]]) -> Extracted:
+    """The entry's values, each of the type this code writes; TypeError or KeyError if not."""
     sha256, size, encoding, template, source_url, title, date, counts = fields
+    if not isinstance(size, int) or not isinstance(counts, dict):
+        raise TypeError("size or counts")
+    if not all(isinstance(k, str) and isinstance(n, int) for k, n in counts.items()):
+        raise TypeError("counts")
     document = PlannedDocument(
-        path, sha256, size, encoding, template, source_url, title, date, counts
+        path,
+        _text(sha256),
+        size,
+        _text(encoding),
+        _text(template),
+        _text_or_none(source_url),
+        _text_or_none(title),
+        _text_or_none(date),
+        counts,
     )
-    return Extracted(document, [(url, _ROLE[role]) for url, role in links])
+    return Extracted(document, [(_text(url), _ROLE[_text(role)]) for url, role in links])
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{type(value).__name__}, not text")
+    return value
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else _text(value)
 
 
 class ExtractCache:
@@ -94,8 +134,11 @@ class ExtractCache:
                         "WHERE path = ?",
                         (path,),
                     ).fetchone()
+                    cached = None
                     if found is not None and tuple(found[:4]) == identity:
-                        yield _decode(path, found[4])
+                        cached = _decode(path, found[4])
+                    if cached is not None:
+                        yield cached
                         continue
                 fresh = extract(path)
                 if identity is not None and time.time_ns() - identity[1] > SETTLED_NS:

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
+import zlib
 from pathlib import Path
+
+import pytest
 
 from archiver.config import Settings
 from archiver.state import CollectionState
@@ -137,3 +141,39 @@ def test_catching_up_while_a_worker_is_mid_line_applies_only_whole_lines(tmp_pat
         assert state.line(found) == json.loads(lines[2])
     finally:
         state.close()
+
+
+FORGED_ENTRIES = {
+    "not-zlib": b"\x00",
+    "not-a-pair": zlib.compress(b"[1]"),
+    "nested-deep": zlib.compress(b"[" * 100_000),
+    "wrong-types": zlib.compress(b'[[1, "x", "utf-8", "t", null, null, null, {}], []]'),
+    "unknown-role": zlib.compress(
+        b'[["%s", 1, "utf-8", "t", null, null, null, {}], [["http://a.test/", "boss"]]]'
+        % (b"0" * 64)
+    ),
+    "a-bomb": b"bomb",  # made in the test: 100 MiB that inflate past the cache's limit
+    "not-a-blob": "text",
+}
+
+
+@pytest.mark.parametrize("forged", list(FORGED_ENTRIES.values()), ids=list(FORGED_ENTRIES))
+def test_a_forged_extraction_entry_means_the_document_is_read_again(
+    tmp_path: Path, origin: Origin, forged: object
+) -> None:
+    """The extraction cache lives in the collection's state file, which anyone may write: an
+    entry this code did not write costs a fresh read of the document, never a traceback."""
+    origin.routes["/aa.jpg"] = body(random_bytes(3_000, 1), "image/jpeg")
+    write_doc(tmp_path / "d.md", images(origin, ["aa"]))
+    assert run_cli(*ARCHIVE, cwd=tmp_path).code == 0
+    state = tmp_path / "manifests/s/.state.sqlite"
+    if forged == b"bomb":
+        forged = zlib.compress(b" " * (100 * 1024 * 1024), 9)
+    with sqlite3.connect(state) as db:
+        assert db.execute("UPDATE documents SET data = ?", (forged,)).rowcount == 1
+    ran = run_cli(*ARCHIVE, cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert "Traceback" not in ran.err
+    lines = (tmp_path / "manifests/s/documents.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1], "the document read again, as it is"
+    assert archived(tmp_path) == {origin.url("/aa.jpg")}
