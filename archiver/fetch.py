@@ -84,9 +84,8 @@ class Fetcher:
         self._store = store
         self._proxied = proxied
         self._gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
-        self._robots = RobotsCache(client, settings.agent)
+        self._robots = RobotsCache(client, settings.agent, settings.total_time)
         self._networks = parse_networks(settings.allow_networks)
-        self._robots_due: dict[str, float] = {}  # origin -> when waiting for robots.txt ends
         self.bytes_received = 0
 
     async def fetch(self, url: str) -> FetchResult:
@@ -189,34 +188,12 @@ class Fetcher:
         budget = self._settings.total_time
         if self._settings.robots == "obey":
             started = time.monotonic()
-            blocked = await self._robots_verdict(url, f"{parts.scheme}://{parts.netloc}")
+            blocked = await self._robots.check(url)
             if blocked is not None:
                 return Attempt(error=blocked)
             budget -= time.monotonic() - started
         async with self._gate.slot(parts.netloc):
             return await self._exchange(url, time.monotonic() + budget)
-
-    async def _robots_verdict(self, url: str, origin: str) -> ErrorInfo | None:
-        """robots.txt's verdict on `url`, waited for within the deadline. The deadline of the
-        robots.txt itself runs from when its origin was first asked about, so links that come
-        later do not each wait anew for one that never arrives. The wait is shielded: a link
-        that gives up must not cancel the fetch of robots.txt that other links share."""
-        now = time.monotonic()
-        due = self._robots_due.setdefault(origin, now + self._settings.total_time)
-        wait = min(due - now, self._settings.total_time)
-        if wait > 0:
-            try:
-                async with asyncio.timeout(wait):
-                    return await asyncio.shield(self._robots_checked(url, origin))
-            except TimeoutError:
-                pass
-        total = self._settings.total_time
-        return ErrorInfo("timeout", f"{origin}/robots.txt did not arrive within {total:g} s")
-
-    async def _robots_checked(self, url: str, origin: str) -> ErrorInfo | None:
-        verdict = await self._robots.check(url)
-        self._robots_due[origin] = float("inf")  # known now: asking again costs no wait
-        return verdict
 
     async def _exchange(self, url: str, deadline: float) -> Attempt:
         try:

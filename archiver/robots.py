@@ -31,9 +31,12 @@ ALLOW_ALL = Protego.parse("")
 class RobotsCache:
     """Answers whether a URL may be fetched. 4xx allows all; 5xx disallows the origin for now."""
 
-    def __init__(self, client: httpx.AsyncClient, user_agent: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, user_agent: str, total_time: float | None = None
+    ) -> None:
         self._client = client
         self._agent = user_agent.split("/", maxsplit=1)[0]
+        self._total_time = total_time
         self._rules: dict[str, asyncio.Task[Protego | ErrorInfo]] = {}
 
     async def check(self, url: str) -> ErrorInfo | None:
@@ -41,13 +44,25 @@ class RobotsCache:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._rules:
-            self._rules[origin] = asyncio.ensure_future(self._load(origin))
-        rules = await self._rules[origin]
+            self._rules[origin] = asyncio.ensure_future(self._load_within(origin))
+        rules = await asyncio.shield(self._rules[origin])  # one waiter never ends it for all
         if isinstance(rules, ErrorInfo):
             return rules
         if rules.can_fetch(url, self._agent):
             return None
         return ErrorInfo("robots", f"disallowed by {origin}/robots.txt")
+
+    async def _load_within(self, origin: str) -> Protego | ErrorInfo:
+        """`_load` within the total time of one resource, counted from the first link that asked
+        (so later links do not each wait anew): a robots.txt that never ends (a server dripping
+        it) is given up and its connection freed, and its origin's links end `failed`
+        (`timeout`), held back as a 5xx robots.txt holds them."""
+        try:
+            async with asyncio.timeout(self._total_time):
+                return await self._load(origin)
+        except TimeoutError:
+            total = self._total_time
+            return ErrorInfo("timeout", f"{origin}/robots.txt did not arrive within {total:g} s")
 
     async def _load(self, origin: str) -> Protego | ErrorInfo:
         url: str | None = f"{origin}/robots.txt"
