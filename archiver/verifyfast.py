@@ -79,8 +79,10 @@ def verify_files(paths: Sequence[str]) -> VerifyReport:
     report = VerifyReport("(files)")
     for text in paths:
         path = Path(text).resolve()  # named by the user: a link to a WARC file is followed
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"{text}: no such WARC file")
+        if not path.is_file():
+            raise InputError(f"{text}: not a regular file, not read")
         scan = scan_file(path, text, {})
         report.problems.extend(scan.problems)
         report.notes.extend(scan.notes)

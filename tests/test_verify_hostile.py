@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import os
 import subprocess
 import sys
 import uuid
@@ -325,3 +326,28 @@ def test_a_member_of_gigabytes_of_zeros_is_verified_in_bounded_memory(tmp_path: 
     code, peak_kib = map(int, first.split())
     assert code == 0 and "1 records" in output and "OK" in output, output
     assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
+def test_a_named_file_that_is_not_a_regular_file_is_refused_without_reading(
+    tmp_path: Path, kind: str
+) -> None:
+    """`verify FILE` on a FIFO would wait for a writer for ever, on /dev/zero read for ever."""
+    path = tmp_path / "x.warc.gz"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    ran = subprocess.run(
+        [sys.executable, "-m", "archiver", "verify", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert ran.returncode == 2
+    assert ran.stderr.strip().endswith("not a regular file, not read")
+    assert "Traceback" not in ran.stderr
