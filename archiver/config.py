@@ -6,7 +6,10 @@ options itself.
 
 from __future__ import annotations
 
+import math
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -103,18 +106,82 @@ def parse_roles(text: str) -> frozenset[Role]:
     return frozenset(Role(name) for name in names)
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def load_config(path: Path) -> dict[str, Any]:
-    """Read a TOML file of option values (names as on the command line, `-` or `_`)."""
+    """Read a TOML file of option values (names as on the command line, `-` or `_`), each
+    checked against the type of its setting as the command line checks it (`allow-private =
+    "no"` is refused, not read as true). Only a regular file of at most MAX_CONFIG_BYTES is
+    read: a FIFO or a device named as the config is refused, never waited on. Raises
+    InputError naming the file and the setting."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read_regular(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read config {path}: {exc}", str(path)) from exc
-    known = {f.name for f in fields(Settings)}
-    values = {key.replace("-", "_"): value for key, value in data.items()}
+    known = {f.name for f in fields(Settings)} - {"extra"}
+    values = {_field_name(key): value for key, value in data.items()}
     unknown = sorted(set(values) - known)
     if unknown:
         raise InputError(f"{path}: unknown setting(s): {', '.join(unknown)}", str(path))
+    for key, value in values.items():
+        expected = _config_type(key)
+        if not _is_of(value, expected):
+            name = "allow-network" if key == "allow_networks" else key.replace("_", "-")
+            raise InputError(f"{path}: {name} must be {expected}, not {value!r}", str(path))
     return values
+
+
+def _field_name(key: str) -> str:
+    """A TOML key as its setting: `max-size` or `max_size`; `allow-network` as on the command
+    line (repeatable there, a list here) is `allow_networks`."""
+    name = key.replace("-", "_")
+    return "allow_networks" if name == "allow_network" else name
+
+
+def _read_regular(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(f"larger than {MAX_CONFIG_BYTES} bytes")
+    return data
+
+
+_CONFIG_TYPES = {
+    bool: "true or false",
+    int: "a whole number of at least 0",
+    float: "a number of at least 0",
+    str: "text",
+}
+_LISTS = frozenset({"roles", "allow_networks"})
+_TEXT_OR_PATH = frozenset({"out", "ca_bundle", "user_agent", "contact", "proxy"})
+
+
+def _config_type(key: str) -> str:
+    if key in _LISTS:
+        return "text or a list of text"
+    if key in _TEXT_OR_PATH:
+        return _CONFIG_TYPES[str]
+    default = next(f.default for f in fields(Settings) if f.name == key)
+    return _CONFIG_TYPES[type(default)]
+
+
+def _is_of(value: object, expected: str) -> bool:
+    if expected == _CONFIG_TYPES[bool]:
+        return isinstance(value, bool)
+    if expected == _CONFIG_TYPES[int]:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if expected == _CONFIG_TYPES[float]:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return math.isfinite(value) and value >= 0
+    if expected == _CONFIG_TYPES[str]:
+        return isinstance(value, str)
+    items = value if isinstance(value, list) else [value]
+    return all(isinstance(item, str) for item in items)
 
 
 def build_settings(base: Settings, values: dict[str, Any]) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,62 @@ def test_verify_exit_codes_through_the_command_line(tmp_path: Path) -> None:
     report = json.loads(ran.out)
     assert report["ok"] is False
     assert {p["url"] for p in report["problems"] if p["url"]} == {origin.url("/a.jpg")}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'allow-private = "no"',  # a string is true to Python: private fetching would be on
+        "allow-private = 0",
+        'retries = "3"',
+        "retries = -1",
+        "retries = true",
+        "delay = -0.5",
+        "delay = nan",
+        "timeout = inf",
+        "roles = 3",
+        "allow-network = [1]",
+        "proxy = 8080",
+        "refresh = []",
+        "extra = {a = 1}",
+    ],
+)
+def test_config_values_are_checked_as_the_command_line_checks_them(
+    tmp_path: Path, line: str
+) -> None:
+    (tmp_path / "d.md").write_text("![x](http://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    (tmp_path / "c.toml").write_text(line + "\n", encoding="utf-8")
+    ran = run_cli("archive", "d.md", "-c", "x", "--config", "c.toml", cwd=tmp_path)
+    assert_refused(ran, "c.toml")
+    assert line.split(" ", maxsplit=1)[0] in ran.err
+    assert not (tmp_path / "manifests/x/links.jsonl").exists(), "refused before anything ran"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_config_that_is_not_a_small_regular_file_is_refused_without_waiting(
+    tmp_path: Path, kind: str
+) -> None:
+    (tmp_path / "d.md").write_text("![x](http://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    if kind == "fifo":
+        os.mkfifo(config)
+    elif kind == "device":
+        config.symlink_to("/dev/zero")
+    else:
+        config.write_text("# padding\n" * 200_000, encoding="utf-8")
+    ran = run_cli("archive", "d.md", "-c", "x", "--config", "c.toml", cwd=tmp_path)
+    assert_refused(ran, "c.toml")
+
+
+def test_config_values_of_the_right_types_are_taken(tmp_path: Path) -> None:
+    (tmp_path / "d.md").write_text("![x](http://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    (tmp_path / "c.toml").write_text(
+        'allow-private = false\nallow-network = ["10.0.0.0/8"]\nretries = 0\ndelay = 0\n'
+        'timeout = 2.5\nroles = ["image", "source"]\n',
+        encoding="utf-8",
+    )
+    ran = run_cli("archive", "d.md", "-c", "x", "--config", "c.toml", "--json", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    line = json.loads((tmp_path / "manifests/x/links.jsonl").read_text())
+    assert (line["status"], line["error"].split(":")[0]) == ("skipped", "private-address")
