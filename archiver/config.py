@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import ssl
 import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -107,6 +108,7 @@ def parse_roles(text: str) -> frozenset[Role]:
 
 
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CA_BUNDLE_BYTES = 64 * 1024 * 1024
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def load_config(path: Path) -> dict[str, Any]:
     read: a FIFO or a device named as the config is refused, never waited on. Raises
     InputError naming the file and the setting."""
     try:
-        data = tomllib.loads(_read_regular(path).decode("utf-8"))
+        data = tomllib.loads(read_small_file(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read config {path}: {exc}", str(path)) from exc
     known = {f.name for f in fields(Settings)} - {"extra"}
@@ -139,15 +141,33 @@ def _field_name(key: str) -> str:
     return "allow_networks" if name == "allow_network" else name
 
 
-def _read_regular(path: Path) -> bytes:
+def read_small_file(path: Path, limit: int) -> bytes:
+    """The bytes of a file the user named (a link to one is followed), at most `limit` of
+    them. Raises OSError for a FIFO, a device or a folder (opened without blocking, never read)
+    and for a file larger than `limit`."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path} is not a regular file")
-        data = handle.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise OSError(f"larger than {MAX_CONFIG_BYTES} bytes")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"larger than {limit} bytes")
     return data
+
+
+def check_ca_bundle(path: Path) -> None:
+    """Refuse a --ca-bundle that is not a small regular file of certificates OpenSSL can load:
+    found only at the first https request, a bad bundle would make every https link `dead`
+    (`tls`), and dead links are not fetched again. Raises InputError."""
+    try:
+        data = read_small_file(path, MAX_CA_BUNDLE_BYTES)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(cadata=data.decode("ascii"))
+        if not context.cert_store_stats()["x509"]:
+            raise ValueError("no certificate in it")
+    except (OSError, UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
+        message = f"--ca-bundle {path}: no certificates could be read from it ({exc})"
+        raise InputError(message, str(path)) from exc
 
 
 _CONFIG_TYPES = {
@@ -203,6 +223,8 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
         parse_networks(settings.allow_networks)
     except ValueError as exc:
         raise InputError(f"--allow-network: {exc}") from exc
+    if settings.ca_bundle is not None:
+        check_ca_bundle(settings.ca_bundle)
     if settings.robots not in {"obey", "ignore"}:
         raise InputError(f"--robots must be 'obey' or 'ignore', not {settings.robots!r}")
     total = settings.total_time

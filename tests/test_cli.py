@@ -184,3 +184,29 @@ def test_config_values_of_the_right_types_are_taken(tmp_path: Path) -> None:
     assert ran.code == 0, ran.err
     line = json.loads((tmp_path / "manifests/x/links.jsonl").read_text())
     assert (line["status"], line["error"].split(":")[0]) == ("skipped", "private-address")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "device", "empty", "not-pem", "broken-pem", "binary"])
+def test_a_ca_bundle_without_certificates_is_refused_before_any_link_is_judged(
+    tmp_path: Path, kind: str
+) -> None:
+    """Found only at the first https request, a bad bundle would make every https link
+    `dead` (tls), and dead links are never fetched again."""
+    (tmp_path / "d.md").write_text("![x](https://127.0.0.1:9/a.jpg)\n", encoding="utf-8")
+    bundle = tmp_path / "ca.pem"
+    contents = {
+        "empty": b"",
+        "not-pem": b"hello\n",
+        "broken-pem": b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        "binary": bytes(range(256)),
+    }
+    if kind == "fifo":
+        os.mkfifo(bundle)
+    elif kind == "device":
+        bundle.symlink_to("/dev/zero")
+    else:
+        bundle.write_bytes(contents[kind])
+    ran = run_cli("archive", "d.md", "-c", "x", "--ca-bundle", "ca.pem", cwd=tmp_path)
+    assert_refused(ran, "--ca-bundle", "ca.pem")
+    assert not (tmp_path / "manifests/x/links.jsonl").exists()
