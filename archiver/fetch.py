@@ -48,6 +48,7 @@ class Attempt:
     exchange: Exchange | None = None
     error: ErrorInfo | None = None
     retry_after: float | None = None
+    spent: bool = False  # the resource's whole time went: another try would spend it again
 
     @property
     def http_status(self) -> int | None:
@@ -55,6 +56,8 @@ class Attempt:
 
     @property
     def retryable(self) -> bool:
+        if self.spent:
+            return False
         if self.error is None and self.exchange is not None:
             return should_retry(self.exchange.status, None)
         return should_retry(None, self.error.kind if self.error else None)
@@ -189,8 +192,8 @@ class Fetcher:
         if self._settings.robots == "obey":
             started = time.monotonic()
             blocked = await self._robots.check(url)
-            if blocked is not None:
-                return Attempt(error=blocked)
+            if blocked is not None:  # a robots.txt that outlived its deadline stays so
+                return Attempt(error=blocked, spent=blocked.kind == "timeout")
             budget -= time.monotonic() - started
         async with self._gate.slot(parts.netloc):
             return await self._exchange(url, time.monotonic() + budget)
@@ -206,7 +209,8 @@ class Fetcher:
                 response = await self._send(request)
         except TimeoutError:
             total = self._settings.total_time
-            return Attempt(error=ErrorInfo("timeout", f"no response head within {total:g} s"))
+            error = ErrorInfo("timeout", f"no response head within {total:g} s")
+            return Attempt(error=error, spent=True)
         except Exception as exc:  # every per-link failure becomes a value
             return Attempt(error=classify(exc))
         try:
@@ -233,7 +237,7 @@ class Fetcher:
         deadline: float,
     ) -> Attempt:
         spool = BodySpool()
-        error, truncated = await self._read_body(response, spool, deadline)
+        error, truncated, spent = await self._read_body(response, spool, deadline)
         self.bytes_received += spool.size
         exchange = Exchange(
             url=url,
@@ -254,30 +258,30 @@ class Fetcher:
             self._gate.strike(host)
         elif response.status_code < 400:
             self._gate.relieve(host)
-        return Attempt(exchange, error, retry_after)
+        return Attempt(exchange, error, retry_after, spent)
 
     async def _read_body(
         self, response: httpx.Response, spool: BodySpool, deadline: float
-    ) -> tuple[ErrorInfo | None, str | None]:
+    ) -> tuple[ErrorInfo | None, str | None, bool]:
         """Stream the raw body into `spool` within the size limit and by the `deadline`
-        (`time.monotonic()` seconds)."""
+        (`time.monotonic()` seconds): (error, WARC-Truncated reason, whether the deadline
+        ended it)."""
         limit = self._settings.max_size
         try:
             async with asyncio.timeout(deadline - time.monotonic()):
                 async for chunk in response.aiter_raw():
                     if spool.size + len(chunk) > limit:
                         spool.write(chunk[: limit - spool.size])
-                        return ErrorInfo(
-                            "too-large", f"body exceeds {limit} bytes; kept the first {limit}"
-                        ), "length"
+                        message = f"body exceeds {limit} bytes; kept the first {limit}"
+                        return ErrorInfo("too-large", message), "length", False
                     spool.write(chunk)
         except TimeoutError:
             message = f"the response took longer than {self._settings.total_time:g} s"
-            return ErrorInfo("timeout", message), "time"
+            return ErrorInfo("timeout", message), "time", True
         except Exception as exc:  # a cut body is kept and marked, never raised
             error = classify(exc)
-            return error, "time" if error.kind == "timeout" else "disconnect"
-        return None, None
+            return error, "time" if error.kind == "timeout" else "disconnect", False
+        return None, None, False
 
 
 def _request_head(request: httpx.Request) -> bytes:

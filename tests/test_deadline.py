@@ -104,3 +104,19 @@ def test_a_robots_txt_that_drips_forever_holds_no_link_past_the_deadline(
         )
     assert not origin.hits("/0.jpg"), "nothing is fetched before robots.txt has answered"
     assert rows[other.url("/ok.jpg")]["status"] == "archived"
+
+
+def test_a_resource_that_spent_its_deadline_is_not_tried_again(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """The deadline is the resource's whole budget: a server that dripped until it ran out
+    would drip again, so retries (here three) must not multiply it."""
+    origin.routes["/head.jpg"] = dripping_head
+    origin.routes["/body.jpg"] = endless_body
+    urls = [origin.url("/head.jpg"), origin.url("/body.jpg")]
+    seconds, rows = archive(tmp_path, urls, "--retries", "3")
+    assert seconds < TOTAL + 8, "each resource had one deadline, not one per retry"
+    for url in urls:
+        assert rows[url]["attempts"] == 1, rows[url]
+        assert rows[url]["error"].startswith("timeout:")
+    assert len(origin.hits("/head.jpg")) == len(origin.hits("/body.jpg")) == 1
