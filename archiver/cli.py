@@ -144,6 +144,11 @@ def links(paths: tuple[str, ...]) -> None:
 @click.option("--delay", type=click.FloatRange(0), help="Seconds between requests to a host (0).")
 @click.option("--retries", type=click.IntRange(0, 20), help="Retries after the first try (3).")
 @click.option("--timeout", type=click.FloatRange(0.1), help="Connect/read timeout, seconds (30).")
+@click.option(
+    "--total-time",
+    type=click.FloatRange(0.1),
+    help="Whole time for one resource: robots.txt, connect, head, body; seconds (600).",
+)
 @click.option("--max-size", type=click.IntRange(1), help="Largest body kept, bytes (1 GiB).")
 @click.option("--warc-size", type=click.IntRange(1024), help="Rotate WARC files at bytes (1 GB).")
 @click.option("--roles", help="Roles to archive (image,media,source,related).")
