@@ -11,6 +11,7 @@ text so that all passes merge in document order.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -46,40 +47,83 @@ _NAV_CLASSES = frozenset({"notice", "texttj"})
 _PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
 PIECE_CHARS = 4096  # a piece holds under 1,366 tags: below libxml2's depth limit of 2,048
 WINDOW = 1 << 16  # characters searched for an attribute value past its element's line
+MISS_BUDGET = 4  # misses may search this many times the text's length in all ...
+MISS_WINDOW = 256  # ... and then this many characters each
+_VALUE_OPENERS = "\"'=( \t\n"  # what comes just before an attribute value or a CSS url
 _CSS_URL = re.compile(r"""url\(\s*+(['"]?)([^'"()]*+)\1\s*+\)""", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"\s*(?:https?:)?//[^\s/]", re.IGNORECASE)
 _ANCESTOR_DEPTH = 12
+# Comments, then the elements libxml2 reads as text up to their end tag.
+_RAW_TEXT: tuple[str, ...] = ("!--", "script", "style", "textarea", "title", "xmp")
+_RAW_TEXT += ("plaintext", "iframe", "noembed", "noframes")
+_CLOSING = re.compile(r"</(" + "|".join(_RAW_TEXT[1:]) + r")(?=[\s/>])|-->", re.IGNORECASE)
+# libxml2 2.14 drops everything after `</html>` without a word; the end tag is made a bogus
+# comment of the same length (`<!html>`, removed with the comments), so lines keep their offsets.
+_HTML_END = re.compile(rb"</(?=html[\s/>])", re.IGNORECASE)
 
 Found = tuple[str, str, str]  # (found_as, raw URL, implied role or "")
 
 
 def html_hits(text: str) -> list[Hit]:
-    """Hits from tags and attributes, located in the raw text to keep document order.
-
-    The whole document is read: libxml2 stops at elements nested deeper than it allows (2,048
-    with `huge_tree`), so the rest is then read in pieces (`_pieces`), without the context
-    of the elements left open; `parse_problems` says when that happened.
-    """
+    """Hits from tags and attributes, located in the raw text to keep document order. The
+    whole document is read: where libxml2 stops (elements nested past its limit of 2,048) or
+    sees only text (an unclosed comment or `<script>`), the rest is read in pieces (`_pieces`),
+    without the context of the elements left open; `html_read` says when that happened."""
     return html_read(text)[0]
 
 
 def html_read(text: str) -> tuple[list[Hit], list[str]]:
-    """(hits, problems): what `html_hits` finds, and one line per place the parser gave up."""
+    """(hits, problems): what `html_hits` finds, and one line per place the parser gave up.
+
+    Besides libxml2's own stops, a comment or raw-text element (`<script>`, `<textarea>`,
+    ...) left open hides the rest of the document from it: the rest is read in pieces too."""
     if "<" not in text:
         return [], []
     locator = _Locator(text)
     full_version = FULL_VERSION in text
     hits: list[Hit] = []
     stopped = _parse_into(hits, text, locator, full_version, lines=True)
-    if stopped is None:
-        return hits, []
-    reason = stopped[2].split(",")[0].strip()  # libxml2's own advice would mislead
-    problem = (
-        f"the HTML parser gave up at line {stopped[1]} ({reason}); the rest was read in pieces"
-    )
-    for start, end in _pieces(text, stopped[0]):
+    problems: list[str] = []
+    rest = len(text)
+    if stopped is not None:
+        reason = stopped[2].split(",")[0].strip()  # libxml2's own advice would mislead
+        problems.append(f"the HTML parser gave up at line {stopped[1]} ({reason})")
+        rest = stopped[0]
+    hidden = _left_open(text, locator.last_line)
+    if hidden is not None and hidden[0] < rest:
+        problems.append(f"an unclosed {hidden[1]} hides the rest from the parser")
+        rest = hidden[0]
+    for start, end in _pieces(text, rest) if problems else ():
         _parse_into(hits, text[start:end], locator, full_version, lines=False)
-    return hits, [problem]
+    return hits, [f"{problem}; the rest was read in pieces" for problem in problems]
+
+
+def _left_open(text: str, last_line: int) -> tuple[int, str] | None:
+    """(offset of the first `<` past its opening, what) for the first comment or raw-text
+    element never closed after it: libxml2 reads the rest of the document as its text. An
+    opening inside a closed comment, or on a line before the last element parsed, is none."""
+    closed = {(m.group(1) or "!--").lower(): m.start() for m in _CLOSING.finditer(text)}
+    found: list[tuple[int, str]] = []
+    for name in _RAW_TEXT:
+        pos = closed.get(name, -1)
+        while (opening := _opening(name).search(text, pos + 1)) is not None:
+            comment = text.rfind("<!--", pos + 1, opening.start()) if name != "!--" else -1
+            close = text.find("-->", comment + 4) if comment != -1 else -1
+            if close < opening.start():  # not inside a closed comment
+                found.append((opening.end(), name))
+                break
+            pos = close
+    for end, name in sorted(found):
+        after = text.find("<", end if name == "!--" else text.find(">", end) + 1)
+        line = text.count("\n", 0, end) + 1
+        if after > 0 and text.count("\n", end, after) + line >= last_line:
+            return after, f"{'comment' if name == '!--' else f'<{name}>'} at line {line}"
+    return None
+
+
+@functools.cache
+def _opening(name: str) -> re.Pattern[str]:
+    return re.compile(re.escape(f"<{name}") + (r"" if name == "!--" else r"(?=[\s/>])"), re.I)
 
 
 def _parse_into(
@@ -88,14 +132,18 @@ def _parse_into(
     """Add the hits of `text` parsed as one document (`lines`: its line numbers are the
     document's); (offset, line, message) of where libxml2 gave up before its end, or None."""
     try:
-        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
+        data = _HTML_END.sub(b"<!", text.encode("utf-8", "replace"))
+        root = lxml.html.document_fromstring(data, parser=_PARSER)
     except (lxml.etree.ParserError, ValueError):
         return None
+    element = None
     for element in root.iter():
         if isinstance(element.tag, str) and (element.attrib or element.tag == "style"):
             for found_as, raw, kind in element_urls(element, full_version):
                 line = element.sourceline if lines else None
                 hits.append(Hit(locator.find(raw, line), raw, found_as, kind))
+    if lines and element is not None:
+        locator.last_line = element.sourceline or 0
     fatal = [error for error in _PARSER.error_log if error.level_name == "FATAL"]
     if not fatal:
         return None
@@ -132,26 +180,41 @@ def _pieces(text: str, start: int) -> Iterator[tuple[int, int]]:
 class _Locator:
     """Find attribute values in the raw text, moving forward only, looking no further than
     `WINDOW` characters past the element's line (a value not found there, such as one written
-    with entities, is placed at its element's line or the cursor, whichever is further)."""
+    with entities, is placed at its element's line or the cursor, whichever is further).
+
+    A found value moves the cursor, so finding costs the distance moved; a value not found costs
+    its whole window, so misses share a budget of `MISS_BUDGET` times the text's length, past
+    which they look only `MISS_WINDOW` characters ahead (a document of nothing but misses, such
+    as `<img src=&#120;>` among runs of `x`, otherwise costs a window per element)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.cursor = 0
         self.lines = (1, 0)  # (line number, its offset), moving forward
+        self.last_line = 0  # line of the last element the whole-document parse read
+        self.budget = MISS_BUDGET * len(text) + 16 * WINDOW  # characters misses may search
 
     def find(self, value: str, line: int | None = None) -> int:
         """The offset of `value` as an attribute value or CSS url() at or after the cursor."""
         entity = value.find("&")  # the raw text may spell the rest with entities
         needle = value[: 200 if entity == -1 else max(entity, 1)] if value else '""'
         low = max(self.cursor, self._line_start(line))
-        high = min(low + WINDOW, len(self.text))
+        reach = WINDOW if self.budget > 0 else MISS_WINDOW
+        high = min(low + reach, len(self.text))
         pos = self.text.find(needle, low, high)
-        while pos > 0 and self.text[pos - 1] not in "\"'=( \t\n":
-            pos = self.text.find(needle, pos + 1, high)
+        if pos > 0 and self.text[pos - 1] not in _VALUE_OPENERS:
+            pos = self._after_opener(needle, pos, high)
         if pos > 0:
             self.cursor = pos
             return pos
+        self.budget -= (len(_VALUE_OPENERS) + 1) * (high - low)
         return low
+
+    def _after_opener(self, needle: str, start: int, high: int) -> int:
+        """The first `needle` at or after `start` that follows a quote, `=`, `(` or whitespace:
+        one search per opener, at C speed, rather than a step per false occurrence."""
+        found = (self.text.find(opener + needle, start, high) for opener in _VALUE_OPENERS)
+        return min((pos + 1 for pos in found if pos != -1), default=-1)
 
     def _line_start(self, line: int | None) -> int:
         number, offset = self.lines

@@ -48,9 +48,9 @@ _DW_HEAD = re.compile(
     r"\A\s*<!--(\d{13})-->\s*\n\[([^\]\n]+)\]\((https?://(?:www\.)?dw\.com/[^)\s]+)\)"
 )
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
-_FRONT_FIELD = re.compile(
-    r"""^(title|date|url|original_url):[ \t]*+["']?(.*?)["']?[ \t]*$""", re.MULTILINE
-)
+# The value is cut from the rest of the line in `_front_value`: a lazy `(.*?)` followed by
+# `[ \t]*$` costs quadratic time on a line of spaces.
+_FRONT_FIELD = re.compile(r"^(title|date|url|original_url):[ \t]*+([^\n]*+)", re.MULTILINE)
 _GNEWS_SOURCE = re.compile(r"\[轉載自GNews\]\((https?://[^()\s]++)\)")
 _SRC_LINK = re.compile(r"<a\b[^<>]*?class\s*=\s*[\"']src_link[\"'][^<>]*+>", re.IGNORECASE)
 _FIRST_LINE = re.compile(r"\s*([^\n]*)")
@@ -97,11 +97,18 @@ def _hkcnews(text: str) -> TemplateInfo | None:
     front = _FRONT_MATTER.match(text)
     if front is None:
         return None
-    fields = {m.group(1): m.group(2) for m in _FRONT_FIELD.finditer(front.group(1))}
+    fields = {m.group(1): _front_value(m.group(2)) for m in _FRONT_FIELD.finditer(front.group(1))}
     if "title" not in fields:
         return None
     source = fields.get("original_url") or fields.get("url") or None
     return TemplateInfo("hkcnews_md", source, fields["title"] or None, fields.get("date") or None)
+
+
+def _front_value(rest: str) -> str:
+    """A front-matter value: the rest of its line less trailing blanks and one quote each end."""
+    value = rest.rstrip(" \t")
+    value = value[1:] if value[:1] in ("'", '"') else value
+    return value[:-1] if value[-1:] in ("'", '"') else value
 
 
 def _gnews(text: str) -> TemplateInfo | None:
