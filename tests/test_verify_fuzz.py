@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import subprocess
-import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from archiver.config import Settings
 from archiver.pipeline import archive
 from archiver.verify import verify
 from archiver.verifyfast import verify_files
+from tests.conftest import run_cli
 from tests.origin import body, random_bytes, running_origin
 
 
@@ -155,11 +154,5 @@ def test_the_cli_on_damaged_files_exits_1_without_a_traceback(
     data = path.read_bytes()
     target = tmp_path / "cut.warc.gz"
     target.write_bytes(mutate(data, [("header", cut, cut % 5), ("cut", len(data) - cut, 0)]))
-    done = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    done = run_cli("verify", str(target))
+    assert done.code == 1 and "Traceback" not in done.err, done.err

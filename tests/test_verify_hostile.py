@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from archiver.verifyfast import verify_files
+from tests.conftest import run_cli
 
 CRLF = b"\r\n"
 
@@ -98,15 +99,9 @@ def test_every_record_of_every_gzip_layout_is_checked(tmp_path: Path, layout: ob
 def test_damage_far_into_a_single_gzip_stream_is_found_by_the_cli(tmp_path: Path) -> None:
     path = tmp_path / "gzipped.warc.gz"
     path.write_bytes(gzip.compress(b"".join(flip_in_last(records(30)))))
-    done = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 1, done.stdout
-    assert "30 records" in done.stdout and "block digest does not match" in done.stdout
+    done = run_cli("verify", str(path))
+    assert done.code == 1, done.out
+    assert "30 records" in done.out and "block digest does not match" in done.out
 
 
 def test_plain_warc_layouts_and_lengths(tmp_path: Path) -> None:
@@ -234,14 +229,8 @@ def test_chunked_payload_digest_either_convention(
     [note] = report.notes
     assert note.message.endswith(f"payload digest matches the {matched}")
     assert report.as_json()["notes"][0]["message"] == note.message
-    done = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", "-v", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0 and matched in done.stdout + done.stderr
+    done = run_cli("verify", "-v", str(path))
+    assert done.code == 0 and matched in done.out + done.err
 
 
 @pytest.mark.parametrize(
@@ -341,13 +330,7 @@ def test_a_named_file_that_is_not_a_regular_file_is_refused_without_reading(
         path.mkdir()
     else:
         path.symlink_to("/dev/zero")
-    ran = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert ran.returncode == 2
-    assert ran.stderr.strip().endswith("not a regular file, not read")
-    assert "Traceback" not in ran.stderr
+    ran = run_cli("verify", str(path))
+    assert ran.code == 2
+    assert ran.err.strip().endswith("not a regular file, not read")
+    assert "Traceback" not in ran.err
