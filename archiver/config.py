@@ -7,10 +7,8 @@ options itself.
 from __future__ import annotations
 
 import math
-import os
 import re
 import ssl
-import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +18,7 @@ from archiver import __version__
 from archiver.addresses import parse_networks
 from archiver.errors import InputError
 from archiver.models import DEFAULT_ROLES, Role
+from archiver.ownfiles import read_named
 
 CONCURRENCY = 32
 PER_HOST = 2
@@ -142,14 +141,9 @@ def _field_name(key: str) -> str:
 
 
 def read_small_file(path: Path, limit: int) -> bytes:
-    """The bytes of a file the user named (a link to one is followed), at most `limit` of
-    them. Raises OSError for a FIFO, a device or a folder (opened without blocking, never read)
-    and for a file larger than `limit`."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        data = handle.read(limit + 1)
+    """The bytes of a regular file the user named, at most `limit` of them; OSError for a
+    FIFO, device or folder (never read) and for a larger file."""
+    data = read_named(path, limit)
     if len(data) > limit:
         raise OSError(f"larger than {limit} bytes")
     return data

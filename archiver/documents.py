@@ -17,6 +17,7 @@ from pathlib import Path
 
 from archiver.errors import InputError
 from archiver.models import Document
+from archiver.ownfiles import NotRegular, read_named
 from archiver.templates import recognise
 
 _LOG = logging.getLogger("archiver")
@@ -183,11 +184,9 @@ def _read_bytes(path: str) -> bytes:
     """At most the size limit (plus one byte to tell) of a regular file; never blocks on a
     FIFO or device (opened non-blocking, refused after fstat)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise InputError(f"{shown(path)}: not a regular file", path=path)
-            data = handle.read(MAX_DOCUMENT_BYTES + 1)
+        data = read_named(Path(path), MAX_DOCUMENT_BYTES)
+    except NotRegular as exc:
+        raise InputError(f"{shown(path)}: not a regular file", path=path) from exc
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputError(f"{shown(path)}: cannot read: {reason}", path=path) from exc

@@ -11,6 +11,7 @@ was opened. Folders above the file are followed (a `warcs/` on another disk is a
     kind(path)                  "file", "symbolic link", "FIFO", "folder", "special file" or None
     open_fd(path, flags)        a descriptor of a regular file, or NotRegular (an OSError)
     open_binary(path, mode)     the same as a file object: "rb", "rb+" or "ab"
+    read_named(path, limit)     at most limit + 1 bytes of a file the user named (links followed)
 """
 
 from __future__ import annotations
@@ -89,3 +90,16 @@ def open_fd(path: Path, flags: int, mode: int = 0o644) -> int:
 def open_binary(path: Path, mode: str = "rb") -> BinaryIO:
     """`path` as a binary file object ("rb", "rb+", or "ab" which creates it), or NotRegular."""
     return cast(BinaryIO, os.fdopen(open_fd(path, MODES[mode]), mode))
+
+
+def read_named(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes (so the caller can tell it is larger) of a regular file the
+    user named: a document, a config file, a CA bundle. A link as its last component is
+    followed, as for any file named on a command line; a FIFO, device or folder is NotRegular,
+    opened without blocking and never read. Other OSErrors as os.open raises them."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        found = os.fstat(fd).st_mode
+        if not stat.S_ISREG(found):
+            raise _refuse(path, _kind_of(found))
+        return handle.read(limit + 1)
