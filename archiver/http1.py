@@ -2,23 +2,20 @@
 
 Interface shared by the transport and the fetcher:
 
-- `ProtocolViolation`: the server broke HTTP in a way no reader can recover from (a status line
-  that is not HTTP or out of range, a header block over the limit, impossible framing). It is
-  its own error class (`protocol`), not a dropped connection (`disconnect`).
+- `ProtocolViolation`: the server broke HTTP in a way no reader can recover from; its own error
+  class (`protocol`), not a dropped connection (`disconnect`).
 - `response.extensions["raw_head"]`: the status line and header lines exactly as received,
   ending with the blank line (bytes).
-- `response.extensions["trailers"]`: a list of (name, value) byte pairs, filled with the
-  chunked trailer fields once the body has been read to its end; `raw_trailers` (a bytearray)
-  holds the same trailer lines as received.
+- `response.extensions["trailers"]`: (name, value) byte pairs, the chunked trailer fields once
+  the body has been read to its end; `raw_trailers` (a bytearray): their lines as received.
 
-What is tolerated, as Chromium (HttpResponseHeaders) and Firefox (nsHttpResponseHead) do: LF
-line ends, header lines without a colon (ignored), names that are not RFC tokens but visible
-ASCII (`X/Y`; a name with a space or a control character is ignored, as Chromium does), obs-fold
-continuation lines (joined with one space), blank lines before the status line, chunk sizes
-with spaces and extensions. What is refused: a status line that is not `HTTP/1.x NNN`, a status
-outside 100-999, a head over `MAX_HEAD_BYTES`, differing or non-numeric Content-Length values,
-a malformed chunk size, an unasked 101. A body cut short is `httpx.RemoteProtocolError` (the
-connection dropped), never a ProtocolViolation.
+Tolerated, as Chromium (HttpResponseHeaders) and Firefox (nsHttpResponseHead) do: LF line ends,
+lines without a colon (ignored), names of visible ASCII that are not RFC tokens (`X/Y`; a name
+with a space or a control character is ignored, as Chromium does), obs-fold lines, blank lines
+before the status line, chunk sizes with spaces and extensions. Refused (ProtocolViolation): a
+status line not `HTTP/1.x NNN` with NNN 100-999, a head over `MAX_HEAD_BYTES`, differing or
+non-numeric Content-Lengths, a malformed chunk, an unasked 101. A body cut short is
+`IncompleteMessage` (an `httpx.RemoteProtocolError`: the connection dropped).
 """
 
 from __future__ import annotations
@@ -131,7 +128,8 @@ def framing(method: str, head: Head) -> Framing:
         elif lowered == b"connection":
             connection += b"," + value
     persistent = head.version == b"HTTP/1.1" and b"close" not in _list(connection)
-    if method == "HEAD" or head.status < 200 or head.status in NO_BODY_STATUSES:
+    tunnel = method == "CONNECT" and head.status < 300  # the tunnel starts after the head
+    if method == "HEAD" or tunnel or head.status < 200 or head.status in NO_BODY_STATUSES:
         return Framing("length", 0, persistent)
     if coding:
         codings = _list(coding)

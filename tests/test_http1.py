@@ -30,6 +30,7 @@ from archiver.http1 import (
     Connection,
     IncompleteMessage,
     ProtocolViolation,
+    framing,
     parse_head,
 )
 from tests.replay import pywb
@@ -403,3 +404,37 @@ def test_the_reader_ends_every_answer_with_a_response_or_an_http_error(pieces: l
     started = time.monotonic()
     asyncio.run(main())
     assert time.monotonic() - started < 1.0
+
+
+def test_a_connection_that_framed_an_answer_two_ways_is_not_used_again() -> None:
+    """Transfer-Encoding and Content-Length together is how answers are smuggled: the chunked
+    body is read (RFC 9112 6.3), and the next request goes out on a new connection."""
+    both = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+    server = answering(
+        {"/both": both + b"5\r\nhello\r\n0\r\n\r\n", "/n": b"HTTP/1.1 200 OK\r\n" + OK_TAIL}
+    )
+
+    async def main() -> list[bytes]:
+        async with client() as http:
+            return [(await get(http, server.url(path)))[1] for path in ("/both", "/n")]
+
+    try:
+        assert asyncio.run(main()) == [b"hello", b"ok"]
+        assert server.connections == 2
+    finally:
+        server.close()
+
+
+def test_framing_follows_rfc_9112_section_6_3() -> None:
+    def shape(method: str, answer: bytes) -> tuple[str, int, bool]:
+        found = framing(method, parse_head(answer + b"\r\n"))
+        return found.kind, found.length, found.keep_alive
+
+    assert shape("CONNECT", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n") == ("length", 0, True)
+    assert shape("GET", b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n") == ("length", 0, True)
+    assert shape("GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n") == ("close", -1, False)
+    assert shape("GET", b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n") == ("length", 5, False)
+    assert (
+        shape("GET", b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n")[2] is False
+    )
+    assert shape("GET", b"HTTP/1.1 200 OK\r\n") == ("close", -1, False)
