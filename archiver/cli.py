@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from archiver import __version__
-from archiver.config import Settings, build_settings, load_config
+from archiver.config import CHOICES, Settings, build_settings, load_config
 from archiver.errors import ArchiverError
 from archiver.models import DEFAULT_ROLES, Status
 from archiver.neutral import for_terminal, json_for_terminal
@@ -91,6 +91,34 @@ def with_shared(func: Any) -> Any:
     return func
 
 
+# How requests reach the network and what TLS trusts: `archive` takes them, and any command
+# that fetches can (`@with_network`). Their values are Settings fields of the same names.
+network = [
+    click.option("--proxy", help="http://, https:// or socks5:// proxy URL."),
+    click.option(
+        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM)."
+    ),
+    click.option(
+        "--trust-store",
+        type=click.Choice(CHOICES["trust_store"]),
+        help="Trust certifi's CAs or the operating system's, whatever SSL_CERT_FILE and "
+        "SSL_CERT_DIR say (default: those, else certifi).",
+    ),
+    click.option(
+        "--tls-verify",
+        type=click.Choice(CHOICES["tls_verify"]),
+        help="A certificate that fails verification: the link is dead (strict), or captured "
+        "anyway and marked in the manifest and report (record).",
+    ),
+]
+
+
+def with_network(func: Any) -> Any:
+    for option in reversed(network):
+        func = option(func)
+    return func
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archiver")
 def cli() -> None:
@@ -136,8 +164,7 @@ def links(paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-c", "--collection", required=True, help="Collection name ([A-Za-z0-9._-]+).")
 @with_shared
-@click.option("--proxy", help="http://, https:// or socks5:// proxy URL.")
-@click.option("--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM).")
+@with_network
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (32).")
 @click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host (2).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Fetching processes (one per core).")

@@ -165,6 +165,7 @@ def _link_row(row: dict[str, Any], captured: bool, history: Sequence[Check]) -> 
         captured_before=captured,
         latest_check=history[-1] if history else None,
         died_at=died_at(history) if status == Status.ARCHIVED else _gone_at(row),
+        tls_error=_text(row.get("tls_error")),
     )
 
 

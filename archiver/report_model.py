@@ -1,7 +1,8 @@
 """The report's data: frozen types built from a collection's manifest (see archiver.report).
 
     ReportData
-        LinkRow       one link's current state, its latest recheck and since when it is dead
+        LinkRow       one link's current state, its latest recheck and since when it is dead,
+                      and the certificate error it was captured despite (`tls_error`)
         HostLoss      the dead and failed links of one host, with example errors
         DocumentView  per document: archived, lost at the origin but safe, lost entirely
         RotPoint      per day of rechecks: archived links live, dead and not yet checked
@@ -21,6 +22,7 @@ from archiver.models import Role, Status
 
 STATUSES = tuple(status.value for status in Status)
 ROLES = tuple(role.value for role in Role)
+UNVERIFIED_TITLE = "Captured without a valid certificate"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class LinkRow:
     captured_before: bool
     latest_check: Check | None
     died_at: str | None
+    tls_error: str | None = None  # captured without a valid certificate (--tls-verify record)
 
     @property
     def lost_at_origin(self) -> bool:
@@ -130,3 +133,8 @@ class ReportData:
     @property
     def lost_at_origin(self) -> tuple[LinkRow, ...]:
         return tuple(link for link in self.links if link.lost_at_origin)
+
+    @property
+    def unverified(self) -> tuple[LinkRow, ...]:
+        """Links whose capture came over TLS without a valid certificate."""
+        return tuple(link for link in self.links if link.tls_error)

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from archiver.neutral import csv_cell, for_terminal
-from archiver.report_model import DocumentView, LinkRow, ReportData
+from archiver.report_model import UNVERIFIED_TITLE, DocumentView, LinkRow, ReportData
 
 CSV_FIELDS = (
     "url",
@@ -29,6 +29,7 @@ CSV_FIELDS = (
     "check_changed",
     "checked_at",
     "died_at",
+    "tls_error",
 )
 DOCUMENT_SEPARATOR = " | "
 MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!<>&])")
@@ -48,6 +49,7 @@ def link_json(link: LinkRow) -> dict[str, Any]:
         "host": link.host,
         "lost_at_origin": link.lost_at_origin,
         "died_at": link.died_at,
+        "tls_error": link.tls_error,
         "latest_check": None
         if check is None
         else {
@@ -85,6 +87,7 @@ def report_json(data: ReportData) -> dict[str, Any]:
             "links": len(data.links),
             "documents": len(data.documents),
             "lost_at_origin": len(data.lost_at_origin),
+            "unverified": len(data.unverified),
             "by_status": data.status_counts(),
             "by_role": by_role,
             "by_role_status": data.role_status(),
@@ -130,6 +133,7 @@ def render_csv(data: ReportData) -> str:
                 check and check.changed,
                 check and check.checked_at,
                 link.died_at,
+                link.tls_error,
             )
         )
     return out.getvalue()
@@ -200,6 +204,19 @@ def _md_lost_at_origin(data: ReportData) -> list[str]:
     return ["## Lost at the origin but safe in the archive", "", *body]
 
 
+def _md_unverified(data: ReportData) -> list[str]:
+    """Captures made without a valid certificate (--tls-verify record): listed, never mixed
+    unmarked with verified ones."""
+    if not data.unverified:
+        return []
+    rows = [
+        [md_code(link.url), md_text(link.status), md_text(link.tls_error)]
+        for link in data.unverified
+    ]
+    head = ["url", "status", "certificate error"]
+    return [f"## {UNVERIFIED_TITLE}", "", *_table(head, rows)]
+
+
 def _md_document(view: DocumentView) -> list[str]:
     lines = [
         f"### {md_text(view.title or view.path)}",
@@ -239,6 +256,7 @@ def render_md(data: ReportData) -> str:
         *_md_totals(data),
         *_md_hosts(data),
         *_md_lost_at_origin(data),
+        *_md_unverified(data),
         *_md_rot(data),
         "## Documents",
         "",
