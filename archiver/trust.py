@@ -9,6 +9,9 @@ Where the trusted certificates come from, the first that applies:
     SSL_CERT_DIR               that directory  } with trust_env): set and not empty, FILE first
     (nothing)                  certifi's bundle
 
+On Linux the operating system's store is OpenSSL's default locations, which SSL_CERT_FILE and
+SSL_CERT_DIR override for every OpenSSL program, this one with --trust-store system included.
+
 `--tls-verify strict` (the default) ends a link whose certificate fails verification `dead`
 with error `tls`; `record` captures it anyway, without verification, and says so (the
 transport's `tls_error`; the manifest's `tls_error` field).
