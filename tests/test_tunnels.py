@@ -163,3 +163,26 @@ def test_a_proxy_url_that_names_no_proxy_is_refused_before_anything_is_written(
     assert ran.code == 2 and "Traceback" not in ran.err
     assert "proxy URL" in ran.err and len(ran.err.strip().splitlines()) == 1
     assert not (tmp_path / "manifests").exists()
+
+
+def test_an_https_proxy_is_reached_over_tls_and_tunnels_tls_inside_it(
+    tmp_path: Path, origin: Origin, untrusted: Origin, ca: trustme.CA
+) -> None:
+    """TLS to the proxy, then CONNECT and TLS to the origin inside that TLS; an http:// link
+    as an absolute-form request over the TLS to the proxy."""
+    origin.routes["/p.jpg"] = body(IMAGE, "image/jpeg")
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    secure = f"https://bad3.test:{untrusted.server_address[1]}/a.jpg"
+    plain = f"http://good.test:{origin.server_address[1]}/p.jpg"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with http_proxy() as proxy:
+        proxy.socket = context.wrap_socket(proxy.socket, server_side=True)
+        proxy.names.update({"bad3.test": "127.0.0.1", "good.test": "127.0.0.1"})
+        address = proxy.url.replace("http://", "https://")
+        rows = run(tmp_path, [secure, plain], proxy=address, ca_bundle=bundle, robots="ignore")
+    assert rows[secure]["status"] == "archived" and rows[plain]["status"] == "archived"
+    assert sorted(proxy.tunnels) == sorted(
+        [f"bad3.test:{untrusted.server_address[1]}", f"good.test:{origin.server_address[1]}"]
+    )
