@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from archiver import __version__
-from archiver.config import Settings, build_settings, load_config
+from archiver.config import CHOICES, Settings, build_settings, load_config
 from archiver.errors import ArchiverError
 from archiver.models import DEFAULT_ROLES, Status
 from archiver.neutral import for_terminal, json_for_terminal
@@ -91,6 +91,8 @@ def with_shared(func: Any) -> Any:
     return func
 
 
+# How requests reach the network and what TLS trusts: `archive` takes them, and any command
+# that fetches can (`@with_network`). Their values are Settings fields of the same names.
 network = [
     click.option("--proxy", help="http://, https:// or socks5:// proxy URL."),
     click.option(
@@ -113,7 +115,7 @@ network = [
     click.option("--max-size", type=click.IntRange(1), help="Largest body kept, bytes (1 GiB)."),
     click.option("--user-agent", help="User-Agent header, replacing the one --contact builds."),
     click.option("--contact", help="URL or mailto: for site operators, put in the User-Agent."),
-    click.option("--robots", type=click.Choice(["obey", "ignore"]), help="robots.txt (obey)."),
+    click.option("--robots", type=click.Choice(CHOICES["robots"]), help="robots.txt (obey)."),
     click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses."),
     click.option(
         "--allow-network",
@@ -121,6 +123,18 @@ network = [
         multiple=True,
         metavar="CIDR",
         help="Allow this private network only (repeatable), e.g. 10.1.2.0/24.",
+    ),
+    click.option(
+        "--trust-store",
+        type=click.Choice(CHOICES["trust_store"]),
+        help="Trust certifi's CAs or the operating system's, whatever SSL_CERT_FILE and "
+        "SSL_CERT_DIR say (default: those, else certifi).",
+    ),
+    click.option(
+        "--tls-verify",
+        type=click.Choice(CHOICES["tls_verify"]),
+        help="A certificate that fails verification: the link is dead (strict), or captured "
+        "anyway and marked in the manifest and report (record).",
     ),
 ]
 """How a command reaches the network: every command that fetches (archive, recheck) takes

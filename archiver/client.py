@@ -1,17 +1,15 @@
 """Building the httpx client, with the private-address guard on every route.
 
-A request goes out directly (archiver's own transport, which resolves names itself and judges
-every address it connects to) or through a proxy (httpx's transport, behind a guard that judges
-the host as written, since the proxy resolves names). The routes are the ones httpx itself would
-take from --proxy or from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), but
-built here, so that no request, proxied or not, reaches a transport without the guard.
+Every request goes through archiver's own transport (archiver.wire), directly (the transport
+resolves names itself and judges every address it connects to) or through a proxy (the guard
+judges the host as written, since the proxy resolves names; archiver.tunnels). The routes are
+the ones httpx itself would take from --proxy or from the environment (HTTP_PROXY, HTTPS_PROXY,
+ALL_PROXY, NO_PROXY), but built here, so that no request, proxied or not, reaches a transport
+without the guard, and all routes share one pool, one set of timeouts and one error mapping.
 """
 
 from __future__ import annotations
 
-import ssl
-
-import certifi
 import httpx
 from httpx._utils import get_environment_proxies  # httpx's own reading of the environment
 
@@ -19,6 +17,8 @@ from archiver.addresses import parse_networks
 from archiver.config import Settings
 from archiver.errors import InputError
 from archiver.guard import Guard
+from archiver.trust import check_trust, verifying_context
+from archiver.tunnels import Proxy
 from archiver.wire import DirectTransport
 
 ACCEPT_ENCODING = "gzip, deflate"
@@ -44,54 +44,54 @@ def proxy_in_use(settings: Settings) -> str | None:
     return next((url for url in proxy_routes(settings).values() if url), None)
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext:
-    cafile = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
-    return ssl.create_default_context(cafile=cafile)
+def check_network(settings: Settings) -> None:
+    """Refuse, before anything is fetched or written, a proxy URL or NO_PROXY entry that
+    cannot be used, and a CA file or directory from the environment that cannot be read.
+    Raises InputError."""
+    for proxy in set(proxy_routes(settings).values()):
+        if proxy is not None:
+            Proxy.parse(proxy)
+    check_trust(settings)
 
 
 class ProxiedRoute(httpx.AsyncBaseTransport):
-    """Requests through a proxy: the guard judges each request's host as written (an IP
-    literal in any spelling, a `localhost` name) before anything is sent to the proxy.
-    Raises guard.PrivateAddress."""
+    """Requests through `proxy` on the shared transport: the guard judges each request's host
+    as written (an IP literal in any spelling, a `localhost` name) before anything is sent to
+    the proxy. Raises guard.PrivateAddress."""
 
-    def __init__(self, guard: Guard, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, guard: Guard, transport: DirectTransport, proxy: Proxy) -> None:
         self._guard = guard
-        self._inner = inner
+        self._transport = transport
+        self._proxy = proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self._guard.check_host(request.url.raw_host.decode("ascii"))
-        return await self._inner.handle_async_request(request)
+        return await self._transport.send(request, self._proxy)
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        """Nothing of its own: the shared transport closes with the client."""
 
 
 def build_client(settings: Settings) -> httpx.AsyncClient:
     """An AsyncClient that never follows redirects itself (callers go hop by hop) and whose
-    every route, direct or proxied, is guarded."""
-    limits = httpx.Limits(
-        max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-    )
+    every route, direct or proxied, is guarded and served by one transport. InputError for a
+    proxy URL that names no proxy (see check_network)."""
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 30.0))
     headers = {"User-Agent": settings.agent, "Accept-Encoding": ACCEPT_ENCODING}
     guard = Guard(settings.allow_private, parse_networks(settings.allow_networks))
-    direct = DirectTransport(
+    transport = DirectTransport(
         guard,
         settings.per_host + 1,
-        lambda: ssl_context(settings),
+        lambda: verifying_context(settings),
         max_idle=2 * settings.concurrency,
+        record=settings.tls_verify == "record",
     )
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     for pattern, proxy in proxy_routes(settings).items():
-        if proxy is None:
-            mounts[pattern] = None  # httpx sends it through `transport`: the direct one
-            continue
-        inner = httpx.AsyncHTTPTransport(
-            proxy=proxy, verify=ssl_context(settings), limits=limits, trust_env=False
-        )
-        mounts[pattern] = ProxiedRoute(guard, inner)
+        route = None if proxy is None else ProxiedRoute(guard, transport, Proxy.parse(proxy))
+        mounts[pattern] = route  # None: httpx sends it through `transport`, directly
     client = httpx.AsyncClient(
-        transport=direct, mounts=mounts, trust_env=False, timeout=timeout, headers=headers
+        transport=transport, mounts=mounts, trust_env=False, timeout=timeout, headers=headers
     )
     client._cookies = SetCookieOnly(client.cookies)  # (if httpx renames it: slower, not wrong)
     return client

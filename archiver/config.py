@@ -59,6 +59,8 @@ class Settings:
     allow_networks: tuple[str, ...] = ()
     proxy: str | None = None
     ca_bundle: Path | None = None
+    trust_store: str | None = None  # certifi or system; None: SSL_CERT_FILE/DIR, else certifi
+    tls_verify: str = "strict"  # or record: capture what fails verification, and say so
     warc_size: int = WARC_SIZE
     compress_level: int = COMPRESS_LEVEL
     workers: int = 0
@@ -149,10 +151,11 @@ def read_small_file(path: Path, limit: int) -> bytes:
     return data
 
 
-def check_ca_bundle(path: Path) -> None:
-    """Refuse a --ca-bundle that is not a small regular file of certificates OpenSSL can load:
-    found only at the first https request, a bad bundle would make every https link `dead`
-    (`tls`), and dead links are not fetched again. Raises InputError."""
+def check_ca_bundle(path: Path, name: str = "--ca-bundle") -> None:
+    """Refuse a CA bundle (--ca-bundle, or SSL_CERT_FILE as `name`) that is not a small regular
+    file of certificates OpenSSL can load: found only at the first https request, a bad bundle
+    would make every https link `dead` (`tls`), and dead links are not fetched again. Raises
+    InputError."""
     try:
         data = read_small_file(path, MAX_CA_BUNDLE_BYTES)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -160,7 +163,7 @@ def check_ca_bundle(path: Path) -> None:
         if not context.cert_store_stats()["x509"]:
             raise ValueError("no certificate in it")
     except (OSError, UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
-        message = f"--ca-bundle {path}: no certificates could be read from it ({exc})"
+        message = f"{name} {path}: no certificates could be read from it ({exc})"
         raise InputError(message, str(path)) from exc
 
 
@@ -171,7 +174,12 @@ _CONFIG_TYPES = {
     str: "text",
 }
 _LISTS = frozenset({"roles", "allow_networks"})
-_TEXT_OR_PATH = frozenset({"out", "ca_bundle", "user_agent", "contact", "proxy"})
+_TEXT_OR_PATH = frozenset({"out", "ca_bundle", "user_agent", "contact", "proxy", "trust_store"})
+CHOICES = {
+    "robots": ("obey", "ignore"),
+    "trust_store": ("certifi", "system"),
+    "tls_verify": ("strict", "record"),
+}
 
 
 def _config_type(key: str) -> str:
@@ -219,8 +227,11 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
         raise InputError(f"--allow-network: {exc}") from exc
     if settings.ca_bundle is not None:
         check_ca_bundle(settings.ca_bundle)
-    if settings.robots not in {"obey", "ignore"}:
-        raise InputError(f"--robots must be 'obey' or 'ignore', not {settings.robots!r}")
+    for key, allowed in CHOICES.items():
+        value = getattr(settings, key)
+        if value not in allowed and not (key == "trust_store" and value is None):
+            listed = " or ".join(repr(choice) for choice in allowed)
+            raise InputError(f"--{key.replace('_', '-')} must be {listed}, not {value!r}")
     total = settings.total_time
     if isinstance(total, bool) or not isinstance(total, int | float) or not total > 0:
         raise InputError(f"total-time must be a positive number of seconds, not {total!r}")

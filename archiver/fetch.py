@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -49,6 +49,7 @@ class Attempt:
     error: ErrorInfo | None = None
     retry_after: float | None = None
     spent: bool = False  # the resource's whole time went: another try would spend it again
+    tls_error: str | None = None  # --tls-verify record: received without a valid certificate
 
     @property
     def http_status(self) -> int | None:
@@ -74,6 +75,7 @@ class _Trail:
     current: str
     attempts: int = 0
     hops: list[Hop] = field(default_factory=list)
+    tls_error: str | None = None  # the first response on the way without a valid certificate
 
 
 class Fetcher:
@@ -117,6 +119,9 @@ class Fetcher:
             attempt, tries = await self._with_retries(trail.current)
             trail.attempts += tries
             exchange = attempt.exchange
+            if attempt.tls_error and trail.tls_error is None:
+                where = f"{trail.current}: " if trail.hops else ""
+                trail.tls_error = where + attempt.tls_error
             if exchange is None:
                 error = attempt.error or ErrorInfo("error", "no response")
                 return _failure(url, trail.current, error, trail.attempts, trail.hops)
@@ -126,7 +131,8 @@ class Fetcher:
                 exchange.close()
             target = _redirect_target(trail.current, exchange)
             if not isinstance(target, str):
-                return _final(url, exchange, attempt, ref, trail.attempts, trail.hops, target)
+                final = _final(url, exchange, attempt, ref, trail.attempts, trail.hops, target)
+                return replace(final, tls_error=trail.tls_error)
             trail.hops.append(Hop(trail.current, exchange.status, target, ref.record_id))
             limit = self._settings.max_redirects
             problem = _redirect_problem(target, seen, len(trail.hops), limit)
@@ -260,7 +266,8 @@ class Fetcher:
             self._gate.strike(host)
         elif response.status_code < 400:
             self._gate.relieve(host)
-        return Attempt(exchange, error, retry_after, spent)
+        tls_error = response.extensions.get("tls_error")
+        return Attempt(exchange, error, retry_after, spent, tls_error)
 
     async def _read_body(
         self, response: httpx.Response, spool: BodySpool, deadline: float

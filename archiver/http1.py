@@ -169,6 +169,14 @@ def request_bytes(method: str, target: bytes, headers: list[tuple[bytes, bytes]]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+def absolute_target(url: httpx.URL) -> bytes:
+    """The absolute-form request target of `url` (RFC 9112 3.2.2): no userinfo, no
+    fragment."""
+    host = b"[" + url.raw_host + b"]" if b":" in url.raw_host else url.raw_host
+    port = b"" if url.port is None else b":%d" % url.port
+    return url.raw_scheme + b"://" + host + port + url.raw_path
+
+
 class Connection:
     """One TCP (or TLS) connection carrying HTTP/1.1 exchanges one after another. Bytes read
     past the current need wait in `buffer`; `received` counts the bytes of this exchange."""
@@ -182,6 +190,7 @@ class Connection:
         self.received = 0
         self.keep_alive = False  # the last response allows another request after it
         self.finished = True  # the last response was read to its end
+        self.forward: list[tuple[bytes, bytes]] | None = None  # set: to an HTTP proxy
 
     def reusable(self) -> bool:
         """Idle, the last response read to its end and allowing reuse, not closed by the
@@ -201,7 +210,10 @@ class Connection:
     async def send(self, request: httpx.Request, timeout: float | None) -> None:
         """Write `request` (its body read whole: the fetcher sends GETs). Raises
         httpx.LocalProtocolError for a request that cannot be written, OSError, TimeoutError."""
-        data = request_bytes(request.method, request.url.raw_path, request.headers.raw)
+        target, headers = request.url.raw_path, request.headers.raw
+        if self.forward is not None:  # absolute-form, to an HTTP proxy (RFC 9112 3.2.2)
+            target, headers = absolute_target(request.url), [*headers, *self.forward]
+        data = request_bytes(request.method, target, headers)
         body = await request.aread()
         if body and "content-length" not in request.headers:
             body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)

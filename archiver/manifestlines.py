@@ -143,7 +143,7 @@ def check_link(row: Any, collection: str) -> dict[str, Any]:
     _strings(row, "documents")
     for name in ("error", "final_url", "sha256", "payload_digest", "content_type"):
         _text(row, name)
-    for name in ("record_id", "revisit_of", "truncated"):
+    for name in ("record_id", "revisit_of", "truncated", "tls_error"):
         _text(row, name)
     _count(row, "http_status", 999)
     for name in ("size", "attempts"):

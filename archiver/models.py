@@ -131,6 +131,7 @@ class FetchResult:
     truncated: str | None = None
     record: WarcRecordRef | None = None
     redirects: tuple[Hop, ...] = ()
+    tls_error: str | None = None  # captured without a valid certificate: why it failed
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class ManifestEntry:
     attempts: int = 0
     fetched_at: str | None = None
     truncated: str | None = None
+    tls_error: str | None = None
 
 
 @dataclass(frozen=True)

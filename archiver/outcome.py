@@ -56,6 +56,7 @@ def entry_from_result(target: Target, role: Role, result: FetchResult) -> Manife
         attempts=result.attempts,
         fetched_at=record.date if record else None,
         truncated=result.truncated,
+        tls_error=result.tls_error,
     )
 
 

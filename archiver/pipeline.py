@@ -9,6 +9,7 @@ from dataclasses import fields
 from typing import Any, Protocol
 
 from archiver.adopt import adopt
+from archiver.client import check_network
 from archiver.config import Settings, check_collection
 from archiver.dedup import clear_claims
 from archiver.documents import find_documents
@@ -58,6 +59,7 @@ def archive(
     """Archive every selected link of the documents under `paths` into the collection."""
     check_collection(settings.collection)
     find_documents(paths)  # a missing path is an error before anything is touched
+    check_network(settings)  # so is a proxy or CA file that cannot be used
     with CollectionLock(settings.manifest_dir, settings.collection):
         state = CollectionState(settings.manifest_dir)
         try:

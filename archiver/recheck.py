@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.client import build_client, proxy_in_use
+from archiver.client import build_client, check_network, proxy_in_use
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.exchange import Exchange
@@ -187,6 +187,7 @@ def recheck(
     name = check_collection(settings.collection)
     if not settings.manifest_dir.is_dir():
         raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
+    check_network(settings)  # a proxy or CA file that cannot be used: refused before the lock
     with CollectionLock(settings.manifest_dir, name):
         rows = due_links(settings, roles, older_than, include_dead)
         run = _Recheck(settings, capture_changes)

@@ -180,6 +180,7 @@ def _link_row(row: dict[str, Any], captured: bool, history: Sequence[Check]) -> 
         latest_check=history[-1] if history else None,
         died_at=died_at(history) if status == Status.ARCHIVED else _gone_at(row),
         verdict=made[-1] if (made := verdicts(history)) else None,
+        tls_error=_text(row.get("tls_error")),
     )
 
 

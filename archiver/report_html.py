@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from archiver.neutral import for_terminal
-from archiver.report_model import DocumentView, LinkRow, ReportData
+from archiver.report_model import UNVERIFIED_TITLE, DocumentView, LinkRow, ReportData
 from archiver.report_svg import Bar, Part, Series, bar_chart, step_chart
 
 COLOURS = {
@@ -88,6 +88,8 @@ def _cards(data: ReportData) -> str:
         *counts.items(),
         ("lost at origin, safe here", len(data.lost_at_origin)),
     ]
+    if data.unverified:
+        items.append(("captured without a valid certificate", len(data.unverified)))
     return (
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{n}</b>{e(name)}</div>' for name, n in items)
@@ -206,6 +208,15 @@ def _rechecks(data: ReportData) -> str:
     return html
 
 
+def _unverified(data: ReportData) -> str:
+    """Captures made without a valid certificate (--tls-verify record), with the error."""
+    if not data.unverified:
+        return ""
+    rows = [[link(one.url), e(one.status), e(one.tls_error)] for one in data.unverified]
+    table = _table(["url", "status", "certificate error"], rows, set())
+    return f"<h2>{e(UNVERIFIED_TITLE)}</h2>" + table
+
+
 def _document_cell(view: DocumentView) -> str:
     title = link(view.source_url, view.title or view.path)
     return f"{title}<br><code>{e(view.path)}</code>"
@@ -248,6 +259,7 @@ def render_html(data: ReportData) -> str:
         + _rot(data)
         + _lost_at_origin(data)
         + _rechecks(data)
+        + _unverified(data)
         + _documents(data)
         + _problems(data)
         + "</body></html>\n"

@@ -1,7 +1,8 @@
 """The report's data: frozen types built from a collection's manifest (see archiver.report).
 
     ReportData
-        LinkRow       one link's current state, its latest recheck and since when it is dead
+        LinkRow       one link's current state, its latest recheck and since when it is dead,
+                      and the certificate error it was captured despite (`tls_error`)
         Check         one recheck: a verdict (live or not, with the reason) or no check made
         HostLoss      the dead and failed links of one host, with example errors
         DocumentView  per document: archived, lost at the origin but safe, lost entirely
@@ -24,6 +25,7 @@ from archiver.models import Role, Status
 
 STATUSES = tuple(status.value for status in Status)
 ROLES = tuple(role.value for role in Role)
+UNVERIFIED_TITLE = "Captured without a valid certificate"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class LinkRow:
     latest_check: Check | None
     died_at: str | None
     verdict: Check | None = None
+    tls_error: str | None = None  # captured without a valid certificate (--tls-verify record)
 
     @property
     def lost_at_origin(self) -> bool:
@@ -170,3 +173,8 @@ class ReportData:
         checked: private-address"...), most first; links never rechecked are left out."""
         counts = Counter(link.latest_check.verdict for link in self.links if link.latest_check)
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    @property
+    def unverified(self) -> tuple[LinkRow, ...]:
+        """Links whose capture came over TLS without a valid certificate."""
+        return tuple(link for link in self.links if link.tls_error)

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from archiver.neutral import csv_cell, for_terminal
-from archiver.report_model import DocumentView, LinkRow, ReportData
+from archiver.report_model import UNVERIFIED_TITLE, DocumentView, LinkRow, ReportData
 
 CSV_FIELDS = (
     "url",
@@ -31,6 +31,7 @@ CSV_FIELDS = (
     "check_error",
     "checked_at",
     "died_at",
+    "tls_error",
 )
 DOCUMENT_SEPARATOR = " | "
 MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!<>&])")
@@ -51,6 +52,7 @@ def link_json(link: LinkRow) -> dict[str, Any]:
         "lost_at_origin": link.lost_at_origin,
         "died_at": link.died_at,
         "came_back": link.came_back,
+        "tls_error": link.tls_error,
         "latest_check": None
         if check is None
         else {
@@ -93,6 +95,7 @@ def report_json(data: ReportData) -> dict[str, Any]:
             "lost_at_origin": len(data.lost_at_origin),
             "came_back": len(data.came_back),
             "rechecks": data.recheck_counts(),
+            "unverified": len(data.unverified),
             "by_status": data.status_counts(),
             "by_role": by_role,
             "by_role_status": data.role_status(),
@@ -140,6 +143,7 @@ def render_csv(data: ReportData) -> str:
                 check and check.error,
                 check and check.checked_at,
                 link.died_at,
+                link.tls_error,
             )
         )
     return out.getvalue()
@@ -230,6 +234,19 @@ def _md_rechecks(data: ReportData) -> list[str]:
     return lines
 
 
+def _md_unverified(data: ReportData) -> list[str]:
+    """Captures made without a valid certificate (--tls-verify record): listed, never mixed
+    unmarked with verified ones."""
+    if not data.unverified:
+        return []
+    rows = [
+        [md_code(link.url), md_text(link.status), md_text(link.tls_error)]
+        for link in data.unverified
+    ]
+    head = ["url", "status", "certificate error"]
+    return [f"## {UNVERIFIED_TITLE}", "", *_table(head, rows)]
+
+
 def _md_document(view: DocumentView) -> list[str]:
     lines = [
         f"### {md_text(view.title or view.path)}",
@@ -270,6 +287,7 @@ def render_md(data: ReportData) -> str:
         *_md_hosts(data),
         *_md_lost_at_origin(data),
         *_md_rechecks(data),
+        *_md_unverified(data),
         *_md_rot(data),
         "## Documents",
         "",

@@ -1,11 +1,9 @@
-"""HTTP/1.1 for direct (unproxied) fetching: archiver's own reader (archiver/http1.py) over
-asyncio streams, a small keep-alive pool per origin, and every connection made to an address
-the guard has checked.
-
-httpx keeps the client side (requests, cookies, responses, proxies); this transport replaces
-httpcore and anyio under it when no proxy is in use. On a fast network those two layers cost
-several times the CPU of the transfer itself (bench/README.md), and CPU is what a run over
-thousands of small images waits on.
+"""HTTP/1.1 for every request, direct or through a proxy (archiver.tunnels): archiver's own
+reader (archiver.http1) over asyncio streams, a keep-alive pool per origin and route, and every
+direct connection made to an address the guard has checked. It replaces httpcore and anyio under
+httpx: those cost several times the CPU of the transfer itself (bench/README.md), h11 refuses
+answers browsers read, and httpcore's CONNECT tunnel kept a tunnel whose TLS handshake failed in
+its pool for ever (32 bad certificates behind a proxy: PoolTimeout).
 """
 
 from __future__ import annotations
@@ -14,13 +12,15 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 import httpx
 
 from archiver.guard import Guard
 from archiver.http1 import Connection as _Connection
 from archiver.http1 import Framing, Head, ProtocolViolation
+from archiver.trust import CertificateFailed, raise_tls, unverified_context
+from archiver.tunnels import Proxy, connect_through
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 SAFE_TO_RESEND = frozenset({"GET", "HEAD"})
@@ -28,12 +28,24 @@ SAFE_TO_RESEND = frozenset({"GET", "HEAD"})
 _Timeouts = dict[str, float | None]
 
 
+class PoolKey(NamedTuple):
+    """What a connection can be reused for: the origin, the proxy it goes through (None:
+    direct), and whether its certificate was verified (an unverified connection is never
+    handed to a request that wants verification)."""
+
+    scheme: str
+    host: str
+    port: int
+    proxy: Proxy | None = None
+    verified: bool = True
+
+
 class _Pool:
     """The connections to one origin: at most `size` at a time, idle ones kept for reuse, and
     how many requests are using or waiting for one (the pool is dropped when none are and no
     connection is idle, so a run over a million hosts keeps state only for the busy ones)."""
 
-    def __init__(self, key: tuple[str, str, int], size: int) -> None:
+    def __init__(self, key: PoolKey, size: int) -> None:
         self.key = key
         self.slots = asyncio.Semaphore(size)
         self.idle: list[_Connection] = []
@@ -83,16 +95,19 @@ class _Body(httpx.AsyncByteStream):
 
 
 class DirectTransport(httpx.AsyncBaseTransport):
-    """httpx's transport interface over archiver's HTTP/1.1 reader and asyncio, for requests
-    that go out directly.
+    """httpx's transport interface over archiver's HTTP/1.1 reader and asyncio, for every
+    route: direct (`handle_async_request`) or through a proxy (`send(request, proxy)`).
 
-    Names are resolved and judged by `guard` before connecting, and the connection is made to
-    the judged address, so a changing DNS answer cannot slip past it. A keep-alive connection
-    that the server closed while it sat idle is noticed when the request meets the closed
-    socket; GET and HEAD are then sent once more, on a new connection, as browsers do.
-    At most `max_idle` idle connections stay open over all origins, the longest idle closed
-    first: a run over ten thousand hosts must not keep a socket open to each of them.
-    The address the response came from is in `response.extensions["peer_address"]`.
+    Direct: names are resolved and judged by `guard`, and the connection is made to the judged
+    address, so a changing DNS answer cannot slip past it; through a proxy the proxy resolves
+    (the caller judges the name as written, `Guard.check_host`). A keep-alive connection the
+    server closed while idle is noticed when the request meets it; GET and HEAD are then sent
+    once more, on a new connection, as browsers do. At most `max_idle` idle connections stay
+    open over all origins, the longest idle closed first. The address the response came from
+    (the proxy's, through one) is in `response.extensions["peer_address"]`.
+    `context` makes the verifying TLS context. With `record`, an origin whose certificate fails
+    verification is fetched again unverified, its responses marked with the verification
+    message in `response.extensions["tls_error"]`; without it, that is CertificateFailed.
     """
 
     def __init__(
@@ -101,12 +116,16 @@ class DirectTransport(httpx.AsyncBaseTransport):
         per_origin: int,
         context: Callable[[], ssl.SSLContext],
         max_idle: int,
+        *,
+        record: bool = False,
     ) -> None:
         self._guard = guard
         self._size = per_origin
         self._context_factory = context
-        self._context: ssl.SSLContext | None = None
-        self._pools: dict[tuple[str, str, int], _Pool] = {}
+        self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._record = record
+        self._unverified: dict[PoolKey, str] = {}  # origins known to fail verification
+        self._pools: dict[PoolKey, _Pool] = {}
         self._max_idle = max_idle
         self._idle: dict[_Connection, _Pool] = {}  # every idle connection, longest idle first
         self._closed = False
@@ -150,13 +169,30 @@ class DirectTransport(httpx.AsyncBaseTransport):
             del self._pools[pool.key]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.send(request, None)
+
+    async def send(self, request: httpx.Request, proxy: Proxy | None) -> httpx.Response:
+        """The response to `request`, sent directly (`proxy` None) or through `proxy`; its
+        head read, its body streaming. httpx exceptions (see `_mapped`) for failures."""
         url = request.url
         if url.scheme not in DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"cannot fetch {url.scheme!r} URLs")
         host = url.raw_host.decode("ascii")
-        port = url.port or DEFAULT_PORTS[url.scheme]
+        key = PoolKey(url.scheme, host, url.port or DEFAULT_PORTS[url.scheme], proxy)
+        if not (self._record and key.scheme == "https"):
+            return await self._send_on(key, request)
+        reason = self._unverified.get(key)
+        if reason is None:
+            try:
+                return await self._send_on(key, request)
+            except CertificateFailed as exc:
+                reason = self._unverified[key] = exc.reason
+        response = await self._send_on(key._replace(verified=False), request)
+        response.extensions["tls_error"] = reason
+        return response
+
+    async def _send_on(self, key: PoolKey, request: httpx.Request) -> httpx.Response:
         timeouts: _Timeouts = request.extensions.get("timeout", {})
-        key = (url.scheme, host, port)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool(key, self._size)
@@ -215,10 +251,13 @@ class DirectTransport(httpx.AsyncBaseTransport):
                     continue
                 _raise_mapped(exc, phase)
 
-    async def _connect(self, key: tuple[str, str, int], timeout: float | None) -> _Connection:
-        scheme, host, port = key
+    async def _connect(self, key: PoolKey, timeout: float | None) -> _Connection:
+        """A new connection for `key`: to the origin, or through its proxy."""
+        if key.proxy is not None:
+            return await self._connect_proxied(key, key.proxy, timeout)
+        scheme, host, port = key.scheme, key.host, key.port
         addresses = await self._guard.addresses(host, port)
-        tls = self._tls() if scheme == "https" else None
+        tls = self._tls(key.verified) if scheme == "https" else None
         failure: httpx.TransportError = httpx.ConnectError(f"{host}: no address to connect to")
         for address in addresses:
             try:
@@ -230,7 +269,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
                 failure = httpx.ConnectTimeout(f"connecting to {address} port {port} timed out")
                 failure.__cause__ = exc
             except ssl.SSLError as exc:  # the certificate will not differ on another address
-                raise httpx.ConnectError(f"{host}: {exc}") from exc
+                raise_tls(host, exc)
             except OSError as exc:
                 failure = httpx.ConnectError(f"{address} port {port}: {exc.strerror or exc}")
                 failure.__cause__ = exc
@@ -244,11 +283,25 @@ class DirectTransport(httpx.AsyncBaseTransport):
                 return _Connection(reader, writer, peer)
         raise failure
 
-    def _tls(self) -> ssl.SSLContext:
-        """Made on the first https request: loading the CA bundle takes tens of milliseconds."""
-        if self._context is None:
-            self._context = self._context_factory()
-        return self._context
+    async def _connect_proxied(
+        self, key: PoolKey, proxy: Proxy, timeout: float | None
+    ) -> _Connection:
+        origin_tls = self._tls(key.verified) if key.scheme == "https" else None
+        where = (key.scheme, key.host, key.port)
+        reader, writer = await connect_through(proxy, where, self._tls(True), origin_tls, timeout)
+        connection = _Connection(reader, writer, str(writer.get_extra_info("peername")[0]))
+        if proxy.forwards(key.scheme):
+            connection.forward = proxy.request_headers()
+        return connection
+
+    def _tls(self, verified: bool) -> ssl.SSLContext:
+        """Made on the first https request: loading the CA bundle takes tens of milliseconds.
+        Unverified only after verification failed, with `record`."""
+        context = self._contexts.get(verified)
+        if context is None:
+            context = self._context_factory() if verified else unverified_context()
+            self._contexts[verified] = context
+        return context
 
     async def aclose(self) -> None:
         """Close every idle connection; those still in use close when their body does."""

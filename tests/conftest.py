@@ -47,3 +47,5 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}:
             monkeypatch.delenv(name)
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):  # the CAs a test trusts are its own choice
+        monkeypatch.delenv(name, raising=False)

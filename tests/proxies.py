@@ -1,6 +1,9 @@
 """Real proxies on 127.0.0.1 for tests: an HTTP forward proxy (absolute-form requests and
 CONNECT) and a SOCKS5 proxy (no authentication, CONNECT by IPv4 or name). Both count the
-connections they carry, and name lookups they are asked for, so tests can tell who resolved."""
+connections they carry, and name lookups they are asked for, so tests can tell who resolved.
+`names` maps made-up host names to loopback addresses, as a proxy's resolver would; `auth`
+keeps every Proxy-Authorization the HTTP proxy saw; `login` makes the SOCKS5 proxy ask for a
+username and password (RFC 1929)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,12 @@ class _Server(socketserver.ThreadingTCPServer):
         self.scheme = scheme
         self.tunnels: list[str] = []
         self.lock = threading.Lock()
+        self.names: dict[str, str] = {}
+        self.auth: list[str] = []
+        self.login: tuple[bytes, bytes] | None = None
+
+    def address(self, host: str) -> str:
+        return self.names.get(host, host)
 
     @property
     def url(self) -> str:
@@ -67,13 +76,16 @@ class _HTTPProxyHandler(socketserver.BaseRequestHandler):
         if not head:
             return
         method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+        for line in head.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("proxy-authorization:"):
+                self.server.auth.append(line.split(":", 1)[1].strip())
         if method == "CONNECT":
             host, _, port = target.rpartition(":")
             self.server.record(target)
             if host == UNKNOWN_NAME:
                 client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
                 return
-            with socket.create_connection((host, int(port))) as upstream:
+            with socket.create_connection((self.server.address(host), int(port))) as upstream:
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 _pipe(client, upstream)
             return
@@ -81,7 +93,8 @@ class _HTTPProxyHandler(socketserver.BaseRequestHandler):
         self.server.record(parts.netloc)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         rest = head.split(b"\r\n", 1)[1]
-        with socket.create_connection((parts.hostname or "", parts.port or 80)) as upstream:
+        upstream_address = (self.server.address(parts.hostname or ""), parts.port or 80)
+        with socket.create_connection(upstream_address) as upstream:
             upstream.sendall(f"{method} {path} HTTP/1.1\r\n".encode() + rest)
             _pipe(client, upstream)
 
@@ -92,8 +105,21 @@ class _SOCKS5Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         client: socket.socket = self.request
         _version, count = client.recv(2)
-        client.recv(count)
-        client.sendall(b"\x05\x00")  # no authentication
+        methods = client.recv(count)
+        if self.server.login is None:
+            client.sendall(b"\x05\x00")  # no authentication
+        elif b"\x02" not in methods:
+            client.sendall(b"\x05\xff")
+            return
+        else:
+            client.sendall(b"\x05\x02")
+            _, size = client.recv(2)
+            user = client.recv(size)
+            password = client.recv(client.recv(1)[0])
+            accepted = (user, password) == self.server.login
+            client.sendall(b"\x01\x00" if accepted else b"\x01\x01")
+            if not accepted:
+                return
         _, command, _, kind = client.recv(4)
         if kind == 1:
             host = socket.inet_ntoa(client.recv(4))
@@ -106,7 +132,7 @@ class _SOCKS5Handler(socketserver.BaseRequestHandler):
         if command != 1 or host == UNKNOWN_NAME:
             client.sendall(b"\x05\x04\x00\x01" + bytes(6))  # host unreachable
             return
-        with socket.create_connection((host, port)) as upstream:
+        with socket.create_connection((self.server.address(host), port)) as upstream:
             reply = b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack("!H", 0)
             client.sendall(reply)
             _pipe(client, upstream)

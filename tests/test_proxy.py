@@ -52,10 +52,6 @@ def test_behind_a_proxy_private_literals_are_refused_without_asking_it(
     assert proxy.tunnels == []
 
 
-# httpcore 1.0 does not close the TCP stream to the proxy when the SOCKS5 handshake fails
-# (socks_proxy.py drops it in its except branch); the socket is closed when it is collected,
-# with a ResourceWarning that this test would otherwise turn into an error.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_socks5_proxy_that_cannot_reach_a_name_is_a_failed_proxy_error(tmp_path: Path) -> None:
     with socks5_proxy() as proxy:
         rows = run(tmp_path, [f"http://{UNKNOWN_NAME}/a.jpg"], proxy=proxy.url)

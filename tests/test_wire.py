@@ -18,10 +18,10 @@ import httpx
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.client import ssl_context
 from archiver.config import Settings
 from archiver.errorclass import classify
 from archiver.guard import Guard, PrivateAddress
+from archiver.trust import verifying_context
 from archiver.wire import DirectTransport
 from tests.origin import (
     Handler,
@@ -41,7 +41,7 @@ from tests.test_fetch import run as fetch_run
 def client(
     allow_private: bool = True, per_origin: int = 3, read: float = 5.0, max_idle: int = 10
 ) -> httpx.AsyncClient:
-    context = ssl_context(Settings(collection="t"))
+    context = verifying_context(Settings(collection="t"))
     transport = DirectTransport(Guard(allow_private), per_origin, lambda: context, max_idle)
     return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(read, connect=2.0))
 
@@ -465,7 +465,7 @@ def test_state_is_kept_only_for_origins_with_a_request_or_an_idle_connection(
     """A run over a million hosts must not keep a pool for every host it ever met: with room
     for one idle connection, after three origins only the last one's pool remains."""
     origin.routes["/a"] = body(b"a", "text/plain")
-    context = ssl_context(Settings(collection="t"))
+    context = verifying_context(Settings(collection="t"))
     transport = DirectTransport(Guard(True), 3, lambda: context, max_idle=1)
 
     async def main() -> list[int]:
