@@ -19,6 +19,7 @@ from archiver.guard import Guard, ResolveFailed, resolve_failure
 from archiver.http1 import ProtocolViolation
 from archiver.models import Status
 from archiver.retry import retry_limit, should_retry
+from tests.conftest import run_cli
 from tests.origin import Handler, Origin, OriginHandler, body, hang_up, random_bytes
 from tests.proxies import http_proxy
 from tests.test_fetch import run
@@ -116,6 +117,16 @@ def test_a_server_breaking_http_is_protocol_and_asked_twice(tmp_path: Path, orig
         assert (row["error"].split(":")[0], row["attempts"]) == expected, path
         assert row["status"] == "failed"
         assert len(origin.hits(path)) == expected[1]
+    assert_the_tool_reads_it(tmp_path, "protocol")
+
+
+def assert_the_tool_reads_it(root: Path, kind: str) -> None:
+    """`report` and `verify` take the new error class as any other (collection `f`)."""
+    shown = run_cli("report", "-c", "f", "--json", cwd=root)
+    assert shown.code == 0 and not shown.err, shown.err
+    assert kind in shown.out
+    checked = run_cli("verify", "-c", "f", cwd=root)
+    assert checked.code == 0, checked.out + checked.err
 
 
 def test_through_a_proxy_a_broken_status_line_is_protocol(tmp_path: Path, origin: Origin) -> None:
@@ -219,6 +230,7 @@ def test_a_temporary_resolver_failure_is_failed_then_captured_with_retry_failed(
     assert row["status"] == "failed" and row["error"].startswith("dns-temporary")
     assert row["attempts"] == 4 and resolver.asked == 4, "retried within the run"
     assert origin.hits("/a.jpg") == []
+    assert_the_tool_reads_it(tmp_path, "dns-temporary")
     resolver.failing = False
     row = run(tmp_path, [url], robots="ignore")[url]
     assert row["status"] == "failed", "without --retry-failed a failed link waits"
