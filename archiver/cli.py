@@ -91,6 +91,48 @@ def with_shared(func: Any) -> Any:
     return func
 
 
+network = [
+    click.option("--proxy", help="http://, https:// or socks5:// proxy URL."),
+    click.option(
+        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM)."
+    ),
+    click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (32)."),
+    click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host (2)."),
+    click.option(
+        "--delay", type=click.FloatRange(0), help="Seconds between requests to a host (0)."
+    ),
+    click.option("--retries", type=click.IntRange(0, 20), help="Retries after the first try (3)."),
+    click.option(
+        "--timeout", type=click.FloatRange(0.1), help="Connect/read timeout, seconds (30)."
+    ),
+    click.option(
+        "--total-time",
+        type=click.FloatRange(0.1),
+        help="Whole time for one resource: robots.txt, connect, head, body; seconds (600).",
+    ),
+    click.option("--max-size", type=click.IntRange(1), help="Largest body kept, bytes (1 GiB)."),
+    click.option("--user-agent", help="User-Agent header, replacing the one --contact builds."),
+    click.option("--contact", help="URL or mailto: for site operators, put in the User-Agent."),
+    click.option("--robots", type=click.Choice(["obey", "ignore"]), help="robots.txt (obey)."),
+    click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses."),
+    click.option(
+        "--allow-network",
+        "allow_networks",
+        multiple=True,
+        metavar="CIDR",
+        help="Allow this private network only (repeatable), e.g. 10.1.2.0/24.",
+    ),
+]
+"""How a command reaches the network: every command that fetches (archive, recheck) takes
+all of these, so a recheck goes out exactly as the archive run did."""
+
+
+def with_network(func: Any) -> Any:
+    for option in reversed(network):
+        func = option(func)
+    return func
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archiver")
 def cli() -> None:
@@ -136,33 +178,10 @@ def links(paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-c", "--collection", required=True, help="Collection name ([A-Za-z0-9._-]+).")
 @with_shared
-@click.option("--proxy", help="http://, https:// or socks5:// proxy URL.")
-@click.option("--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM).")
-@click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (32).")
-@click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host (2).")
+@with_network
 @click.option("--workers", type=click.IntRange(1, 64), help="Fetching processes (one per core).")
-@click.option("--delay", type=click.FloatRange(0), help="Seconds between requests to a host (0).")
-@click.option("--retries", type=click.IntRange(0, 20), help="Retries after the first try (3).")
-@click.option("--timeout", type=click.FloatRange(0.1), help="Connect/read timeout, seconds (30).")
-@click.option(
-    "--total-time",
-    type=click.FloatRange(0.1),
-    help="Whole time for one resource: robots.txt, connect, head, body; seconds (600).",
-)
-@click.option("--max-size", type=click.IntRange(1), help="Largest body kept, bytes (1 GiB).")
 @click.option("--warc-size", type=click.IntRange(1024), help="Rotate WARC files at bytes (1 GB).")
 @click.option("--roles", help="Roles to archive (image,media,source,related).")
-@click.option("--user-agent", help="User-Agent header, replacing the one --contact builds.")
-@click.option("--contact", help="URL or mailto: for site operators, put in the User-Agent.")
-@click.option("--robots", type=click.Choice(["obey", "ignore"]), help="robots.txt (obey).")
-@click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses.")
-@click.option(
-    "--allow-network",
-    "allow_networks",
-    multiple=True,
-    metavar="CIDR",
-    help="Allow this private network only (repeatable), e.g. 10.1.2.0/24.",
-)
 @click.option("--retry-failed", is_flag=True, default=None, help="Fetch `failed` links again.")
 @click.option("--refresh", is_flag=True, default=None, help="Capture every link anew.")
 @click.option("--fail-on-dead", is_flag=True, help="Exit 1 when any link is dead or failed.")
@@ -266,10 +285,20 @@ def verify(
 @click.option("-c", "--collection", required=True, help="Collection name.")
 @click.option("--role", "roles", help="Only these roles (e.g. image,source).")
 @click.option("--older-than", type=click.FloatRange(0), help="Only links not checked for DAYS.")
-@click.option("--capture-changes", is_flag=True, help="Capture payloads that changed.")
+@click.option(
+    "--capture-changes",
+    is_flag=True,
+    help="Store what a changed, moved or returned link serves now (checks.jsonl names it).",
+)
+@click.option(
+    "--dead/--no-dead",
+    "include_dead",
+    default=True,
+    show_default=True,
+    help="Also ask dead links whether they answer again.",
+)
 @with_shared
-@click.option("--proxy", help="http://, https:// or socks5:// proxy URL.")
-@click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses.")
+@with_network
 @click.pass_context
 def recheck(
     ctx: click.Context,
@@ -277,28 +306,35 @@ def recheck(
     roles: str | None,
     older_than: float | None,
     capture_changes: bool,
+    include_dead: bool,
     as_json: bool,
     verbose: int,
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Ask each archived link's origin again: still live? changed? (checks.jsonl)
+    """Ask each archived (and dead) link's origin again: still live? changed? back? A link
+    that now leads elsewhere or serves another kind of thing is not live (checks.jsonl).
 
     \b
     archiver recheck -c news --older-than 30
+    archiver recheck -c news --capture-changes --proxy socks5://127.0.0.1:1080
     """
     from archiver.config import parse_roles
     from archiver.recheck import recheck as run_recheck
 
     chosen = parse_roles(roles) if roles else None
-    summary = run_recheck(_settings(ctx, options), chosen, older_than, capture_changes)
+    settings = _settings(ctx, options)
+    summary = run_recheck(settings, chosen, older_than, capture_changes, include_dead)
     if as_json:
-        _emit_json(summary.__dict__ | {"counts": dict(summary.counts)})
+        tallies = {"counts": dict(summary.counts), "reasons": dict(summary.reasons)}
+        _emit_json(summary.__dict__ | tallies)
     elif not quiet:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items())) or "nothing due"
+        why = ", ".join(f"{k} {n}" for k, n in summary.reasons.most_common())
         _say(
-            f"{summary.collection}: checked {summary.checked} links: {counts}; "
-            f"captured {summary.captured}"
+            f"{summary.collection}: checked {summary.checked} links: {counts}"
+            + (f" (why: {why})" if why else "")
+            + f"; captured {summary.captured}"
         )
 
 

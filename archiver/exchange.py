@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,10 @@ from typing import IO
 
 SPOOL_IN_MEMORY = 1024 * 1024
 DROPPED_HEADERS = frozenset({b"transfer-encoding", b"content-length"})
+# Trailer fields that would change how the stored body is read if merged into the header block
+# (RFC 9110 6.5.1 forbids them in trailers): kept in the response's extensions, not stored.
+DROPPED_TRAILERS = DROPPED_HEADERS | {b"content-encoding", b"content-type", b"content-range"}
+_LINE = re.compile(rb"[^\n]*\n")
 
 
 class BodySpool:
@@ -42,9 +47,9 @@ class BodySpool:
 class Exchange:
     """A request/response pair ready to be written as WARC request and response records.
 
-    `headers` are the response headers as received; `response_head()` rebuilds the head that is
-    stored, without Transfer-Encoding (the body is stored de-chunked) and with the true
-    Content-Length of the stored body.
+    `headers` are the response headers as read; `raw_head` the status line and header lines
+    exactly as received (None when the transport does not keep them) and `raw_trailers` the
+    chunked trailer lines as received. `response_head()` is the head that is stored.
     """
 
     url: str
@@ -57,6 +62,8 @@ class Exchange:
     body: BodySpool
     ip_address: str | None = None
     truncated: str | None = None
+    raw_head: bytes | None = None
+    raw_trailers: bytes = b""
 
     def header(self, name: str) -> str | None:
         wanted = name.lower().encode("ascii")
@@ -70,6 +77,14 @@ class Exchange:
         return self.header("content-type")
 
     def response_head(self) -> bytes:
+        """The stored head: the lines as received, then the trailer lines, without
+        Transfer-Encoding (the body is stored de-chunked) and with the true Content-Length of
+        the stored body (DESIGN.md, "WARC facts that bite")."""
+        if self.raw_head is None:
+            return self._rebuilt_head()
+        return stored_head(self.raw_head, self.raw_trailers, self.body.size)
+
+    def _rebuilt_head(self) -> bytes:
         version = self.http_version if self.http_version.startswith("HTTP/") else "HTTP/1.1"
         lines = [f"{version} {self.status} {self.reason}".rstrip().encode("latin-1")]
         lines.extend(
@@ -80,3 +95,35 @@ class Exchange:
 
     def close(self) -> None:
         self.body.close()
+
+
+def stored_head(raw_head: bytes, raw_trailers: bytes, size: int) -> bytes:
+    """The header block of a response record (bytes, the blank line included): `raw_head` line
+    for line, the `raw_trailers` lines appended, then `Content-Length: size`. Left out: the
+    framing fields (and their continuation lines), trailer fields in DROPPED_TRAILERS, and
+    whitespace-only lines, which warcio and pywb would read as the end of the head."""
+    lines = _LINE.findall(raw_head)
+    kept = [lines[0]]
+    for group, dropped in (
+        (lines[1:-1], DROPPED_HEADERS),
+        (_LINE.findall(raw_trailers), DROPPED_TRAILERS),
+    ):
+        keep = True
+        for line in group:
+            if line[:1] not in (b" ", b"\t"):  # not an obs-fold continuation line
+                keep = line.partition(b":")[0].rstrip(b" \t").lower() not in dropped
+            if keep and not _blank_to_warcio(line):
+                kept.append(line)
+    kept.append(b"Content-Length: %d\r\n" % size)
+    kept.append(lines[-1] if len(lines) > 1 else b"\r\n")
+    return b"".join(kept)
+
+
+def _blank_to_warcio(line: bytes) -> bool:
+    """Whether warcio (and so pywb) reads `line` as the blank line that ends a head: it decodes
+    a line as UTF-8 or else Latin-1, and strips whitespace as Python's str.strip does."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode("latin-1")
+    return not text.strip()

@@ -266,6 +266,8 @@ class Fetcher:
             body=spool,
             ip_address=None if self._proxied else _peer_address(response),
             truncated=truncated,
+            raw_head=response.extensions.get("raw_head"),
+            raw_trailers=bytes(response.extensions.get("raw_trailers", b"")),
         )
         host = urlsplit(url).netloc
         if response.status_code in (429, 503):

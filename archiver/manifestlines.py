@@ -173,9 +173,37 @@ def check_document(row: Any, collection: str) -> dict[str, Any]:
     return row
 
 
+def _capture(row: dict[str, Any], collection: str) -> None:
+    """A check line's `capture`: a capture as a links.jsonl line holds one (status, the
+    response's fields, its place in a WARC of the collection), every redirect hop with the
+    record that stores it."""
+    capture = row.get("capture")
+    if capture is None:
+        return
+    if not isinstance(capture, dict):
+        raise BadLine(f"capture is {_what(capture)}, not an object")
+    try:
+        _choice(capture, "status", STATUSES)
+        for name in ("error", "final_url", "sha256", "payload_digest", "content_type"):
+            _text(capture, name)
+        for name in ("record_id", "revisit_of", "truncated"):
+            _text(capture, name)
+        _count(capture, "http_status", 999)
+        _count(capture, "size")
+        _time(capture, "fetched_at")
+        _redirects(capture)
+        if not all(hop.get("record_id") for hop in capture.get("redirects", [])):
+            raise BadLine("a redirect hop has no record_id: every stored hop has its record")
+        _where(capture, collection)
+    except BadLine as exc:
+        raise BadLine(f"capture: {exc}") from None
+
+
 def check_check(row: Any, collection: str) -> dict[str, Any]:
-    """A checks.jsonl line: url and checked_at required; live and changed true, false or
-    null; http_status and error of their types."""
+    """A checks.jsonl line (archiver.recheck): url and checked_at required; live and changed
+    true, false or null, and a line with live null (no check made) says why in `skipped` or
+    `error`; http_status, error, skipped, final_url and content_type of their types;
+    link_status a link status when present; `capture` as `_capture` says, when present."""
     if not isinstance(row, dict):
         raise BadLine(f"the line is a JSON {_what(row)}, not an object")
     _text(row, "url", required=True)
@@ -184,7 +212,13 @@ def check_check(row: Any, collection: str) -> dict[str, Any]:
         if not isinstance(row.get(name), bool | None):
             raise BadLine(f"{name} is {_what(row.get(name))}, not true, false or null")
     _count(row, "http_status", 999)
-    _text(row, "error")
+    for name in ("error", "skipped", "final_url", "content_type"):
+        _text(row, name)
+    if row.get("live") is None and not (row.get("skipped") or row.get("error")):
+        raise BadLine("live is null (no check made) but neither skipped nor error says why")
+    if row.get("link_status") is not None:
+        _choice(row, "link_status", STATUSES)
+    _capture(row, collection)
     return row
 
 

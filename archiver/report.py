@@ -96,16 +96,23 @@ def parse_time(text: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _skipped(row: dict[str, Any]) -> str | None:
+    """Why a check was not made: its `skipped`, else (lines written before `skipped` existed)
+    the class of its error."""
+    if row.get("live") is not None:
+        return None
+    error = _text(row.get("error"))
+    return _text(row.get("skipped")) or (error.split(":", 1)[0] if error else "unknown")
+
+
 def read_checks(rows: Iterable[dict[str, Any]], problems: list[str]) -> dict[str, list[Check]]:
-    """url -> its checks, oldest first. A check that could not be made (`live` null: robots,
-    private address) is no verdict and is left out; a line without a url or time is reported."""
+    """url -> its checks, oldest first: verdicts and checks that could not be made (`live`
+    null, with the reason); a line without a url or time is reported."""
     checks: dict[str, list[Check]] = defaultdict(list)
     for number, row in enumerate(rows, 1):
         at = parse_time(row.get("checked_at"))
         url, live = row.get("url"), row.get("live")
-        if live is None and at is not None and isinstance(url, str):
-            continue
-        if at is None or not isinstance(url, str) or not isinstance(live, bool):
+        if at is None or not isinstance(url, str) or not isinstance(live, bool | None):
             problems.append(f"checks.jsonl: check {number} ignored (no url, checked_at or live)")
             continue
         changed = row.get("changed")
@@ -117,6 +124,8 @@ def read_checks(rows: Iterable[dict[str, Any]], problems: list[str]) -> dict[str
                 _int(row.get("http_status")),
                 _text(row.get("error")),
                 changed if isinstance(changed, bool) else None,
+                _skipped(row),
+                isinstance(row.get("capture"), dict),
             )
         )
     for history in checks.values():
@@ -124,10 +133,15 @@ def read_checks(rows: Iterable[dict[str, Any]], problems: list[str]) -> dict[str
     return checks
 
 
+def verdicts(history: Sequence[Check]) -> list[Check]:
+    """The checks that were made (live true or false), oldest first."""
+    return [check for check in history if check.live is not None]
+
+
 def died_at(history: Sequence[Check]) -> str | None:
     """The first failed check after the last good one, when the latest check failed."""
     first_failed: str | None = None
-    for check in reversed(history):
+    for check in reversed(verdicts(history)):
         if check.live:
             break
         first_failed = check.checked_at
@@ -165,6 +179,7 @@ def _link_row(row: dict[str, Any], captured: bool, history: Sequence[Check]) -> 
         captured_before=captured,
         latest_check=history[-1] if history else None,
         died_at=died_at(history) if status == Status.ARCHIVED else _gone_at(row),
+        verdict=made[-1] if (made := verdicts(history)) else None,
     )
 
 
@@ -233,8 +248,11 @@ def document_views(
 
 
 def rot_series(links: Iterable[LinkRow], checks: dict[str, list[Check]]) -> tuple[RotPoint, ...]:
-    """For each UTC day with rechecks: the archived links' state after that day's last check."""
-    histories = [checks.get(link.url, []) for link in links if link.status == Status.ARCHIVED]
+    """For each UTC day with rechecks: the archived links' state after that day's last check
+    that was made (a check not made changes no state)."""
+    histories = [
+        verdicts(checks.get(link.url, [])) for link in links if link.status == Status.ARCHIVED
+    ]
     days = sorted({check.day for history in histories for check in history})
     states: list[bool | None] = [None] * len(histories)
     points = []

@@ -176,14 +176,34 @@ def _lost_at_origin(data: ReportData) -> str:
             link(one.url),
             e(one.role),
             e(one.died_at or ""),
+            e((one.verdict.error if one.verdict else one.error) or ""),
             "<br>".join(f"<code>{e(d)}</code>" for d in one.documents),
         ]
         for one in data.lost_at_origin
     ]
-    body = (
-        _table(["url", "role", "gone since", "documents"], rows, set()) if rows else "<p>None.</p>"
-    )
+    head = ["url", "role", "gone since", "why", "documents"]
+    body = _table(head, rows, set()) if rows else "<p>None.</p>"
     return "<h2>Lost at the origin but safe in the archive</h2>" + body
+
+
+def _rechecks(data: ReportData) -> str:
+    """The latest verdict per link with its reason, and the dead links that answer again."""
+    counts = data.recheck_counts()
+    if not counts:
+        return ""
+    rows = [[e(verdict), str(n)] for verdict, n in counts.items()]
+    html = "<h2>Rechecks: the latest verdict per link</h2>" + _table(
+        ["verdict", "links"], rows, {1}
+    )
+    back = [
+        [link(one.url), e(one.role), e(one.verdict.checked_at if one.verdict else "")]
+        for one in data.came_back
+    ]
+    if back:
+        html += "<p>Dead links that answer again:</p>" + _table(
+            ["url", "role", "checked"], back, set()
+        )
+    return html
 
 
 def _document_cell(view: DocumentView) -> str:
@@ -227,6 +247,7 @@ def render_html(data: ReportData) -> str:
         + _hosts(data)
         + _rot(data)
         + _lost_at_origin(data)
+        + _rechecks(data)
         + _documents(data)
         + _problems(data)
         + "</body></html>\n"

@@ -2,6 +2,7 @@
 
     ReportData
         LinkRow       one link's current state, its latest recheck and since when it is dead
+        Check         one recheck: a verdict (live or not, with the reason) or no check made
         HostLoss      the dead and failed links of one host, with example errors
         DocumentView  per document: archived, lost at the origin but safe, lost entirely
         RotPoint      per day of rechecks: archived links live, dead and not yet checked
@@ -9,6 +10,8 @@
 A link is "lost at the origin but safe in the archive" when it is archived and its latest recheck
 says it is not live, or when it is now dead or failed but an earlier line captured it. It died at
 its first failed check after its last good one; a dead link that answers again is live again.
+A check that could not be made (the private-address guard, robots.txt) is no verdict: it is shown
+as "not checked" with its reason and changes none of this.
 """
 
 from __future__ import annotations
@@ -25,23 +28,44 @@ ROLES = tuple(role.value for role in Role)
 
 @dataclass(frozen=True)
 class Check:
-    """One line of checks.jsonl."""
+    """One line of checks.jsonl. `live` None: no check was made, `skipped` says why;
+    `captured`: the check stored what the URL serves now."""
 
     checked_at: str
     at: datetime
-    live: bool
+    live: bool | None
     http_status: int | None
     error: str | None
     changed: bool | None
+    skipped: str | None = None
+    captured: bool = False
 
     @property
     def day(self) -> str:
         return self.at.date().isoformat()
 
+    @property
+    def reason(self) -> str | None:
+        """Why the link is not live or was not checked, as a short class (moved, content-type,
+        http-404, dns, private-address, robots); None for a live link."""
+        if self.live:
+            return None
+        if self.live is None and self.skipped:
+            return self.skipped
+        return self.error.split(":", 1)[0] if self.error else "unknown"
+
+    @property
+    def verdict(self) -> str:
+        """ "live", "live, changed", "not live: REASON" or "not checked: REASON"."""
+        if self.live:
+            return "live, changed" if self.changed else "live"
+        return f"{'not checked' if self.live is None else 'not live'}: {self.reason}"
+
 
 @dataclass(frozen=True)
 class LinkRow:
-    """A link's current manifest state, with what the rechecks say about its origin."""
+    """A link's current manifest state, with what the rechecks say about its origin:
+    `latest_check` is its latest check line of any kind, `verdict` the latest that was made."""
 
     url: str
     role: str
@@ -54,18 +78,24 @@ class LinkRow:
     captured_before: bool
     latest_check: Check | None
     died_at: str | None
+    verdict: Check | None = None
 
     @property
     def lost_at_origin(self) -> bool:
         """Gone from its origin, but a capture of it is in the WARCs."""
         if self.status == Status.ARCHIVED:
-            return self.latest_check is not None and not self.latest_check.live
+            return self.verdict is not None and self.verdict.live is False
         return self.captured_before and self.status in {Status.DEAD, Status.FAILED}
 
     @property
     def lost(self) -> bool:
         """Dead or failed and never captured."""
         return self.status in {Status.DEAD, Status.FAILED} and not self.captured_before
+
+    @property
+    def came_back(self) -> bool:
+        """Dead in the manifest, but its latest recheck found it live at the origin."""
+        return self.status == Status.DEAD and self.verdict is not None and bool(self.verdict.live)
 
 
 @dataclass(frozen=True)
@@ -130,3 +160,13 @@ class ReportData:
     @property
     def lost_at_origin(self) -> tuple[LinkRow, ...]:
         return tuple(link for link in self.links if link.lost_at_origin)
+
+    @property
+    def came_back(self) -> tuple[LinkRow, ...]:
+        return tuple(link for link in self.links if link.came_back)
+
+    def recheck_counts(self) -> dict[str, int]:
+        """Links by the verdict of their latest check ("live", "not live: moved", "not
+        checked: private-address"...), most first; links never rechecked are left out."""
+        counts = Counter(link.latest_check.verdict for link in self.links if link.latest_check)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

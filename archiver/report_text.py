@@ -27,6 +27,8 @@ CSV_FIELDS = (
     "fetched_at",
     "check_live",
     "check_changed",
+    "check_verdict",
+    "check_error",
     "checked_at",
     "died_at",
 )
@@ -48,6 +50,7 @@ def link_json(link: LinkRow) -> dict[str, Any]:
         "host": link.host,
         "lost_at_origin": link.lost_at_origin,
         "died_at": link.died_at,
+        "came_back": link.came_back,
         "latest_check": None
         if check is None
         else {
@@ -56,6 +59,9 @@ def link_json(link: LinkRow) -> dict[str, Any]:
             "http_status": check.http_status,
             "error": check.error,
             "changed": check.changed,
+            "skipped": check.skipped,
+            "captured": check.captured,
+            "verdict": check.verdict,
         },
     }
 
@@ -85,6 +91,8 @@ def report_json(data: ReportData) -> dict[str, Any]:
             "links": len(data.links),
             "documents": len(data.documents),
             "lost_at_origin": len(data.lost_at_origin),
+            "came_back": len(data.came_back),
+            "rechecks": data.recheck_counts(),
             "by_status": data.status_counts(),
             "by_role": by_role,
             "by_role_status": data.role_status(),
@@ -128,6 +136,8 @@ def render_csv(data: ReportData) -> str:
                 link.fetched_at,
                 check and check.live,
                 check and check.changed,
+                check and check.verdict,
+                check and check.error,
                 check and check.checked_at,
                 link.died_at,
             )
@@ -191,13 +201,33 @@ def _md_lost_at_origin(data: ReportData) -> list[str]:
             md_code(link.url),
             md_text(link.role),
             md_text(link.died_at),
+            md_text(link.verdict.error if link.verdict else link.error),
             md_text(DOCUMENT_SEPARATOR.join(link.documents)),
         ]
         for link in data.lost_at_origin
     ]
-    head = ["url", "role", "gone since", "documents"]
+    head = ["url", "role", "gone since", "why", "documents"]
     body = _table(head, rows) if rows else ["None.", ""]
     return ["## Lost at the origin but safe in the archive", "", *body]
+
+
+def _md_rechecks(data: ReportData) -> list[str]:
+    counts = data.recheck_counts()
+    if not counts:
+        return []
+    rows = [[md_text(verdict), str(n)] for verdict, n in counts.items()]
+    lines = ["## Rechecks: the latest verdict per link", "", *_table(["verdict", "links"], rows)]
+    back = [
+        [
+            md_code(link.url),
+            md_text(link.role),
+            md_text(link.verdict.checked_at if link.verdict else None),
+        ]
+        for link in data.came_back
+    ]
+    if back:
+        lines += ["Dead links that answer again:", "", *_table(["url", "role", "checked"], back)]
+    return lines
 
 
 def _md_document(view: DocumentView) -> list[str]:
@@ -239,6 +269,7 @@ def render_md(data: ReportData) -> str:
         *_md_totals(data),
         *_md_hosts(data),
         *_md_lost_at_origin(data),
+        *_md_rechecks(data),
         *_md_rot(data),
         "## Documents",
         "",

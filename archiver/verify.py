@@ -19,7 +19,7 @@ from typing import Any
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.lock import is_locked
-from archiver.manifest import LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
+from archiver.manifest import CHECKS, LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
 from archiver.ownfiles import kind, open_binary
 from archiver.warc import OPEN_SUFFIX
 from archiver.warcread import Damage, Record, read_warc
@@ -184,6 +184,17 @@ def current_entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dic
     yield from current.values()
 
 
+def recheck_captures(manifest_dir: Path, problems: list[Problem]) -> list[dict[str, Any]]:
+    """The captures `recheck --capture-changes` named in checks.jsonl, shaped as entries."""
+    rows, issues = read_jsonl(manifest_dir / CHECKS)
+    problems.extend(Problem(f"manifests/{manifest_dir.name}/{CHECKS}", issue) for issue in issues)
+    return [
+        row["capture"] | {"url": row["url"]}
+        for row in rows
+        if isinstance(row.get("capture"), dict) and row["capture"].get("warc_file")
+    ]
+
+
 def check_entry(entry: dict[str, Any], scan: FileScan) -> str | None:
     """What is wrong with one manifest entry's pointer into its WARC, or None."""
     offset, length = entry.get("warc_offset"), entry.get("warc_length")
@@ -221,7 +232,8 @@ def verify(settings: Settings) -> VerifyReport:
     problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
     on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
     problems.extend(not_regular(settings))
-    entries = list(current_entries(manifest_dir, problems))
+    links = list(current_entries(manifest_dir, problems))
+    entries = links + recheck_captures(manifest_dir, problems)
     referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
     live = is_locked(manifest_dir)
     urls: dict[str, dict[int, str]] = defaultdict(dict)
@@ -245,7 +257,7 @@ def verify(settings: Settings) -> VerifyReport:
     report.warc_files = len(indexes)
     report.records = sum(scan.checked for scan in indexes.values())
     _check_sizes(settings, problems)
-    problems.extend(duplicated(entries))
+    problems.extend(duplicated(links))
     for entry in entries:
         if not entry.get("warc_file"):
             continue

@@ -1,5 +1,6 @@
-"""HTTP/1.1 for direct (unproxied) fetching: h11 over asyncio streams, a small keep-alive pool
-per origin, and every connection made to an address the guard has checked.
+"""HTTP/1.1 for direct (unproxied) fetching: archiver's own reader (archiver/http1.py) over
+asyncio streams, a small keep-alive pool per origin, and every connection made to an address
+the guard has checked.
 
 httpx keeps the client side (requests, cookies, responses, proxies); this transport replaces
 httpcore and anyio under it when no proxy is in use. On a fast network those two layers cost
@@ -13,82 +14,18 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, NoReturn
+from typing import NoReturn
 
-import h11
 import httpx
 
 from archiver.guard import Guard
+from archiver.http1 import Connection as _Connection
+from archiver.http1 import Framing, Head, ProtocolViolation
 
-MAX_HEAD_BYTES = 100 * 1024
-READ_SIZE = 64 * 1024
-KEEPALIVE_SECONDS = 5.0
 DEFAULT_PORTS = {"http": 80, "https": 443}
 SAFE_TO_RESEND = frozenset({"GET", "HEAD"})
 
 _Timeouts = dict[str, float | None]
-
-
-class _Connection:
-    """One TCP (or TLS) connection and its HTTP/1.1 state."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str):
-        self.reader = reader
-        self.writer = writer
-        self.peer = peer
-        self.state = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
-        self.idle_since = time.monotonic()
-        self.received = 0
-
-    def reusable(self) -> bool:
-        """Idle on both sides, not closed by the server, not kept past the keep-alive time, and
-        nothing arrived while idle: bytes a server sends unasked (past its Content-Length, or a
-        body after a HEAD answer) must never be read as the answer to the next request."""
-        return (
-            self.state.our_state is h11.IDLE
-            and self.state.their_state is h11.IDLE
-            and not self.state.trailing_data[0]
-            and not getattr(self.reader, "_buffer", None)  # asyncio keeps it there; no API
-            and not self.reader.at_eof()
-            and not self.writer.is_closing()
-            and time.monotonic() - self.idle_since < KEEPALIVE_SECONDS
-        )
-
-    async def send(self, request: httpx.Request, timeout: float | None) -> None:
-        head = h11.Request(
-            method=request.method, target=request.url.raw_path, headers=request.headers.raw
-        )
-        data = self.state.send(head) or b""
-        body = await request.aread()
-        if body:
-            data += self.state.send(h11.Data(data=body)) or b""
-        data += self.state.send(h11.EndOfMessage()) or b""
-        self.writer.write(data)
-        async with asyncio.timeout(timeout):
-            await self.writer.drain()
-
-    async def next_event(self, timeout: float | None) -> Any:
-        """The next h11 event, reading from the socket when h11 needs more bytes."""
-        while True:
-            event = self.state.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            async with asyncio.timeout(timeout):
-                data = await self.reader.read(READ_SIZE)
-            self.received += len(data)
-            self.state.receive_data(data)  # b"" is the end of the stream
-
-    async def receive_head(self, timeout: float | None) -> h11.Response:
-        while True:
-            event = await self.next_event(timeout)
-            if isinstance(event, h11.Response):
-                return event
-            if not isinstance(event, h11.InformationalResponse):
-                found = type(event).__name__
-                raise httpx.RemoteProtocolError(f"unexpected {found} before a response")
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 class _Pool:
@@ -109,33 +46,33 @@ class _Pool:
 
 class _Body(httpx.AsyncByteStream):
     """A response body as it arrives (de-chunked, still content-encoded); closing it returns the
-    connection to its pool, or closes it if the body was not read to its end."""
+    connection to its pool, or closes it if the body was not read to its end. Chunked trailer
+    fields go to `trailers` and their lines as received to `raw_trailers`."""
 
     def __init__(
         self,
         transport: DirectTransport,
         pool: _Pool,
         connection: _Connection,
+        shape: Framing,
         timeout: float | None,
     ) -> None:
         self._transport = transport
         self._pool = pool
         self._connection = connection
+        self._shape = shape
         self._timeout = timeout
         self._closed = False
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.raw_trailers = bytearray()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        while True:
-            try:
-                event = await self._connection.next_event(self._timeout)
-            except Exception as exc:
-                _raise_mapped(exc, "read")
-            if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                return
-            else:
-                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+        pieces = self._connection.body(self._shape, self._timeout, self.trailers, self.raw_trailers)
+        try:
+            async for piece in pieces:
+                yield piece
+        except Exception as exc:
+            _raise_mapped(exc, "read")
 
     async def aclose(self) -> None:
         if self._closed:
@@ -146,7 +83,8 @@ class _Body(httpx.AsyncByteStream):
 
 
 class DirectTransport(httpx.AsyncBaseTransport):
-    """httpx's transport interface over h11 and asyncio, for requests that go out directly.
+    """httpx's transport interface over archiver's HTTP/1.1 reader and asyncio, for requests
+    that go out directly.
 
     Names are resolved and judged by `guard` before connecting, and the connection is made to
     the judged address, so a changing DNS answer cannot slip past it. A keep-alive connection
@@ -186,12 +124,10 @@ class DirectTransport(httpx.AsyncBaseTransport):
     def give_back(self, pool: _Pool, connection: _Connection) -> None:
         """Keep `connection` for the next request if its exchange ended cleanly and nothing
         followed the answer."""
-        state = connection.state
-        done = state.our_state is h11.DONE and state.their_state is h11.DONE
-        if not done or state.trailing_data[0] or self._closed:
+        done = connection.finished and connection.keep_alive and not connection.buffer
+        if not done or self._closed:
             connection.close()
             return
-        state.start_next_cycle()
         connection.idle_since = time.monotonic()
         connection.received = 0
         pool.idle.append(connection)
@@ -232,24 +168,28 @@ class DirectTransport(httpx.AsyncBaseTransport):
             self._drop_if_unused(pool)
             raise
         try:
-            connection, head = await self._exchange(pool, request, timeouts)
+            connection, head, shape = await self._exchange(pool, request, timeouts)
         except BaseException:
             self.leave(pool)
             raise
+        stream = _Body(self, pool, connection, shape, timeouts.get("read"))
         return httpx.Response(
-            status_code=head.status_code,
-            headers=head.headers.raw_items(),
-            stream=_Body(self, pool, connection, timeouts.get("read")),
+            status_code=head.status,
+            headers=head.headers,
+            stream=stream,
             extensions={
-                "http_version": b"HTTP/" + head.http_version,
+                "http_version": head.version,
                 "reason_phrase": head.reason,
                 "peer_address": connection.peer,
+                "raw_head": head.raw,
+                "trailers": stream.trailers,
+                "raw_trailers": stream.raw_trailers,
             },
         )
 
     async def _exchange(
         self, pool: _Pool, request: httpx.Request, timeouts: _Timeouts
-    ) -> tuple[_Connection, h11.Response]:
+    ) -> tuple[_Connection, Head, Framing]:
         resent = False
         while True:
             connection = None if resent else self.take_idle(pool)
@@ -260,10 +200,11 @@ class DirectTransport(httpx.AsyncBaseTransport):
             try:
                 await connection.send(request, timeouts.get("write"))
                 phase = "read"
-                return connection, await connection.receive_head(timeouts.get("read"))
-            except h11.LocalProtocolError as exc:  # a request h11 refuses to send
+                head, shape = await connection.receive_head(request.method, timeouts.get("read"))
+                return connection, head, shape
+            except (httpx.LocalProtocolError, ProtocolViolation):  # never sent again
                 connection.close()
-                raise httpx.LocalProtocolError(str(exc)) from exc
+                raise
             except BaseException as exc:
                 connection.close()
                 if not isinstance(exc, Exception):
@@ -329,10 +270,6 @@ def _mapped(exc: Exception, phase: str) -> Exception:
         if phase == "write":
             return httpx.WriteTimeout("timed out sending the request")
         return httpx.ReadTimeout("timed out waiting for the server")
-    if isinstance(exc, h11.RemoteProtocolError):
-        return httpx.RemoteProtocolError(str(exc) or "the server broke the HTTP protocol")
-    if isinstance(exc, h11.LocalProtocolError):
-        return httpx.LocalProtocolError(str(exc))
     if isinstance(exc, OSError):
         message = exc.strerror or str(exc) or type(exc).__name__
         return httpx.WriteError(message) if phase == "write" else httpx.ReadError(message)

@@ -126,6 +126,8 @@ CHECKS = [
     check(IMG2, f"{D3}T01:00:01.000001Z", 200, changed=True),
     check(SOURCE_A, f"{D3}T01:00:02Z", 404),
     check(RELATED_B, f"{D3}T01:00:03+08:00", None, "dns: name does not resolve"),
+    # a check that could not be made is no verdict: RELATED_B stays dead since D2 (UTC)
+    check(RELATED_B, f"{D3}T01:00:01Z", None, "robots: disallowed") | {"live": None},
 ]
 # day: (live, dead, unchecked, died, revived); RELATED_B's check is on D2 in UTC
 ROT = {
@@ -175,6 +177,14 @@ def test_data_totals_hosts_documents_and_rot(settings: Settings) -> None:
     by_url = {link.url: link for link in data.links}
     assert by_url[SOURCE_A].died_at == f"{D2}T01:00:02Z"
     assert by_url[IMG2].died_at is None
+    assert by_url[RELATED_B].died_at == f"{D3}T01:00:03+08:00"
+    assert by_url[RELATED_B].latest_check.verdict == "not checked: robots"  # type: ignore[union-attr]
+    assert data.recheck_counts() == {
+        "live": 2,
+        "not live: http-404": 2,
+        "live, changed": 1,
+        "not checked: robots": 1,
+    }
     assert by_url[IMG4].status == "archived"
     assert data.as_of == f"{D3}T01:00:02Z"
     assert len(data.problems) == 1
@@ -254,7 +264,7 @@ def test_html_escapes_hostile_urls_and_titles(settings: Settings) -> None:
     assert all(href.startswith(("http://", "https://")) for href in hrefs)
     assert not re.search(r"""(src|href)=["']?(//|https?:)[^"']*\.(css|js|png|woff)""", page)
     assert page.count("<svg") == 3
-    assert page.count("<table") == 5
+    assert page.count("<table") == 6
 
 
 def test_html_without_rechecks_says_so(settings: Settings) -> None:
@@ -291,7 +301,7 @@ def test_html_renders_in_headless_chromium(settings: Settings, tmp_path: Path) -
     assert len(dom.xpath("//svg")) == 3
     assert len(dom.xpath("//svg//rect")) >= 10
     assert len(dom.xpath("//svg//path")) == 3
-    assert len(dom.xpath("//table")) == 5
+    assert len(dom.xpath("//table")) == 6
     assert dom.xpath("//script | //img | //iframe | //object") == []
     assert [a.get("href") for a in dom.xpath("//a") if "x.test" in a.get("href")] == [EVIL_URL]
     cells = [cell.text_content() for cell in dom.xpath("//td")]
