@@ -9,7 +9,7 @@ import h11
 import httpx
 
 from archiver.guard import PrivateAddress, ResolveFailed
-from archiver.http1 import ProtocolViolation
+from archiver.http1 import IncompleteMessage, ProtocolViolation
 from archiver.models import ErrorInfo, Status
 from archiver.retry import DEAD_STATUSES
 
@@ -29,8 +29,8 @@ TEMPORARY_DNS_WORDS = (
     "non-recoverable failure in name resolution",
     "servfail",
 )
-# What h11, httpcore and the transport say when the server closed the connection mid-answer;
-# any other RemoteProtocolError is the server breaking HTTP (`protocol`).
+# What h11 and httpcore (under the proxied routes) say when the server closed the connection
+# mid-answer; any other RemoteProtocolError of theirs is the server breaking HTTP (`protocol`).
 CLOSED_WORDS = (
     "closed connection",
     "unexpectedly closed",
@@ -95,14 +95,17 @@ def _dns_kind(message: str) -> str | None:
 
 
 def _protocol_kind(exc: BaseException) -> str | None:
-    """`protocol` for a server that broke HTTP (a ProtocolViolation anywhere in the chain, or a
-    RemoteProtocolError of httpx or h11 that is not about a closed connection: "illegal header
-    line", "Receive buffer too long", a status code out of range), `disconnect` for a closed
-    connection, None for any other exception. httpcore and h11 raise RemoteProtocolError for
-    both, so the message decides between them."""
+    """`protocol` for a server that broke HTTP (http1's ProtocolViolation anywhere in the chain,
+    or a RemoteProtocolError of httpx or h11 that is not about a closed connection: "illegal
+    header line", "Receive buffer too long", a status code out of range), `disconnect` for a
+    closed connection (http1's IncompleteMessage), None for any other exception. httpcore and
+    h11 raise RemoteProtocolError for both, so for theirs the message decides."""
     chain = list(_chain(exc))
-    if any(isinstance(link, ProtocolViolation) for link in chain):
-        return "protocol"
+    for link in chain:
+        if isinstance(link, ProtocolViolation):
+            return "protocol"
+        if isinstance(link, IncompleteMessage):
+            return "disconnect"
     remote: list[BaseException] = [
         link for link in chain if isinstance(link, h11.RemoteProtocolError)
     ]
