@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.errorclass import http_error, status_for
-from archiver.fetch import redirect_target
 from archiver.models import ErrorInfo, ManifestEntry, Role
 from archiver.ownfiles import open_binary
 from archiver.plan import Plan, Target
+from archiver.redirects import redirect_target
 from archiver.state import CollectionState
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 
+import h11
 import httpx
 
 from archiver.guard import PrivateAddress, ResolveFailed
+from archiver.http1 import IncompleteMessage, ProtocolViolation
 from archiver.models import ErrorInfo, Status
 from archiver.retry import DEAD_STATUSES
 
@@ -19,6 +21,21 @@ DNS_WORDS = (
     "name resolution",
     "no address associated",
     "host not found",
+)
+# A resolver (ours or a proxy's) that could not answer now: glibc's texts for EAI_AGAIN and
+# EAI_FAIL (see guard.DEFINITE_CODES), and SERVFAIL. Checked before DNS_WORDS, which match them.
+TEMPORARY_DNS_WORDS = (
+    "temporary failure in name resolution",
+    "non-recoverable failure in name resolution",
+    "servfail",
+)
+# What h11 and httpcore (under the proxied routes) say when the server closed the connection
+# mid-answer; any other RemoteProtocolError of theirs is the server breaking HTTP (`protocol`).
+CLOSED_WORDS = (
+    "closed connection",
+    "unexpectedly closed",
+    "connectionclosed",
+    "disconnected",
 )
 
 
@@ -37,31 +54,67 @@ def classify(exc: BaseException) -> ErrorInfo:
     message = str(exc) or type(exc).__name__
     for link in _chain(exc):
         if isinstance(link, ResolveFailed):
-            return ErrorInfo("dns", str(link))
+            return ErrorInfo("dns-temporary" if link.temporary else "dns", str(link))
         if isinstance(link, PrivateAddress):
             return ErrorInfo("private-address", str(link))
         if isinstance(link, ssl.SSLError):
             return ErrorInfo("tls", str(link))
     if isinstance(exc, httpx.ProxyError):
-        lowered = message.lower()
-        kind = "dns" if any(word in lowered for word in DNS_WORDS) else "proxy"
-        return ErrorInfo(kind, message)
+        return ErrorInfo(_dns_kind(message) or "proxy", message)
     if isinstance(exc, httpx.TimeoutException):
         return ErrorInfo("timeout", message)
     if isinstance(exc, httpx.ConnectError):
-        lowered = message.lower()
-        if any(word in lowered for word in DNS_WORDS):
-            return ErrorInfo("dns", message)
-        if "ssl" in lowered or "certificate" in lowered:
-            return ErrorInfo("tls", message)
-        return ErrorInfo("connect", message)
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return ErrorInfo(_connect_kind(message), message)
+    protocol = _protocol_kind(exc)
+    if protocol is not None:
+        return ErrorInfo(protocol, message)
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return ErrorInfo("disconnect", message)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return ErrorInfo("scheme", message)
     if isinstance(exc, httpx.InvalidURL | UnicodeError):
         return ErrorInfo("url", f"no request can be made for it: {message}")
     return ErrorInfo("error", f"{type(exc).__name__}: {message}")
+
+
+def _connect_kind(message: str) -> str:
+    """The class of a connection that could not be made, from what the library said."""
+    lowered = message.lower()
+    if "ssl" in lowered or "certificate" in lowered:
+        return _dns_kind(message) or "tls"
+    return _dns_kind(message) or "connect"
+
+
+def _dns_kind(message: str) -> str | None:
+    """`dns-temporary` or `dns` when a proxy's or library's message is about name resolution
+    (a temporary failure first: "temporary failure in name resolution"), else None."""
+    lowered = message.lower()
+    if any(word in lowered for word in TEMPORARY_DNS_WORDS):
+        return "dns-temporary"
+    return "dns" if any(word in lowered for word in DNS_WORDS) else None
+
+
+def _protocol_kind(exc: BaseException) -> str | None:
+    """`protocol` for a server that broke HTTP (http1's ProtocolViolation anywhere in the chain,
+    or a RemoteProtocolError of httpx or h11 that is not about a closed connection: "illegal
+    header line", "Receive buffer too long", a status code out of range), `disconnect` for a
+    closed connection (http1's IncompleteMessage), None for any other exception. httpcore and
+    h11 raise RemoteProtocolError for both, so for theirs the message decides."""
+    chain = list(_chain(exc))
+    for link in chain:
+        if isinstance(link, ProtocolViolation):
+            return "protocol"
+        if isinstance(link, IncompleteMessage):
+            return "disconnect"
+    remote: list[BaseException] = [
+        link for link in chain if isinstance(link, h11.RemoteProtocolError)
+    ]
+    if isinstance(exc, httpx.RemoteProtocolError):
+        remote.append(exc)
+    if not remote:
+        return None
+    said = " ".join(str(link) for link in remote).lower()
+    return "disconnect" if any(word in said for word in CLOSED_WORDS) else "protocol"
 
 
 def status_for(http_status: int | None, error: ErrorInfo | None) -> Status:

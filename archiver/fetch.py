@@ -26,18 +26,19 @@ import httpx
 from archiver.addresses import parse_networks, refuse_literal
 from archiver.config import Settings
 from archiver.errorclass import classify, http_error, status_for
-from archiver.errors import StorageError, UnfetchableURL
+from archiver.errors import StorageError
 from archiver.exchange import BodySpool, Exchange
 from archiver.models import ErrorInfo, FetchResult, Hop, Status, WarcRecordRef
 from archiver.politeness import HostGate
-from archiver.retry import backoff, parse_retry_after, should_retry
+from archiver.redirects import redirect_problem, redirect_target, sent_cookie
+from archiver.retry import backoff, named_moment, retry_limit, should_retry
 from archiver.robots import RobotsCache
-from archiver.urls import resolve_location
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# WARC-Truncated for a body cut by an error (WARC 1.1: length, time, disconnect, unspecified)
+CUT_REASONS = {"timeout": "time", "disconnect": "disconnect", "protocol": "unspecified"}
 Store = Callable[[Exchange], Awaitable[WarcRecordRef]]
 
 
@@ -47,8 +48,9 @@ class Attempt:
 
     exchange: Exchange | None = None
     error: ErrorInfo | None = None
-    retry_after: float | None = None
+    retry_after: float | None = None  # seconds, from the answer to the moment Retry-After names
     spent: bool = False  # the resource's whole time went: another try would spend it again
+    retry_at: float | None = None  # that moment, in time.monotonic() seconds
     tls_error: str | None = None  # --tls-verify record: received without a valid certificate
 
     @property
@@ -114,7 +116,7 @@ class Fetcher:
             return _failure(url, trail.current, classify(exc), trail.attempts, trail.hops)
 
     async def _follow(self, url: str, trail: _Trail) -> FetchResult:
-        seen = {url}
+        asked: set[tuple[str, bytes]] = set()  # (URL, Cookie header) of every request sent
         while True:
             attempt, tries = await self._with_retries(trail.current)
             trail.attempts += tries
@@ -129,18 +131,27 @@ class Fetcher:
                 ref = await self._store(exchange)
             finally:
                 exchange.close()
+            asked.add((trail.current, sent_cookie(exchange.request_head)))
             target = _redirect_target(trail.current, exchange)
             if not isinstance(target, str):
                 final = _final(url, exchange, attempt, ref, trail.attempts, trail.hops, target)
                 return replace(final, tls_error=trail.tls_error)
             trail.hops.append(Hop(trail.current, exchange.status, target, ref.record_id))
             limit = self._settings.max_redirects
-            problem = _redirect_problem(target, seen, len(trail.hops), limit)
+            problem = redirect_problem(target, self._cookie_for(target), asked, trail.hops, limit)
             if problem is not None:
                 hops = trail.hops
                 return _failure(url, trail.current, problem, trail.attempts, hops, exchange.status)
-            seen.add(target)
             trail.current = target
+
+    def _cookie_for(self, url: str) -> bytes:
+        """The Cookie header a request for `url` would carry now (b"" for none): a redirect
+        back to a URL already asked is a new request when a Set-Cookie changed it."""
+        try:
+            request = self._client.build_request("GET", url)
+        except Exception:  # the hop itself will fail with the reason
+            return b""
+        return sent_cookie(_request_head(request))
 
     async def _with_retries(self, url: str) -> tuple[Attempt, int]:
         """The attempt that ends the retries, and how many were made. Most links need one
@@ -164,18 +175,20 @@ class Fetcher:
 
         def wait(state: RetryCallState) -> float:
             attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
-            if attempt.retry_after is not None:
+            if attempt.retry_at is not None:
                 # tenacity asks for the wait before `give_up`: a pause past the cap, which
-                # ends the link, must not hold back every other link to the host
-                if attempt.retry_after <= settings.max_retry_after:
-                    self._gate.pause(host, attempt.retry_after)
+                # ends the link, must not hold back every other link to the host. The gate
+                # holds the retry (and the host) to the moment named, and no later.
+                if (attempt.retry_after or 0.0) <= settings.max_retry_after:
+                    self._gate.pause_until(host, attempt.retry_at)
                 return 0.0
             return backoff(state.attempt_number, settings.backoff_base)
 
         def give_up(state: RetryCallState) -> bool:
             attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
             too_long = (attempt.retry_after or 0.0) > settings.max_retry_after
-            return too_long or state.attempt_number > settings.retries
+            kind = attempt.error.kind if attempt.error else None
+            return too_long or state.attempt_number > retry_limit(kind, settings.retries)
 
         retrying = AsyncRetrying(
             stop=give_up,
@@ -242,6 +255,9 @@ class Fetcher:
         date: datetime,
         deadline: float,
     ) -> Attempt:
+        retry_after, retry_at = named_moment(
+            response.status_code, response.headers.get("retry-after")
+        )  # taken as the head arrives: the moment named counts from the answer
         spool = BodySpool()
         error, truncated, spent = await self._read_body(response, spool, deadline)
         self.bytes_received += spool.size
@@ -259,15 +275,14 @@ class Fetcher:
             raw_head=response.extensions.get("raw_head"),
             raw_trailers=bytes(response.extensions.get("raw_trailers", b"")),
         )
-        retry_after = None
         host = urlsplit(url).netloc
         if response.status_code in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            self._gate.strike(host)
+            if retry_after is None or retry_after > self._settings.max_retry_after:
+                self._gate.strike(host)  # no moment named, or one not honoured: slow down
         elif response.status_code < 400:
             self._gate.relieve(host)
         tls_error = response.extensions.get("tls_error")
-        return Attempt(exchange, error, retry_after, spent, tls_error)
+        return Attempt(exchange, error, retry_after, spent, retry_at, tls_error)
 
     async def _read_body(
         self, response: httpx.Response, spool: BodySpool, deadline: float
@@ -289,7 +304,7 @@ class Fetcher:
             return ErrorInfo("timeout", message), "time", True
         except Exception as exc:  # a cut body is kept and marked, never raised
             error = classify(exc)
-            return error, "time" if error.kind == "timeout" else "disconnect", False
+            return error, CUT_REASONS.get(error.kind, "disconnect"), False
         return None, None, False
 
 
@@ -306,29 +321,9 @@ def _peer_address(response: httpx.Response) -> str | None:
     return peer if isinstance(peer, str) else None
 
 
-def redirect_target(url: str, status: int, location: str | None) -> str | ErrorInfo | None:
-    """Where a response to `url` redirects: the canonical target; None when it is no redirect
-    (not a 301, 302, 303, 307 or 308, or no Location); or, when the Location cannot be parsed
-    or names nothing fetchable, the `redirect` error that ends the link. Never raises."""
-    if status not in REDIRECT_STATUSES or not location:
-        return None
-    try:
-        return resolve_location(url, location)
-    except UnfetchableURL as exc:
-        shown = location if len(location) <= 200 else location[:200] + "..."
-        return ErrorInfo("redirect", f"cannot follow Location {shown!r} ({exc.reason})")
-
-
 def _redirect_target(current: str, exchange: Exchange) -> str | ErrorInfo | None:
-    return redirect_target(current, exchange.status, exchange.header("location"))
-
-
-def _redirect_problem(target: str, seen: set[str], hops: int, limit: int) -> ErrorInfo | None:
-    if target in seen:
-        return ErrorInfo("redirect-loop", f"redirect loop back to {target}")
-    if hops > limit:
-        return ErrorInfo("redirects", f"more than {limit} redirects")
-    return None
+    location = next((v for k, v in exchange.headers if k.lower() == b"location"), None)
+    return redirect_target(current, exchange.status, location)
 
 
 def _failure(

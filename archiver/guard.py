@@ -15,14 +15,45 @@ import socket
 
 from archiver.addresses import IPNetwork, host_addresses, permitted, refuse_literal
 
+# getaddrinfo's answers that say the name has no address (glibc: NXDOMAIN is EAI_NONAME, a
+# name without A/AAAA records EAI_NODATA or EAI_ADDRFAMILY). Every other code says the lookup
+# could not be made now: EAI_AGAIN (SERVFAIL, no answer before the resolver's timeout, no
+# network), EAI_FAIL (glibc's NO_RECOVERY: the server answered REFUSED, FORMERR or NOTIMP, which
+# is the resolver's trouble and says nothing of the name), EAI_SYSTEM, EAI_MEMORY.
+DEFINITE_CODES = frozenset(
+    getattr(socket, name)
+    for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY")
+    if hasattr(socket, name)
+)
+
 
 class ResolveFailed(Exception):
-    """The name does not resolve: the link is dead with error `dns`."""
+    """The name does not resolve: `temporary` False when it has no address (the link is dead
+    with error `dns`), True when the resolver could not answer now (`failed`, `dns-temporary`)."""
 
-    def __init__(self, host: str, message: str) -> None:
+    def __init__(self, host: str, message: str, temporary: bool = False) -> None:
         super().__init__(f"{host}: {message}")
         self.host = host
         self.message = message
+        self.temporary = temporary
+
+
+def resolve_failure(host: str, exc: OSError | UnicodeError) -> ResolveFailed:
+    """Judge a failed lookup of `host`: a `socket.gaierror` whose code (`errno`) is in
+    DEFINITE_CODES, or a name that cannot be written in DNS (UnicodeError), is definite; any
+    other failure is temporary (see DEFINITE_CODES for the getaddrinfo codes)."""
+    if isinstance(exc, UnicodeError):
+        return ResolveFailed(host, str(exc))
+    temporary = not isinstance(exc, socket.gaierror) or exc.errno not in DEFINITE_CODES
+    return ResolveFailed(host, str(exc), temporary)
+
+
+async def getaddrinfo(host: str, port: int) -> list[str]:
+    """The addresses of `host` from the system resolver, in its order, without duplicates.
+    Raises socket.gaierror (or UnicodeError for a name that is not valid IDNA)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class PrivateAddress(Exception):
@@ -69,21 +100,22 @@ class Guard:
                 raise PrivateAddress(host, str(literals[0]), reason)
             return [str(literals[0])]
         key = (host.lower(), port)  # `Example.com.` stays apart: a search domain may apply
-        if key not in self._cache:
-            self._cache[key] = await self._lookup(host, port)
-        found = self._cache[key]
+        found = self._cache.get(key)
+        if found is None:
+            found = await self._lookup(host, port)
+            if not isinstance(found, ResolveFailed) or not found.temporary:
+                self._cache[key] = found
         if isinstance(found, ResolveFailed):
-            raise ResolveFailed(found.host, found.message)
+            raise ResolveFailed(found.host, found.message, found.temporary)
         return found
 
     async def _lookup(self, host: str, port: int) -> list[str] | ResolveFailed:
-        """Addresses of `host`, or the failure (cached too: a run asks each name once)."""
-        loop = asyncio.get_running_loop()
+        """Addresses of `host`, or the failure. The answer and a definite failure are cached
+        (a run asks each name once); a temporary one is not, so a retry asks again."""
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            return await getaddrinfo(host, port)
         except (socket.gaierror, UnicodeError) as exc:
-            return ResolveFailed(host, str(exc))
-        return list(dict.fromkeys(str(info[4][0]) for info in infos))
+            return resolve_failure(host, exc)
 
     def _allowed(self, host: str, addresses: list[str]) -> list[str]:
         if self._allow_private:

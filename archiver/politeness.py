@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 SLOWDOWN_FIRST = 0.5
 SLOWDOWN_CAP = 30.0
+JITTER = 0.2  # --delay is a minimum: a gap is `delay` plus up to this fraction of it
 
 
 @dataclass
@@ -25,9 +26,11 @@ class _Host:
 class HostGate:
     """Admits requests to a host no more than `per_host` at a time, `delay` seconds apart.
 
-    `pause(host, seconds)` holds back every request to that host, not only the one that was
-    told to wait, as Retry-After asks; `strike` widens the gap after each 429 or 503 and
-    `relieve` narrows it again after good answers.
+    `pause_until(host, moment)` holds back every request to that host, not only the one that
+    was told to wait, as Retry-After asks, and lets the first one go at that moment: the
+    slow-down does not add to a moment the server named (--delay, the user's minimum, still
+    holds). `strike` widens the gap after each 429 or 503 that names no moment and `relieve`
+    narrows it again after good answers. Times are time.monotonic() seconds.
     """
 
     def __init__(self, per_host: int, delay: float, total: int) -> None:
@@ -51,15 +54,19 @@ class HostGate:
         state = self._host(host)
         state.penalty = state.penalty / 2 if state.penalty > SLOWDOWN_FIRST else 0.0
 
-    def pause(self, host: str, seconds: float) -> None:
+    def pause_until(self, host: str, moment: float) -> None:
+        """Hold every request to `host` back until `moment` (time.monotonic() seconds)."""
         state = self._host(host)
-        state.not_before = max(state.not_before, time.monotonic() + seconds)
+        state.not_before = max(state.not_before, moment)
 
     async def _wait_turn(self, state: _Host) -> None:
-        gap = max(self._jittered_delay(), state.penalty)
+        delay = self._jittered_delay()
         async with state.lock:
             while True:
                 now = time.monotonic()
+                # a moment named since the last request started replaces the slow-down
+                named = state.not_before > state.last_start
+                gap = delay if named else max(delay, state.penalty)
                 ready = max(state.not_before, state.last_start + gap)
                 if ready <= now:
                     state.last_start = now
@@ -67,9 +74,10 @@ class HostGate:
                 await asyncio.sleep(ready - now)
 
     def _jittered_delay(self) -> float:
+        """The gap before the next request: --delay plus up to JITTER of it, never less."""
         if self._delay <= 0:
             return 0.0
-        return self._delay * random.uniform(0.8, 1.2)
+        return self._delay * (1.0 + random.uniform(0.0, JITTER))
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:

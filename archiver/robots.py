@@ -12,7 +12,7 @@ everything too: the fetch of the link itself meets and reports the same trouble.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from protego import Protego
@@ -20,7 +20,7 @@ from protego import Protego
 from archiver.decoding import BoundedDecoder, DecodingError, parse_codings
 from archiver.errors import UnfetchableURL
 from archiver.models import ErrorInfo
-from archiver.urls import canonicalize
+from archiver.urls import resolve_location
 
 MAX_ROBOTS_BYTES = 512 * 1024
 MAX_REDIRECTS = 5
@@ -82,7 +82,8 @@ class RobotsCache:
         async with self._client.stream("GET", url, follow_redirects=False) as response:
             status = response.status_code
             if status in REDIRECT_STATUSES:
-                return None, _next_hop(url, response.headers.get("location"))
+                location = [v for k, v in response.headers.raw if k.lower() == b"location"]
+                return None, _next_hop(url, location[0] if location else None)
             if status >= 500:
                 message = f"{origin}/robots.txt answered {status}; origin held back"
                 return ErrorInfo("robots-unavailable", message), None
@@ -92,12 +93,12 @@ class RobotsCache:
         return (ALLOW_ALL if text is None else Protego.parse(text)), None
 
 
-def _next_hop(current: str, location: str | None) -> str | None:
+def _next_hop(current: str, location: bytes | None) -> str | None:
     if not location:
         return None
     try:
-        return canonicalize(urljoin(current, location.strip()))
-    except (UnfetchableURL, ValueError):
+        return resolve_location(current, location)  # the header's bytes, as the fetcher reads them
+    except UnfetchableURL:
         return None
 
 

@@ -18,7 +18,7 @@ import html
 import ipaddress
 import re
 import unicodedata
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote_to_bytes, urljoin, urlsplit
 
 from archiver.addresses import whatwg_ipv4
 from archiver.errors import UnfetchableURL
@@ -29,6 +29,7 @@ _ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]
 _ASCII_HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _EDGE_JUNK = "\u200b\u200c\u200d\u2060\ufeff"
+_NON_ASCII_BYTE = re.compile(rb"[\x80-\xff]")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters to percent-encode (or a %XX escape to normalise), by URL part.
 _PATH_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
@@ -137,6 +138,8 @@ def _host(raw: str, host: str) -> str:
             return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
         except ValueError as exc:
             raise UnfetchableURL(raw, "host") from exc
+    if "%" in host:
+        host = _percent_decoded_host(raw, host)
     host = host.lower()
     if not host.isascii():
         host = _idna(raw, host)
@@ -150,6 +153,15 @@ def _host(raw: str, host: str) -> str:
     if "xn--" in host:
         _check_a_labels(raw, labels)
     return host
+
+
+def _percent_decoded_host(raw: str, host: str) -> str:
+    """A host with %XX escapes read as the URL Standard reads it (host parsing, step 4): the
+    escapes decoded and the bytes read as UTF-8; not UTF-8 is no host."""
+    try:
+        return unquote_to_bytes(host).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnfetchableURL(raw, "host") from exc
 
 
 def _ipv4(raw: str, labels: list[str]) -> str:
@@ -184,16 +196,30 @@ def _idna(raw: str, host: str) -> str:
         raise UnfetchableURL(raw, "host") from exc
 
 
-def resolve_location(base: str, location: str) -> str:
+def resolve_location(base: str, location: str | bytes) -> str:
     """The canonical URL that a `Location` value (or any reference from a server or a file)
     names, resolved against the canonical URL `base` (RFC 9110 section 10.2.2, RFC 3986 section
-    5.2). Raises `UnfetchableURL` for whatever cannot be parsed or fetched (`http://[x/`, a
-    port past 65535, a control character in the host), and never anything else."""
+    5.2). A header value is given as the bytes received and read as browsers read it
+    (`header_url`); text is percent-encoded as UTF-8. Raises `UnfetchableURL` for whatever
+    cannot be parsed or fetched (`http://[x/`, a port past 65535, a control character in the
+    host), and never anything else."""
+    if isinstance(location, bytes):
+        location = header_url(location)
     try:
         joined = urljoin(base, location.strip())
     except ValueError as exc:
         raise UnfetchableURL(location, "host") from exc
     return canonicalize(joined)
+
+
+def header_url(value: bytes) -> str:
+    """A URL from a header's bytes as received (Location, Content-Location, Link, Refresh):
+    every byte past ASCII percent-encoded as it is (`\xe6\x96\xb0` -> `%E6%96%B0`), so UTF-8,
+    Latin-1 and GBK bytes reach the server exactly as it sent them, as browsers send them; never
+    decoded and re-encoded in a guessed charset. A host so escaped is read as UTF-8 (IDNA)."""
+    if value.isascii():
+        return value.decode("ascii")
+    return _NON_ASCII_BYTE.sub(lambda m: b"%%%02X" % m.group(0)[0], value).decode("ascii")
 
 
 def _quote(text: str, unsafe: re.Pattern[str]) -> str:
