@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
+from archiver.http1 import ProtocolViolation, parse_head
+
 SPOOL_IN_MEMORY = 1024 * 1024
 DROPPED_HEADERS = frozenset({b"transfer-encoding", b"content-length"})
 # Trailer fields that would change how the stored body is read if merged into the header block
@@ -100,30 +102,66 @@ class Exchange:
 def stored_head(raw_head: bytes, raw_trailers: bytes, size: int) -> bytes:
     """The header block of a response record (bytes, the blank line included): `raw_head` line
     for line, the `raw_trailers` lines appended, then `Content-Length: size`. Left out: the
-    framing fields (and their continuation lines), trailer fields in DROPPED_TRAILERS, and
-    whitespace-only lines, which warcio and pywb would read as the end of the head."""
+    framing fields (and their continuation lines), trailer fields in DROPPED_TRAILERS, and the
+    lines that the replay stack would read otherwise than archiver did (`_replayable`): lines
+    warcio would read as the end of the head, a continuation line with no field before it in
+    its block (it would extend the field before it, a trailer relabelling the body), and lines
+    pywb cannot send on. The status line is stored as received unless warcio would not read its
+    status code from it (`HTTP/1.1<TAB>200`) or pywb could not send it: then it is rebuilt."""
     lines = _LINE.findall(raw_head)
-    kept = [lines[0]]
+    kept = [_status_line(lines[0])]
     for group, dropped in (
         (lines[1:-1], DROPPED_HEADERS),
         (_LINE.findall(raw_trailers), DROPPED_TRAILERS),
     ):
-        keep = True
+        keep = False  # a continuation line continues the field before it in its own block
         for line in group:
             if line[:1] not in (b" ", b"\t"):  # not an obs-fold continuation line
-                keep = line.partition(b":")[0].rstrip(b" \t").lower() not in dropped
-            if keep and not _blank_to_warcio(line):
+                name = line.rstrip(b"\r\n").partition(b":")[0].rstrip(b" \t")
+                keep = name.lower() not in dropped and _sendable(_warcio_text(name))
+            if keep and _replayable(line):
                 kept.append(line)
     kept.append(b"Content-Length: %d\r\n" % size)
     kept.append(lines[-1] if len(lines) > 1 else b"\r\n")
     return b"".join(kept)
 
 
-def _blank_to_warcio(line: bytes) -> bool:
-    """Whether warcio (and so pywb) reads `line` as the blank line that ends a head: it decodes
-    a line as UTF-8 or else Latin-1, and strips whitespace as Python's str.strip does."""
+def _warcio_text(line: bytes) -> str:
+    """`line` as warcio (so pywb) decodes a header line: as UTF-8, else as Latin-1."""
     try:
-        text = line.decode("utf-8")
+        return line.decode("utf-8")
     except UnicodeDecodeError:
-        text = line.decode("latin-1")
-    return not text.strip()
+        return line.decode("latin-1")
+
+
+def _sendable(text: str) -> bool:
+    """Whether pywb's server (gevent's WSGI) can send `text` in a header name or status line:
+    Latin-1 only, no CR or LF (header values it percent-encodes itself)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\r" not in text and "\n" not in text
+
+
+def _replayable(line: bytes) -> bool:
+    """Whether warcio reads `line` as a header line (it strips whitespace as Python's
+    str.rstrip does: a line of whitespace ends the head) that pywb can send (no CR inside)."""
+    text = _warcio_text(line).rstrip()
+    return bool(text.strip()) and "\r" not in text
+
+
+def _status_line(line: bytes) -> bytes:
+    """The status line to store: `line` as received when warcio reads its status code from it
+    (the text after the first space starts with the code) and pywb can send it; else rebuilt as
+    `HTTP/1.x NNN reason`, the reason left out when pywb could not send it."""
+    text = _warcio_text(line).rstrip()
+    try:
+        head = parse_head(line)
+    except ProtocolViolation:  # not a head archiver's reader produced: nothing to compare
+        return line
+    after = text.split(" ", 1)[1].strip() if " " in text else ""
+    if _sendable(text) and after.split(" ", 1)[0] == str(head.status):
+        return line
+    reason = b" " + head.reason if _sendable(_warcio_text(head.reason)) and head.reason else b""
+    return b"%s %d%s\r\n" % (head.version, head.status, reason)

@@ -12,10 +12,12 @@ Interface shared by the transport and the fetcher:
 Tolerated, as Chromium (HttpResponseHeaders) and Firefox (nsHttpResponseHead) do: LF line ends,
 lines without a colon (ignored), names of visible ASCII that are not RFC tokens (`X/Y`; a name
 with a space or a control character is ignored, as Chromium does), obs-fold lines, blank lines
-before the status line, chunk sizes with spaces and extensions. Refused (ProtocolViolation): a
-status line not `HTTP/1.x NNN` with NNN 100-999, a head over `MAX_HEAD_BYTES`, differing or
-non-numeric Content-Lengths, a malformed chunk, an unasked 101. A body cut short is
-`IncompleteMessage` (an `httpx.RemoteProtocolError`: the connection dropped).
+before the status line, chunk sizes with spaces and extensions, a Transfer-Encoding that does
+not end in chunked (`identity`) beside a Content-Length: the length is read, as Chromium and
+curl read it. Refused (ProtocolViolation): a status line not `HTTP/1.x NNN` with NNN 100-999, a
+head over `MAX_HEAD_BYTES`, differing or non-numeric Content-Lengths, a malformed chunk, an
+unasked 101. A body cut short is `IncompleteMessage` (an `httpx.RemoteProtocolError`: the
+connection dropped).
 """
 
 from __future__ import annotations
@@ -131,14 +133,27 @@ def framing(method: str, head: Head) -> Framing:
     tunnel = method == "CONNECT" and head.status < 300  # the tunnel starts after the head
     if method == "HEAD" or tunnel or head.status < 200 or head.status in NO_BODY_STATUSES:
         return Framing("length", 0, persistent)
-    if coding:
-        codings = _list(coding)
-        kind = "chunked" if codings and codings[-1] == b"chunked" else "close"
-        # both framings at once is how responses are smuggled: never reuse that connection
-        return Framing(kind, -1, persistent and kind == "chunked" and not lengths)
+    if coding:  # both framings at once is how responses are smuggled: never reuse that one
+        codings = [item for item in _list(coding) if item != b"identity"]
+        if codings and codings[-1] == b"chunked":
+            return Framing("chunked", -1, persistent and not lengths)
+        return _length_beside_coding(lengths)
     if lengths:
         return Framing("length", _content_length(lengths), persistent)
     return Framing("close", -1, False)
+
+
+def _length_beside_coding(lengths: bytes) -> Framing:
+    """The framing of an answer whose Transfer-Encoding does not end in chunked (`identity`,
+    an empty value, `gzip`): its Content-Length when it has a usable one, as Chromium
+    (HttpStreamParser) and curl read it, else until the connection closes (RFC 9112 6.3);
+    RFC 9112 alone would wait for the close even when the whole body has arrived, and a
+    server keeping the connection open would hold the fetch to its deadline."""
+    try:
+        length = _content_length(lengths) if lengths else -1
+    except ProtocolViolation:  # the Transfer-Encoding rules over it (RFC 9112 6.3 rule 3)
+        length = -1
+    return Framing("length", length, False) if length >= 0 else Framing("close", -1, False)
 
 
 def _list(value: bytes) -> list[bytes]:

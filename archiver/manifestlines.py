@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from archiver.models import Role, Status
@@ -61,14 +61,24 @@ def _count(row: dict[str, Any], name: str, high: int = MAX_INT) -> int | None:
     return value
 
 
+def utc_time(text: Any) -> datetime | None:
+    """A manifest time (RFC 3339, or any ISO 8601 form Python reads; one without an offset is
+    UTC) as an aware UTC datetime; None when it is not one, or when it is not a UTC moment
+    Python can hold (`9999-12-31T23:59:59-01:00`). Every command reads times with this, so a
+    time one of them accepts is one all of them can compare."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _time(row: dict[str, Any], name: str, required: bool = False) -> None:
     text = _text(row, name, required)
-    if text is None:
-        return
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        raise BadLine(f"{name} {text[:40]!r} is not an RFC 3339 time") from None
+    if text is not None and utc_time(text) is None:
+        raise BadLine(f"{name} {text[:40]!r} is not an RFC 3339 time")
 
 
 def _choice(row: dict[str, Any], name: str, allowed: frozenset[str]) -> None:

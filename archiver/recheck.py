@@ -50,6 +50,7 @@ from archiver.liveness import Verdict, judge
 from archiver.lock import CollectionLock
 from archiver.loop import new_event_loop
 from archiver.manifest import CHECKS, LINKS, Manifest, entry_to_json, read_lines
+from archiver.manifestlines import utc_time
 from archiver.models import FetchResult, Role, Status, WarcRecordRef
 from archiver.outcome import entry_from_result, with_time
 from archiver.plan import Target
@@ -124,10 +125,8 @@ def due_links(
 
 
 def _when(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
+    """When a link was last checked or captured; the distant past (so due) when unknown."""
+    return utc_time(text) or datetime.min.replace(tzinfo=UTC)
 
 
 def _target(row: dict[str, Any]) -> Target:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.manifest import CHECKS, DOCUMENTS, LINKS, read_jsonl, warn
+from archiver.manifestlines import utc_time
 from archiver.models import Status
 from archiver.report_html import render_html
 from archiver.report_model import Check, DocumentView, HostLoss, LinkRow, ReportData, RotPoint
@@ -86,14 +87,9 @@ def _int(value: Any) -> int | None:
 
 
 def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 timestamp as an aware UTC datetime; None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """An RFC 3339 timestamp as an aware UTC datetime; None when it is not one
+    (manifestlines.utc_time)."""
+    return utc_time(text)
 
 
 def _skipped(row: dict[str, Any]) -> str | None:
