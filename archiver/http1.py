@@ -14,9 +14,10 @@ lines without a colon (ignored), names of visible ASCII that are not RFC tokens 
 with a space or a control character is ignored, as Chromium does), obs-fold lines, blank lines
 before the status line, chunk sizes with spaces and extensions, a Transfer-Encoding that does
 not end in chunked (`identity`) beside a Content-Length: the length is read, as Chromium and
-curl read it. Refused (ProtocolViolation): a status line not `HTTP/1.x NNN` with NNN 100-999, a
-head over `MAX_HEAD_BYTES`, differing or non-numeric Content-Lengths, a malformed chunk, an
-unasked 101. A body cut short is `IncompleteMessage` (an `httpx.RemoteProtocolError`: the
+curl read it, a Content-Length that is not a number (the body runs to the close), no space
+between the status code and the reason (`200OK`). Refused (ProtocolViolation): a status line
+not `HTTP/1.x NNN` with NNN 100-999, a head over `MAX_HEAD_BYTES`, Content-Lengths that differ,
+a malformed chunk, an unasked 101. A body cut short is `IncompleteMessage` (an `httpx.RemoteProtocolError`: the
 connection dropped).
 """
 
@@ -37,7 +38,7 @@ KEEPALIVE_SECONDS = 5.0
 NO_BODY_STATUSES = frozenset({204, 304})
 
 _HEAD_END = re.compile(rb"\n\r?\n")
-_STATUS_LINE = re.compile(rb"(HTTP/1\.[0-9])[ \t]+([0-9]{3})(?:[ \t](.*))?", re.IGNORECASE | re.S)
+_STATUS_LINE = re.compile(rb"(HTTP/1\.[0-9])[ \t]+([0-9]{3})(?![0-9])(.*)", re.IGNORECASE | re.S)
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")  # visible ASCII but the colon
 _BAD_VALUE = re.compile(rb"[\x00\r]")
 _CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]+)[ \t]*(?:;.*)?", re.S)
@@ -119,7 +120,7 @@ class Framing:
 
 def framing(method: str, head: Head) -> Framing:
     """The body framing of `head`, the answer to a `method` request. Raises ProtocolViolation
-    for Content-Length values that differ or are not numbers."""
+    for Content-Length values that differ."""
     coding = lengths = connection = b""
     for name, value in head.headers:
         lowered = name.lower()
@@ -138,9 +139,9 @@ def framing(method: str, head: Head) -> Framing:
         if codings and codings[-1] == b"chunked":
             return Framing("chunked", -1, persistent and not lengths)
         return _length_beside_coding(lengths)
-    if lengths:
-        return Framing("length", _content_length(lengths), persistent)
-    return Framing("close", -1, False)
+    if lengths and (length := _content_length(lengths)) >= 0:
+        return Framing("length", length, persistent)
+    return Framing("close", -1, False)  # none, or none usable: until the close, as browsers
 
 
 def _length_beside_coding(lengths: bytes) -> Framing:
@@ -151,7 +152,7 @@ def _length_beside_coding(lengths: bytes) -> Framing:
     server keeping the connection open would hold the fetch to its deadline."""
     try:
         length = _content_length(lengths) if lengths else -1
-    except ProtocolViolation:  # the Transfer-Encoding rules over it (RFC 9112 6.3 rule 3)
+    except ProtocolViolation:  # the Transfer-Encoding rules over differing lengths (6.3 rule 3)
         length = -1
     return Framing("length", length, False) if length >= 0 else Framing("close", -1, False)
 
@@ -162,9 +163,13 @@ def _list(value: bytes) -> list[bytes]:
 
 
 def _content_length(values: bytes) -> int:
+    """The length the Content-Length fields in `values` (joined by commas) agree on, or -1
+    when one is not a number (`abc`, `+5`, `0x10`, empty): Chromium (HttpUtil::
+    ParseContentLength) and Firefox then read the body until the close, and so does archiver.
+    Raises ProtocolViolation for numbers that differ, which browsers refuse too."""
     numbers = {item for item in (part.strip(b" \t") for part in values.split(b",")) if item}
-    if not numbers or not all(number.isdigit() for number in numbers):
-        raise ProtocolViolation(f"Content-Length is not a number: {values[1:80]!r}")
+    if not numbers or not all(number.isdigit() and number.isascii() for number in numbers):
+        return -1
     if len({int(number) for number in numbers}) > 1:
         raise ProtocolViolation(f"Content-Length values differ: {values[1:80]!r}")
     return int(next(iter(numbers)))
