@@ -17,8 +17,8 @@ not end in chunked (`identity`) beside a Content-Length: the length is read, as 
 curl read it, a Content-Length that is not a number (the body runs to the close), no space
 between the status code and the reason (`200OK`). Refused (ProtocolViolation): a status line
 not `HTTP/1.x NNN` with NNN 100-999, a head over `MAX_HEAD_BYTES`, Content-Lengths that differ,
-a malformed chunk, an unasked 101. A body cut short is `IncompleteMessage` (an `httpx.RemoteProtocolError`: the
-connection dropped).
+a malformed chunk, an unasked 101. A body cut short is `IncompleteMessage` (an
+`httpx.RemoteProtocolError`: the connection dropped).
 """
 
 from __future__ import annotations
