@@ -33,6 +33,7 @@ from archiver.http1 import (
     framing,
     parse_head,
 )
+from tests.proxies import http_proxy, socks5_proxy
 from tests.replay import pywb
 from tests.test_fetch import run as fetch_run
 from tests.test_wire import RawServer, client, get
@@ -265,13 +266,13 @@ def test_a_head_answer_and_a_304_have_no_body_even_with_a_length() -> None:
     assert server.connections == 1
 
 
-def raw_exchange(tmp_path: Path, answer: bytes) -> tuple[dict[str, Any], Path]:
-    """Archive one image URL answered with `answer` (robots.txt gets a 404): its manifest line
-    and WARC file."""
+def raw_exchange(tmp_path: Path, answer: bytes, **options: Any) -> tuple[dict[str, Any], Path]:
+    """Archive one image URL answered with `answer` (robots.txt gets a 404), with Settings
+    `options`: its manifest line and WARC file."""
     server = answering({"/i.png": answer})
     try:
         url = server.url("/i.png")
-        row = fetch_run(tmp_path, [url])[url]
+        row = fetch_run(tmp_path, [url], **options)[url]
     finally:
         server.close()
     return row, tmp_path / row["warc_file"]
@@ -292,6 +293,21 @@ def test_a_response_with_an_odd_header_line_is_archived_as_received(tmp_path: Pa
             if r.rec_type == "response"
         ]
     assert blocks == [ODD + b"Content-Length: 4\r\n\r\npng!"]
+
+
+@pytest.mark.parametrize("proxy", [http_proxy, socks5_proxy], ids=["http", "socks5"])
+def test_through_a_proxy_an_odd_header_line_is_read_and_stored_as_received(
+    tmp_path: Path, proxy: Any
+) -> None:
+    """Most users go out through a proxy: the answer browsers read is read there too (httpx's
+    own transport under a proxy refused it as an illegal header line)."""
+    with proxy() as server:
+        row, warc = raw_exchange(tmp_path, ODD + b"Content-Length: 4\r\n\r\npng!", proxy=server.url)
+        assert server.tunnels, "the request went through the proxy"
+    assert (row["status"], row["http_status"], row["size"]) == ("archived", 200, 4)
+    with warc.open("rb") as stream:
+        responses = [r for r in ArchiveIterator(stream) if r.rec_type == "response"]
+        assert [r.http_headers.get_header("X/Y") for r in responses] == ["odd"]
 
 
 def test_chunked_trailers_are_kept_in_the_stored_record(tmp_path: Path) -> None:
