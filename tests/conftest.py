@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trustme
 
 from tests.origin import Origin, running_origin
 from tests.replay import clean_env
@@ -34,6 +35,12 @@ def run_cli(*args: str, cwd: Path | None = None) -> Ran:
         check=False,
     )
     return Ran(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    """A certificate authority of the test's own, trusted by nothing until a test says so."""
+    return trustme.CA()
 
 
 @pytest.fixture

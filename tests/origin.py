@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+import trustme
+
 Handler = Callable[["OriginHandler"], None]
 
 
@@ -208,6 +210,15 @@ def running_origin(
     finally:
         origin.shutdown()
         origin.server_close()
+
+
+@contextmanager
+def trusted_by(ca: trustme.CA, *names: str) -> Iterator[Origin]:
+    """An HTTPS origin on 127.0.0.1 whose certificate `ca` issued for 127.0.0.1 and `names`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", *names).configure_cert(context)
+    with running_origin(tls=context) as origin:
+        yield origin
 
 
 def random_bytes(size: int, seed: int) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,21 +11,14 @@ import trustme
 
 from archiver.config import Settings
 from archiver.pipeline import archive
-from tests.origin import Origin, body, random_bytes, running_origin
+from tests.origin import Origin, body, random_bytes, trusted_by
 
 IMAGE = random_bytes(9_000, 21)
 
 
 @pytest.fixture
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
 def https_origin(ca: trustme.CA) -> Iterator[Origin]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    with running_origin(tls=context) as origin:
+    with trusted_by(ca) as origin:
         origin.routes["/a.jpg"] = body(IMAGE, "image/jpeg")
         yield origin
 

@@ -18,7 +18,7 @@ import trustme
 from archiver.config import Settings
 from archiver.pipeline import archive
 from archiver.trust import verifying_context
-from tests.origin import Origin, body, random_bytes, running_origin
+from tests.origin import Origin, body, random_bytes, trusted_by
 from tests.replay import clean_env
 
 IMAGE = random_bytes(8_000, 41)
@@ -26,15 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
 def https_origin(ca: trustme.CA) -> Iterator[Origin]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    with running_origin(tls=context) as origin:
+    with trusted_by(ca) as origin:
         origin.routes["/a.jpg"] = body(IMAGE, "image/jpeg")
         yield origin
 

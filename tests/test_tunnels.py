@@ -18,7 +18,7 @@ import trustme
 from archiver.config import Settings
 from archiver.pipeline import archive
 from tests.conftest import run_cli
-from tests.origin import Origin, body, random_bytes, running_origin
+from tests.origin import Origin, body, random_bytes, trusted_by
 from tests.proxies import http_proxy, socks5_proxy
 
 IMAGE = random_bytes(7_000, 31)
@@ -27,16 +27,9 @@ BAD_HOSTS = 40
 
 
 @pytest.fixture
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
 def untrusted(ca: trustme.CA) -> Iterator[Origin]:
     """An https origin whose certificate comes from a CA nobody trusts."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", *(f"bad{n}.test" for n in range(BAD_HOSTS))).configure_cert(context)
-    with running_origin(tls=context) as origin:
+    with trusted_by(ca, *(f"bad{n}.test" for n in range(BAD_HOSTS))) as origin:
         origin.routes["/a.jpg"] = body(IMAGE, "image/jpeg")
         yield origin
 
