@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,15 +58,31 @@ def trust_source(settings: Settings, environ: Mapping[str, str] = os.environ) ->
 
 
 def check_trust(settings: Settings, environ: Mapping[str, str] = os.environ) -> None:
-    """Refuse an SSL_CERT_FILE with no certificate OpenSSL can read, or an SSL_CERT_DIR that
-    is not a directory: found only at the first https request, either would make every https
-    link `dead` (`tls`). --ca-bundle is checked with the other settings. Raises InputError."""
+    """Refuse, for the trust source in use, an SSL_CERT_FILE with no certificate OpenSSL can
+    read, or an SSL_CERT_DIR naming no directory (OpenSSL reads a `:`-separated list): found
+    only at the first https request, either would make every https link `dead` (`tls`), and
+    a FIFO there would hang the run. The system store reads both where OpenSSL is the system's
+    (not macOS or Windows); there a missing file or directory is skipped, as OpenSSL skips it.
+    --ca-bundle is checked with the other settings. Raises InputError."""
     source = trust_source(settings, environ)
-    if source.kind == "SSL_CERT_FILE" and source.path is not None:
-        check_ca_bundle(Path(source.path), "SSL_CERT_FILE")
-    if source.kind == "SSL_CERT_DIR" and not Path(source.path or "").is_dir():
-        message = f"SSL_CERT_DIR {source.path}: not a directory of certificates"
-        raise InputError(message, source.path)
+    if source.kind in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        _check_variable(source.kind, source.path or "", missing_ok=False)
+    if source.kind == "system" and sys.platform not in ("darwin", "win32"):
+        for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            if environ.get(name):
+                _check_variable(name, environ[name], missing_ok=True)
+
+
+def _check_variable(name: str, value: str, *, missing_ok: bool) -> None:
+    if name == "SSL_CERT_FILE":
+        if not (missing_ok and not os.path.lexists(value)):
+            check_ca_bundle(Path(value), name)
+        return
+    entries = [Path(entry) for entry in value.split(os.pathsep) if entry]
+    if not any(entry.is_dir() for entry in entries):
+        if missing_ok and not any(os.path.lexists(entry) for entry in entries):
+            return
+        raise InputError(f"SSL_CERT_DIR {value}: not a directory of certificates", value)
 
 
 def verifying_context(settings: Settings) -> ssl.SSLContext:

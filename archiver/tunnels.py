@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 from socksio import ProtocolError, socks5
@@ -32,6 +33,7 @@ from socksio import ProtocolError, socks5
 from archiver.errors import InputError
 from archiver.trust import raise_tls
 
+CODE = re.compile("[0-9]{3}")  # ASCII digits: str.isdigit() takes `²00`, int() does not
 PROXY_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
 MAX_CONNECT_HEAD = 64 * 1024
 SOCKS_REPLY_LENGTHS = {b"\x01": 4, b"\x04": 16}  # IPv4, IPv6; a name is length-prefixed
@@ -55,15 +57,32 @@ class Proxy:
 
     @classmethod
     def parse(cls, url: str) -> Proxy:
-        """The proxy named by `url`; InputError for a URL that names no proxy this tool uses."""
+        """The proxy named by `url`; InputError for a URL that names no proxy this tool uses
+        (a port outside 1-65535, SOCKS5 credentials over 255 bytes, RFC 1929). The message
+        never shows the credentials."""
+        shown = _without_credentials(url)
         try:
             parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise InputError(f"proxy URL {url!r}: {exc}") from exc
+        except httpx.InvalidURL as exc:  # its message may quote a piece of the password
+            why = str(exc)
+            hidden = url.partition("//")[2].rpartition("@")[0]
+            if any(piece in why for piece in re.split("[:/@]", hidden) if piece):
+                why = "cannot be read (in a user or password, percent-encode @ : /)"
+            raise InputError(f"proxy URL {shown!r}: {why}") from None
         if parsed.scheme not in PROXY_PORTS or not parsed.host:
-            raise InputError(f"proxy URL {url!r}: use http://, https:// or socks5://HOST:PORT")
-        port = parsed.port or PROXY_PORTS[parsed.scheme]
-        return cls(parsed.scheme, parsed.host, port, parsed.username, parsed.password)
+            raise InputError(f"proxy URL {shown!r}: use http://, https:// or socks5://HOST:PORT")
+        if parsed.port is not None and not 1 <= parsed.port <= 65535:
+            raise InputError(f"proxy URL {shown!r}: port {parsed.port} is not 1-65535")
+        proxy = cls(parsed.scheme, parsed.host, parsed.port or PROXY_PORTS[parsed.scheme])
+        proxy = replace(proxy, username=parsed.username, password=parsed.password)
+        if proxy.scheme.startswith("socks5") and max(map(len, proxy.login)) > 255:
+            raise InputError(f"proxy URL {shown!r}: SOCKS5 allows 255 bytes of user or password")
+        return proxy
+
+    @property
+    def login(self) -> tuple[bytes, bytes]:
+        """The username and password as sent (UTF-8)."""
+        return self.username.encode(), self.password.encode()
 
     @property
     def shown(self) -> str:
@@ -84,6 +103,15 @@ class Proxy:
         return [(b"Proxy-Authorization", b"Basic " + base64.b64encode(pair))]
 
 
+def _without_credentials(url: str) -> str:
+    """`url` for a message: everything between `//` and the last `@` of the authority left
+    out (a password may hold any character, even a badly written `/`)."""
+    scheme, slashes, rest = url.partition("//")
+    if not slashes or "@" not in rest:
+        return url
+    return f"{scheme}//…@{rest.rpartition('@')[2]}"
+
+
 async def connect_through(
     proxy: Proxy,
     origin: tuple[str, str, int],
@@ -102,6 +130,7 @@ async def connect_through(
             streams = await open_proxy(proxy, proxy_tls)
             if not proxy.forwards(scheme):
                 await tunnel(proxy, streams, host, port)
+                _refuse_unasked(proxy, streams[0])
             if origin_tls is not None:
                 await _start_tls(streams[1], origin_tls, host)
     except BaseException as exc:
@@ -115,6 +144,17 @@ async def connect_through(
             raise httpx.ProxyError(message) from exc
         raise
     return streams
+
+
+def _refuse_unasked(proxy: Proxy, reader: asyncio.StreamReader) -> None:
+    """Raise httpx.ProxyError if bytes follow the proxy's answer before the origin was asked
+    anything: neither TLS nor HTTP lets the origin speak first, so they are the proxy's own
+    (a body after a 2xx to CONNECT, a made-up response) and must never be read as the
+    origin's. Called with no await since the answer was read, so none can slip in after."""
+    unasked = len(getattr(reader, "_buffer", b""))  # asyncio keeps it there; no API
+    if unasked:
+        message = f"proxy {proxy.shown}: sent {unasked} bytes past its answer, before the origin"
+        raise httpx.ProxyError(message + " was asked anything")
 
 
 async def _start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext, host: str) -> None:
@@ -171,7 +211,7 @@ async def _connect(proxy: Proxy, streams: Streams, host: str, port: int) -> None
         ) from None
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not CODE.fullmatch(parts[1]):
         raise httpx.ProxyError(f"proxy {proxy.shown}: not an HTTP answer to CONNECT")
     if not 200 <= int(parts[1]) <= 299:
         said = " ".join(parts[1:])[:200]
@@ -193,9 +233,7 @@ async def _socks5(proxy: Proxy, streams: Streams, host: str, port: int) -> None:
         if auth.method not in methods:
             raise httpx.ProxyError(f"proxy {proxy.shown}: accepts none of our ways to log in")
         if auth.method == socks5.SOCKS5AuthMethod.USERNAME_PASSWORD:
-            login = socks5.SOCKS5UsernamePasswordRequest(
-                proxy.username.encode(), proxy.password.encode()
-            )
+            login = socks5.SOCKS5UsernamePasswordRequest(*proxy.login)
             state.send(login)
             answer = await _exchange(state, streams, lambda: reader.readexactly(2))
             if not getattr(answer, "success", False):
