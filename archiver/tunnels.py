@@ -31,9 +31,9 @@ import httpx
 from socksio import ProtocolError, socks5
 
 from archiver.errors import InputError
+from archiver.http1 import Connection, IncompleteMessage, ProtocolViolation
 from archiver.trust import raise_tls
 
-CODE = re.compile("[0-9]{3}")  # ASCII digits: str.isdigit() takes `²00`, int() does not
 PROXY_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
 MAX_CONNECT_HEAD = 64 * 1024
 SOCKS_REPLY_LENGTHS = {b"\x01": 4, b"\x04": 16}  # IPv4, IPv6; a name is length-prefixed
@@ -201,21 +201,22 @@ async def _connect(proxy: Proxy, streams: Streams, host: str, port: int) -> None
     lines += [name + b": " + value for name, value in proxy.request_headers()]
     writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
     await writer.drain()
+    answer = Connection(reader, writer, peer="")  # archiver's one reader of HTTP heads
     try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError:
-        raise httpx.ProxyError(f"proxy {proxy.shown}: answer to CONNECT too long") from None
-    except asyncio.IncompleteReadError:
+        head, _ = await answer.receive_head("CONNECT", None)  # under connect_through's timeout
+    except IncompleteMessage:
+        message = f"closed the connection instead of answering CONNECT {authority}"
+        raise httpx.ProxyError(f"proxy {proxy.shown}: {message}") from None
+    except ProtocolViolation as exc:
         raise httpx.ProxyError(
-            f"proxy {proxy.shown}: closed the connection instead of answering CONNECT {authority}"
+            f"proxy {proxy.shown}: not an HTTP answer to CONNECT ({exc})"
         ) from None
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not CODE.fullmatch(parts[1]):
-        raise httpx.ProxyError(f"proxy {proxy.shown}: not an HTTP answer to CONNECT")
-    if not 200 <= int(parts[1]) <= 299:
-        said = " ".join(parts[1:])[:200]
+    if not 200 <= head.status <= 299:
+        said = f"{head.status} {head.reason.decode('latin-1')}".strip()[:200]
         raise httpx.ProxyError(f"proxy {proxy.shown} answered CONNECT {authority} with {said}")
+    if answer.buffer:  # read with the head: the proxy's own bytes (see _refuse_unasked)
+        message = f"sent {len(answer.buffer)} bytes past its answer, before the origin"
+        raise httpx.ProxyError(f"proxy {proxy.shown}: {message} was asked anything")
 
 
 async def _socks5(proxy: Proxy, streams: Streams, host: str, port: int) -> None:

@@ -35,6 +35,11 @@ from tests.proxies import _pipe
 
 FAKE = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 5\r\n\r\nFAKED"
 ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+GREETINGS = {  # tunnels opened with an answer and what follows it in the same write
+    "extra": ESTABLISHED + FAKE,
+    "body": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFAKED",
+    "lf": b"HTTP/1.1 200 Connection established\n\n",  # LF-only line ends, as curl reads
+}
 FLAKY = ("extra", "body", "digits", "nothttp", "close", "refused")
 
 
@@ -84,10 +89,8 @@ class _HTTPHandler(socketserver.BaseRequestHandler):
         kind = host.split(".", 1)[0] if method == "CONNECT" else "close"
         if kind == "flaky" and number <= self.server.failures:
             kind = FLAKY[number % len(FLAKY)]
-        if kind == "extra":
-            _tunnel(client, int(port), ESTABLISHED + FAKE)
-        elif kind == "body":
-            _tunnel(client, int(port), b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFAKED")
+        if kind in GREETINGS:
+            _tunnel(client, int(port), GREETINGS[kind])
         elif kind == "digits":
             client.sendall("HTTP/1.1 ²00 OK\r\n\r\n".encode("latin-1"))
         elif kind == "nothttp":

@@ -24,7 +24,7 @@ from tests.origin import Origin, body, random_bytes, running_origin
 from tests.replay import free_port
 
 IMAGE = random_bytes(6_000, 71)
-NAMES = ("extra", "body", "digits", "nothttp", "huge", "close", "garbage", "short", "silent")
+NAMES = ("extra", "body", "digits", "nothttp", "huge", "close", "garbage", "short", "silent", "lf")
 
 
 @pytest.fixture
@@ -88,6 +88,19 @@ def test_bytes_a_proxy_sends_past_its_answer_are_never_read_as_the_origins(
     assert rows[url]["status"] == "failed", rows[url]
     assert rows[url]["error"].startswith("proxy: ") and "past its answer" in rows[url]["error"]
     assert FAKE[-5:] not in stored(tmp_path)
+
+
+def test_a_connect_answer_with_lf_line_ends_opens_the_tunnel(
+    tmp_path: Path, bundle: tuple[trustme.CA, Path], secure: Origin
+) -> None:
+    """The answer to CONNECT is read by the same reader as every other answer: LF-only line
+    ends open the tunnel at once (a reader of its own waited for CRLF CRLF to the timeout)."""
+    url = f"https://lf.test:{secure.server_address[1]}/a.jpg"
+    started = time.monotonic()
+    with hostile_http_proxy() as proxy:
+        rows = run(tmp_path, [url], proxy=proxy.url, ca_bundle=bundle[1], timeout=20)
+    assert (rows[url]["status"], rows[url]["size"]) == ("archived", len(IMAGE)), rows[url]
+    assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize(
