@@ -4,6 +4,7 @@ redirect chains after a killed run, Retry-After moments, and resolver failures."
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from archiver.config import Settings
 from archiver.verify import verify
 from tests.conftest import run_cli
-from tests.origin import Origin, body, random_bytes, redirect
+from tests.origin import Origin, OriginHandler, body, random_bytes, redirect
+from tests.test_fetch import run
+from tests.test_politeness import STAMP_SLACK
 from tests.test_redirects import raw_redirect
 
 IMAGE = random_bytes(7_000, 21)
@@ -69,3 +72,43 @@ def kill_after_the_chain_and_rerun(
     for key in ("status", "final_url", "record_id", "redirects", "sha256"):
         assert adopted[key] == lost[key], key
     assert verify(Settings(out=tmp_path, collection="k")).ok
+
+
+def test_a_retry_after_holds_the_host_from_the_moment_its_head_arrives(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """Old code paused the host only once the 503's body was read: while a slow body dripped,
+    the host's other slot went on asking for the next links before the moment named."""
+    heads: list[float] = []
+
+    def busy_with_a_slow_body(request: OriginHandler) -> None:
+        if heads:
+            body(IMAGE, "image/jpeg")(request)
+            return
+        request.send_response(503)
+        request.send_header("Retry-After", "2")
+        request.send_header("Content-Length", "4")
+        request.end_headers()
+        request.wfile.flush()
+        heads.append(time.monotonic())
+        time.sleep(1.5)
+        request.wfile.write(b"busy")
+
+    def slow_image(request: OriginHandler) -> None:
+        time.sleep(0.5)  # the other slot comes back for the next link after the 503's head
+        body(IMAGE, "image/jpeg")(request)
+
+    origin.routes["/a.jpg"] = busy_with_a_slow_body
+    others = [f"/{n}.jpg" for n in range(4)]
+    for path in others:
+        origin.routes[path] = slow_image
+    urls = [origin.url(path) for path in ["/a.jpg", *others]]
+    rows = run(tmp_path, urls, robots="ignore", per_host=2)
+    assert {row["status"] for row in rows.values()} == {"archived"}
+    [head] = heads
+    early = [
+        (path, round(when - head, 2))
+        for path, when in origin.requests
+        if head + 0.25 < when < head + 2.0 - STAMP_SLACK  # not the one asked beside it
+    ]
+    assert early == [], "no request to the host between the 503's head and the moment named"
