@@ -4,7 +4,10 @@ WARC before its manifest line gets that line from the records, instead of being 
 
 The records are read as the fetcher would have judged them: a redirect whose `Location` cannot
 be followed ends its link `failed` (error `redirect`), exactly as the run that was killed would
-have recorded it, so a capture no run can follow never stops the runs after it.
+have recorded it, so a capture no run can follow never stops the runs after it. A `Location`
+is read as the bytes stored, as the fetcher read it when it followed it (`urls.header_url`):
+warcio's text of a header is a guess (UTF-8, else Latin-1) that names another URL for any bytes
+that are not UTF-8 (GBK, Latin-1), and the chain would not be found.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from archiver.config import MAX_REDIRECTS
 from archiver.errorclass import http_error, status_for
+from archiver.http1 import MAX_HEAD_BYTES
 from archiver.models import ErrorInfo, ManifestEntry, Role
 from archiver.ownfiles import open_binary
 from archiver.plan import Plan, Target
@@ -32,7 +37,7 @@ class Capture:
     url: str
     date: str
     status: int
-    location: str | None
+    location: str | bytes | None  # the header's bytes as stored (text when it is ASCII)
     content_type: str | None
     size: int
     payload_digest: str | None
@@ -53,6 +58,9 @@ def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
                 continue
             offset = iterator.get_record_offset()
             iterator.read_to_end(record)
+            location = http.get_header("Location")
+            if location is not None and not location.isascii():
+                location = stored_location(root / warc_file, offset)
             yield Capture(
                 warc_file,
                 offset,
@@ -61,13 +69,32 @@ def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
                 headers.get_header("WARC-Target-URI"),
                 headers.get_header("WARC-Date"),
                 _number(http.get_statuscode()),
-                http.get_header("Location"),
+                location,
                 http.get_header("Content-Type"),
                 _number(http.get_header("Content-Length")),
                 headers.get_header("WARC-Payload-Digest"),
                 headers.get_header("WARC-Refers-To"),
                 headers.get_header("WARC-Truncated"),
             )
+
+
+def stored_location(path: Path, offset: int) -> bytes | None:
+    """The first `Location` header of the record at `offset` in the WARC file `path`, as the
+    bytes stored in its HTTP head (RFC 9112 field lines: name, colon, value without the
+    surrounding spaces and tabs); None when the head has none or cannot be read."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open_binary(path) as handle:
+        handle.seek(offset)
+        record = next(iter(ArchiveIterator(handle, no_record_parse=True)), None)
+        if record is None:
+            return None
+        head = bytes(record.raw_stream.read(MAX_HEAD_BYTES + 4))
+    for line in head.split(b"\r\n\r\n", 1)[0].split(b"\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() == b"location":
+            return value.strip(b" \t\r")
+    return None
 
 
 def _number(text: str | None) -> int:
@@ -88,11 +115,12 @@ def _unfollowed(capture: Capture) -> ErrorInfo | None:
     return target if isinstance(target, ErrorInfo) else None
 
 
-def _chain(url: str, by_url: dict[str, Capture]) -> list[Capture] | None:
-    """The captures from `url` to its final response, or None if the chain is incomplete."""
+def _chain(url: str, by_url: dict[str, Capture], limit: int) -> list[Capture] | None:
+    """The captures from `url` to its final response, or None if the chain is incomplete or
+    longer than the fetcher follows (`limit` redirects, --max-redirects)."""
     chain: list[Capture] = []
     current: str | None = url
-    while current is not None and current in by_url and len(chain) <= 10:
+    while current is not None and current in by_url and len(chain) <= limit:
         capture = by_url[current]
         if capture in chain:
             return None
@@ -140,6 +168,7 @@ def adopt(
     plan: Plan,
     state: CollectionState,
     roles: frozenset[Role],
+    max_redirects: int = MAX_REDIRECTS,
 ) -> list[ManifestEntry]:
     """Entries for the plan's targets with no current line whose whole capture is in
     `warc_files`."""
@@ -153,7 +182,7 @@ def adopt(
         target = plan.get(url)
         if target is None or not target.selected(roles) or state.get(url) is not None:
             continue
-        chain = _chain(target.url, by_url)
+        chain = _chain(target.url, by_url, max_redirects)
         if chain is not None:
             adopted.append(_entry(target, target.role_for(roles), chain))
     return adopted

@@ -162,7 +162,6 @@ class Fetcher:
         from tenacity import AsyncRetrying, retry_if_result  # most runs never need it
 
         settings = self._settings
-        host = urlsplit(url).netloc
         pending = [first]
         tries = 1
 
@@ -176,11 +175,9 @@ class Fetcher:
         def wait(state: RetryCallState) -> float:
             attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
             if attempt.retry_at is not None:
-                # tenacity asks for the wait before `give_up`: a pause past the cap, which
-                # ends the link, must not hold back every other link to the host. The gate
-                # holds the retry (and the host) to the moment named, and no later.
-                if (attempt.retry_after or 0.0) <= settings.max_retry_after:
-                    self._gate.pause_until(host, attempt.retry_at)
+                # the gate holds the retry (and the host) to the moment named, and no later:
+                # `_receive` paused the host as the head arrived, unless the moment was past
+                # the cap, which ends the link and must not hold back the host's other links
                 return 0.0
             return backoff(state.attempt_number, settings.backoff_base)
 
@@ -258,6 +255,9 @@ class Fetcher:
         retry_after, retry_at = named_moment(
             response.status_code, response.headers.get("retry-after")
         )  # taken as the head arrives: the moment named counts from the answer
+        host = urlsplit(url).netloc
+        if retry_at is not None and (retry_after or 0.0) <= self._settings.max_retry_after:
+            self._gate.pause_until(host, retry_at)  # at once: the body may take its time
         spool = BodySpool()
         error, truncated, spent = await self._read_body(response, spool, deadline)
         self.bytes_received += spool.size
@@ -275,7 +275,6 @@ class Fetcher:
             raw_head=response.extensions.get("raw_head"),
             raw_trailers=bytes(response.extensions.get("raw_trailers", b"")),
         )
-        host = urlsplit(url).netloc
         if response.status_code in (429, 503):
             if retry_after is None or retry_after > self._settings.max_retry_after:
                 self._gate.strike(host)  # no moment named, or one not honoured: slow down

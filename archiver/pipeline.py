@@ -137,7 +137,10 @@ class _Run:
         warc_files = sorted({rel for rel in unfinished if is_regular(out / rel)})
         if not warc_files:
             return
-        found = adopt(self.settings.out, warc_files, self.plan, self.state, self.settings.roles)
+        settings = self.settings
+        found = adopt(
+            settings.out, warc_files, self.plan, self.state, settings.roles, settings.max_redirects
+        )
         for entry in found:
             self.manifest.append_link(with_time(entry))
         self.state.sync()
