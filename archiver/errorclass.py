@@ -5,7 +5,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 
-import h11
 import httpx
 
 from archiver.guard import PrivateAddress, ResolveFailed
@@ -28,14 +27,6 @@ TEMPORARY_DNS_WORDS = (
     "temporary failure in name resolution",
     "non-recoverable failure in name resolution",
     "servfail",
-)
-# What h11 and httpcore (under the proxied routes) say when the server closed the connection
-# mid-answer; any other RemoteProtocolError of theirs is the server breaking HTTP (`protocol`).
-CLOSED_WORDS = (
-    "closed connection",
-    "unexpectedly closed",
-    "connectionclosed",
-    "disconnected",
 )
 
 
@@ -95,26 +86,17 @@ def _dns_kind(message: str) -> str | None:
 
 
 def _protocol_kind(exc: BaseException) -> str | None:
-    """`protocol` for a server that broke HTTP (http1's ProtocolViolation anywhere in the chain,
-    or a RemoteProtocolError of httpx or h11 that is not about a closed connection: "illegal
-    header line", "Receive buffer too long", a status code out of range), `disconnect` for a
-    closed connection (http1's IncompleteMessage), None for any other exception. httpcore and
-    h11 raise RemoteProtocolError for both, so for theirs the message decides."""
-    chain = list(_chain(exc))
-    for link in chain:
+    """`protocol` for a server that broke HTTP (archiver.http1's ProtocolViolation anywhere in
+    the chain: a status line out of range, lengths that differ, a head over the limit),
+    `disconnect` for a connection that ended mid-answer (its IncompleteMessage, or any other
+    httpx.RemoteProtocolError), None for any other exception. Every route goes through
+    archiver's own transport, so http1's two types are the whole story."""
+    for link in _chain(exc):
         if isinstance(link, ProtocolViolation):
             return "protocol"
         if isinstance(link, IncompleteMessage):
             return "disconnect"
-    remote: list[BaseException] = [
-        link for link in chain if isinstance(link, h11.RemoteProtocolError)
-    ]
-    if isinstance(exc, httpx.RemoteProtocolError):
-        remote.append(exc)
-    if not remote:
-        return None
-    said = " ".join(str(link) for link in remote).lower()
-    return "disconnect" if any(word in said for word in CLOSED_WORDS) else "protocol"
+    return "disconnect" if isinstance(exc, httpx.RemoteProtocolError) else None
 
 
 def status_for(http_status: int | None, error: ErrorInfo | None) -> Status:

@@ -270,7 +270,7 @@ class Fetcher:
             reason=response.reason_phrase,
             headers=list(response.headers.raw),
             body=spool,
-            ip_address=None if self._proxied else _peer_address(response),
+            ip_address=_peer_address(response),  # none through a proxy
             truncated=truncated,
             raw_head=response.extensions.get("raw_head"),
             raw_trailers=bytes(response.extensions.get("raw_trailers", b"")),
@@ -315,9 +315,10 @@ def _request_head(request: httpx.Request) -> bytes:
 
 
 def _peer_address(response: httpx.Response) -> str | None:
-    """The address the response came from, as the direct transport reports it."""
+    """The address the response came from (WARC-IP-Address), as the transport reports it for
+    a direct connection, NO_PROXY routes included; None through a proxy."""
     peer = response.extensions.get("peer_address")
-    return peer if isinstance(peer, str) else None
+    return peer if isinstance(peer, str) and peer else None
 
 
 def _redirect_target(current: str, exchange: Exchange) -> str | ErrorInfo | None:

@@ -104,7 +104,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
     server closed while idle is noticed when the request meets it; GET and HEAD are then sent
     once more, on a new connection, as browsers do. At most `max_idle` idle connections stay
     open over all origins, the longest idle closed first. The address the response came from
-    (the proxy's, through one) is in `response.extensions["peer_address"]`.
+    (empty through a proxy, which alone knows it) is in `response.extensions["peer_address"]`.
     `context` makes the verifying TLS context. With `record`, an origin whose certificate fails
     verification is fetched again unverified, its responses marked with the verification
     message in `response.extensions["tls_error"]`; without it, that is CertificateFailed.
@@ -289,7 +289,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
         origin_tls = self._tls(key.verified) if key.scheme == "https" else None
         where = (key.scheme, key.host, key.port)
         reader, writer = await connect_through(proxy, where, self._tls(True), origin_tls, timeout)
-        connection = _Connection(reader, writer, str(writer.get_extra_info("peername")[0]))
+        connection = _Connection(reader, writer, "")  # the origin's address: the proxy's secret
         if proxy.forwards(key.scheme):
             connection.forward = proxy.request_headers()
         return connection

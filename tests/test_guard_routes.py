@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from archiver.client import build_client
 from archiver.config import Settings
@@ -162,3 +163,27 @@ def test_recheck_behind_a_proxy_refuses_every_spelling_of_loopback(
         assert line["live"] is None and line["error"].startswith("private-address"), line
     assert proxy.tunnels == []
     assert origin.connections == before
+
+
+def test_a_no_proxy_route_records_the_address_it_reached_and_a_proxied_one_none(
+    tmp_path: Path, allowed: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WARC-IP-Address names the address the response came from: known for a request sent
+    directly (a host in NO_PROXY, though a proxy is configured), unknown through the proxy
+    (its own address would be a false statement about the origin)."""
+    allowed.routes["/a.jpg"] = body(IMAGE, "image/jpeg")
+    allowed.routes["/b.jpg"] = body(IMAGE[::-1], "image/jpeg")
+    direct, proxied = allowed.url("/a.jpg"), allowed.url("/b.jpg").replace("127.0.0.2", "localhost")
+    with http_proxy() as proxy:
+        proxy.names = {"localhost": "127.0.0.2"}
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.2")
+        rows = run(tmp_path, [direct, proxied], allow_private=True)
+    assert [rows[url]["status"] for url in (direct, proxied)] == ["archived", "archived"]
+    addresses = {}
+    for row in rows.values():
+        with (tmp_path / row["warc_file"]).open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_headers.get_header("WARC-Record-ID") == row["record_id"]:
+                    addresses[row["url"]] = record.rec_headers.get_header("WARC-IP-Address")
+    assert addresses == {direct: "127.0.0.2", proxied: None}
