@@ -31,7 +31,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.proxies import _pipe
+from tests.proxies import _pipe, serving
 
 FAKE = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 5\r\n\r\nFAKED"
 ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
@@ -140,25 +140,12 @@ class _SOCKSHandler(socketserver.BaseRequestHandler):
 
 
 @contextmanager
-def _serving(handler: type[socketserver.BaseRequestHandler], scheme: str) -> Iterator[_Server]:
-    server = _Server(handler, scheme)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
 def hostile_http_proxy() -> Iterator[_Server]:
-    with _serving(_HTTPHandler, "http") as server:
+    with serving(_Server(_HTTPHandler, "http")) as server:
         yield server
 
 
 @contextmanager
 def hostile_socks5_proxy() -> Iterator[_Server]:
-    with _serving(_SOCKSHandler, "socks5") as server:
+    with serving(_Server(_SOCKSHandler, "socks5")) as server:
         yield server

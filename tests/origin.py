@@ -12,6 +12,7 @@ import random
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import trustme
@@ -219,6 +221,22 @@ def trusted_by(ca: trustme.CA, *names: str) -> Iterator[Origin]:
     ca.issue_cert("127.0.0.1", *names).configure_cert(context)
     with running_origin(tls=context) as origin:
         yield origin
+
+
+def hashed_directory(tmp_path: Path, ca: trustme.CA) -> Path:
+    """A directory holding `ca` under its OpenSSL subject hash, as c_rehash makes it."""
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    found = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(pem)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    (directory / f"{found.stdout.strip()}.0").write_bytes(pem.read_bytes())
+    return directory
 
 
 def random_bytes(size: int, seed: int) -> bytes:

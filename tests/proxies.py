@@ -14,6 +14,7 @@ import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 UNKNOWN_NAME = "no-such-host.invalid"
@@ -138,25 +139,32 @@ class _SOCKS5Handler(socketserver.BaseRequestHandler):
             _pipe(client, upstream)
 
 
+Served = TypeVar("Served", bound=socketserver.TCPServer)
+
+
 @contextmanager
-def _serving(handler: type[socketserver.BaseRequestHandler], scheme: str) -> Iterator[_Server]:
-    server = _Server(handler, scheme)
+def serving(server: Served) -> Iterator[Served]:
+    """`server` answering in a thread until the block ends; handlers waiting on its `stop`
+    event, if it has one, are released first."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield server
     finally:
+        stop = getattr(server, "stop", None)
+        if stop is not None:
+            stop.set()
         server.shutdown()
         server.server_close()
 
 
 @contextmanager
 def http_proxy() -> Iterator[_Server]:
-    with _serving(_HTTPProxyHandler, "http") as server:
+    with serving(_Server(_HTTPProxyHandler, "http")) as server:
         yield server
 
 
 @contextmanager
 def socks5_proxy() -> Iterator[_Server]:
-    with _serving(_SOCKS5Handler, "socks5") as server:
+    with serving(_Server(_SOCKS5Handler, "socks5")) as server:
         yield server

@@ -18,7 +18,7 @@ import trustme
 from archiver.config import Settings
 from archiver.pipeline import archive
 from archiver.trust import verifying_context
-from tests.origin import Origin, body, random_bytes, trusted_by
+from tests.origin import Origin, body, hashed_directory, random_bytes, trusted_by
 from tests.replay import clean_env
 
 IMAGE = random_bytes(8_000, 41)
@@ -78,17 +78,7 @@ def test_ssl_cert_file_names_the_trusted_cas(
 def test_ssl_cert_dir_names_a_directory_of_hashed_certificates(
     tmp_path: Path, https_origin: Origin, ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pem = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
-    found = subprocess.run(
-        ["openssl", "x509", "-hash", "-noout", "-in", str(pem)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    directory = tmp_path / "certs"
-    directory.mkdir()
-    (directory / f"{found.stdout.strip()}.0").write_bytes(pem.read_bytes())
+    directory = hashed_directory(tmp_path, ca)
     monkeypatch.setenv("SSL_CERT_DIR", str(directory))
     row = run(tmp_path, https_url(https_origin))
     assert row["status"] == "archived"

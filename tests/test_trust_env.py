@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.origin import Origin, body, running_origin
+from tests.origin import Origin, body, hashed_directory, running_origin
 from tests.replay import clean_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,22 +60,6 @@ def archive(tmp_path: Path, origin: Origin, env: dict[str, str], *options: str) 
 def status(tmp_path: Path) -> str:
     row = json.loads((tmp_path / "manifests/t/links.jsonl").read_text().splitlines()[-1])
     return str(row["status"])
-
-
-def hashed_directory(tmp_path: Path, ca: trustme.CA) -> Path:
-    """A directory holding `ca` under its OpenSSL subject hash, as c_rehash makes it."""
-    pem = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
-    found = subprocess.run(
-        ["openssl", "x509", "-hash", "-noout", "-in", str(pem)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    directory = tmp_path / "certs"
-    directory.mkdir()
-    (directory / f"{found.stdout.strip()}.0").write_bytes(pem.read_bytes())
-    return directory
 
 
 def test_ssl_cert_dir_may_list_directories_as_openssl_reads_it(
