@@ -91,7 +91,7 @@ class Fetcher:
         self._store = store
         self._proxied = proxied
         self._gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
-        self._robots = RobotsCache(client, settings.agent, settings.total_time)
+        self._robots = RobotsCache(client, settings.agent, settings.total_time, self._gate)
         self._networks = parse_networks(settings.allow_networks)
         self.bytes_received = 0
 

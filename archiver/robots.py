@@ -6,7 +6,9 @@ private address is refused before any connection), following at most `MAX_REDIRE
 bytes arrive. What RFC 9309 calls "unavailable" allows everything: a 4xx, too many redirects, a
 redirect that cannot be followed (unparseable, or to an address the guard refuses), a body that
 cannot be decoded. "Unreachable" (5xx) holds the origin back. A network failure allows
-everything too: the fetch of the link itself meets and reports the same trouble.
+everything too: the fetch of the link itself meets and reports the same trouble. Every request
+for a robots.txt takes its turn at the host gate like any other request to that host
+(--per-host, --delay, a Retry-After pause).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from protego import Protego
 from archiver.decoding import BoundedDecoder, DecodingError, parse_codings
 from archiver.errors import UnfetchableURL
 from archiver.models import ErrorInfo
+from archiver.politeness import HostGate
 from archiver.urls import resolve_location
 
 MAX_ROBOTS_BYTES = 512 * 1024
@@ -32,9 +35,14 @@ class RobotsCache:
     """Answers whether a URL may be fetched. 4xx allows all; 5xx disallows the origin for now."""
 
     def __init__(
-        self, client: httpx.AsyncClient, user_agent: str, total_time: float | None = None
+        self,
+        client: httpx.AsyncClient,
+        user_agent: str,
+        total_time: float | None = None,
+        gate: HostGate | None = None,
     ) -> None:
         self._client = client
+        self._gate = gate
         self._agent = user_agent.split("/", maxsplit=1)[0]
         self._total_time = total_time
         self._rules: dict[str, asyncio.Task[Protego | ErrorInfo]] = {}
@@ -78,7 +86,14 @@ class RobotsCache:
         return ALLOW_ALL
 
     async def _hop(self, origin: str, url: str) -> tuple[Protego | ErrorInfo | None, str | None]:
-        """One request: the rules it settles, or the next URL to ask (None: unavailable)."""
+        """One request, in its turn at the host gate: the rules it settles, or the next URL to
+        ask (None: unavailable)."""
+        if self._gate is None:
+            return await self._ask(origin, url)
+        async with self._gate.slot(urlsplit(url).netloc):
+            return await self._ask(origin, url)
+
+    async def _ask(self, origin: str, url: str) -> tuple[Protego | ErrorInfo | None, str | None]:
         async with self._client.stream("GET", url, follow_redirects=False) as response:
             status = response.status_code
             if status in REDIRECT_STATUSES:

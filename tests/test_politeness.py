@@ -30,6 +30,21 @@ def test_delay_is_a_minimum_gap_between_request_starts(tmp_path: Path, origin: O
     assert statistics.median(gaps) <= 0.2 * 1.2 + 0.03, "the jitter adds a little, no more"
 
 
+def test_the_robots_txt_request_keeps_the_delay_too(tmp_path: Path, origin: Origin) -> None:
+    """robots.txt is a request to the host like any other: with --delay 0.5 the first link
+    starts at least 0.5 s after it (old code sent the two back to back)."""
+    origin.routes["/robots.txt"] = body(b"User-agent: *\nAllow: /\n", "text/plain")
+    for n in range(3):
+        origin.routes[f"/{n}.jpg"] = body(IMAGE, "image/jpeg")
+    rows = run(tmp_path, [origin.url(f"/{n}.jpg") for n in range(3)], delay=0.5)
+    assert {row["status"] for row in rows.values()} == {"archived"}
+    first, _ = min(origin.requests, key=lambda seen: seen[1])
+    assert first == "/robots.txt"
+    starts = sorted(when for _, when in origin.requests)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(gaps) == 3 and min(gaps) >= 0.5 - STAMP_SLACK, gaps
+
+
 class Answers:
     """A route answering with `first` handlers in turn (then 200), noting when each answer
     was sent (time.monotonic(), as the origin stamps requests)."""
