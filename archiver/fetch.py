@@ -126,7 +126,8 @@ class Fetcher:
                 trail.tls_error = where + attempt.tls_error
             if exchange is None:
                 error = attempt.error or ErrorInfo("error", "no response")
-                return _failure(url, trail.current, error, trail.attempts, trail.hops)
+                failed = _failure(url, trail.current, error, trail.attempts, trail.hops)
+                return replace(failed, tls_error=trail.tls_error)  # hops stored unverified
             try:
                 ref = await self._store(exchange)
             finally:
@@ -140,8 +141,9 @@ class Fetcher:
             limit = self._settings.max_redirects
             problem = redirect_problem(target, self._cookie_for(target), asked, trail.hops, limit)
             if problem is not None:
-                hops = trail.hops
-                return _failure(url, trail.current, problem, trail.attempts, hops, exchange.status)
+                status = exchange.status
+                failed = _failure(url, trail.current, problem, trail.attempts, trail.hops, status)
+                return replace(failed, tls_error=trail.tls_error)
             trail.current = target
 
     def _cookie_for(self, url: str) -> bytes:

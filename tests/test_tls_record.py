@@ -20,8 +20,9 @@ from archiver.config import Settings
 from archiver.manifestlines import check_link
 from archiver.pipeline import archive
 from archiver.report import load_report, render
-from tests.origin import Origin, body, random_bytes, running_origin
+from tests.origin import Origin, body, random_bytes, redirect, running_origin
 from tests.proxies import http_proxy
+from tests.replay import free_port
 
 IMAGE = random_bytes(10_000, 51)
 PAST = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
@@ -122,6 +123,22 @@ def test_record_leaves_a_verified_capture_unmarked_and_other_tls_errors_dead(
     assert rows[url_of(good)]["tls_error"] is None
     assert rows[plain]["status"] == "dead" and rows[plain]["error"].startswith("tls")
     assert rows[plain]["tls_error"] is None
+
+
+def test_a_link_that_fails_after_an_unverified_hop_says_so(
+    tmp_path: Path, bundle: tuple[trustme.CA, Path]
+) -> None:
+    """Its redirect hops are stored, unverified: the line says so even though the link ends
+    `failed` (a loop here, or a hop that cannot connect)."""
+    ca, path = bundle
+    with bad_origin(ca, "expired") as origin:
+        loop, away = url_of(origin, "/loop.jpg"), url_of(origin, "/away.jpg")
+        origin.routes["/loop.jpg"] = redirect(loop)
+        origin.routes["/away.jpg"] = redirect(f"http://127.0.0.1:{free_port()}/a.jpg")
+        rows = run(tmp_path, [loop, away], ca_bundle=path, tls_verify="record")
+    for url in (loop, away):
+        assert rows[url]["status"] in ("failed", "dead") and rows[url]["redirects"], rows[url]
+        assert PROBLEMS["expired"] in rows[url]["tls_error"], rows[url]
 
 
 def test_record_through_a_proxy_tunnel(tmp_path: Path, bundle: tuple[trustme.CA, Path]) -> None:
