@@ -22,7 +22,7 @@ import click
 from archiver import __version__
 from archiver.config import CHOICES, Settings, build_settings, load_config
 from archiver.errors import ArchiverError
-from archiver.models import DEFAULT_ROLES, Status
+from archiver.models import DEFAULT_ROLES
 from archiver.neutral import for_terminal, json_for_terminal
 
 # Each command imports what it needs: `verify` should not pay for httpx, lxml and rich.
@@ -217,28 +217,36 @@ def archive(
     archiver archive docs/ -c news --proxy socks5://127.0.0.1:1080 --roles image,source
     """
     from archiver.pipeline import archive as run_archive
-    from archiver.progress import summary_text
+    from archiver.progress import fail_on_dead_text, summary_text
 
     settings = _settings(ctx, options)
-    live = sys.stderr.isatty() and not quiet and not as_json
-    summary = run_archive(list(paths), settings, _live_progress() if live else None)
+    summary = run_archive(list(paths), settings, _progress(verbose > 0, quiet, as_json))
     for warning in summary.warnings:
         _say(f"archiver: warning: {warning}", err=True)
     if as_json:
         _emit_json(dataclasses.asdict(summary))
     elif not quiet:
         _say(summary_text(summary), keep="\n")
-    bad = summary.counts.get(Status.DEAD.value, 0) + summary.counts.get(Status.FAILED.value, 0)
-    if fail_on_dead and bad:
+    why = fail_on_dead_text(summary)
+    if fail_on_dead and why:
+        _say(f"archiver: exit 1: {why}", err=True)
         ctx.exit(Exit.PROBLEM)
 
 
-def _live_progress() -> Any:
-    from rich.console import Console
+def _progress(verbose: bool, quiet: bool, as_json: bool) -> Any:
+    """The live bar on a terminal (with each link's line above it with -v); the links' lines
+    alone with -v elsewhere; nothing with -q (-q wins over -v)."""
+    from archiver.progress import LinkLines, LiveProgress
 
-    from archiver.progress import LiveProgress
+    if quiet:
+        return None
+    if sys.stderr.isatty() and not as_json:
+        from rich.console import Console
 
-    return LiveProgress(Console(stderr=True))
+        return LiveProgress(Console(stderr=True), verbose=verbose)
+    if verbose:
+        return LinkLines(lambda line: click.echo(line, err=True))
+    return None
 
 
 @cli.command()
@@ -338,7 +346,12 @@ def recheck(
 
     chosen = parse_roles(roles) if roles else None
     settings = _settings(ctx, options)
-    summary = run_recheck(settings, chosen, older_than, capture_changes, include_dead)
+    said = None
+    if verbose and not quiet:
+        from archiver.progress import check_text
+
+        said = lambda line: click.echo(check_text(line), err=True)  # noqa: E731
+    summary = run_recheck(settings, chosen, older_than, capture_changes, include_dead, said)
     if as_json:
         tallies = {"counts": dict(summary.counts), "reasons": dict(summary.reasons)}
         _emit_json(summary.__dict__ | tallies)
@@ -410,11 +423,14 @@ def export(
     """
     from archiver.export import export_wacz
 
-    count = export_wacz(_settings(ctx, options), Path(target))
+    written = export_wacz(_settings(ctx, options), Path(target))
+    if verbose and not quiet:
+        for page in written:
+            _say(f"page {page.get('ts', '')} {page['url']}  {page.get('title', '')}", err=True)
     if as_json:
-        _emit_json({"wacz": target, "pages": count})
+        _emit_json({"wacz": target, "pages": len(written)})
     elif not quiet:
-        _say(f"wrote {target} with {count} pages")
+        _say(f"wrote {target} with {len(written)} pages")
 
 
 @cli.command()

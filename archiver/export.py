@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import tempfile
+import zipfile
 from pathlib import Path
 
 from wacz.main import main as wacz_main
@@ -17,6 +18,7 @@ from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sum
 from archiver.ownfiles import kind
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
+PAGES_MEMBER = "pages/pages.jsonl"
 
 
 def pages(settings: Settings) -> list[dict[str, str]]:
@@ -38,8 +40,10 @@ def pages(settings: Settings) -> list[dict[str, str]]:
     return list(found.values())
 
 
-def export_wacz(settings: Settings, target: Path) -> int:
-    """Write `target`; return the number of pages listed."""
+def export_wacz(settings: Settings, target: Path) -> list[dict[str, str]]:
+    """Write `target` (WACZ 1.1.1); return the pages its pages/pages.jsonl holds, read back
+    from the package written (the `wacz` library may merge pages that share a URL and time).
+    Raises InputError for a missing collection or folder, ArchiverError when `wacz` fails."""
     if not settings.manifest_dir.is_dir():
         raise InputError(f"no collection {settings.collection!r} under {settings.out.resolve()}")
     if not target.parent.is_dir():
@@ -64,7 +68,26 @@ def export_wacz(settings: Settings, target: Path) -> int:
             with contextlib.suppress(OSError):
                 target.unlink(missing_ok=True)  # a half-written package is no package
         raise ArchiverError(f"wacz create failed: {said}")
-    return len(listed)
+    return written_pages(target)
+
+
+def written_pages(wacz: Path) -> list[dict[str, str]]:
+    """The pages of a WACZ file's pages/pages.jsonl (its header line left out): each a JSON
+    object with a `url`. Raises ArchiverError when the package or the member cannot be read."""
+    try:
+        with zipfile.ZipFile(wacz) as package:
+            text = package.read(PAGES_MEMBER).decode("utf-8")
+    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise ArchiverError(f"{wacz}: {PAGES_MEMBER} cannot be read back: {exc}") from exc
+    found = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(row, dict) and "url" in row:
+            found.append({str(k): str(v) for k, v in row.items()})
+    return found
 
 
 def _closed_warcs(settings: Settings) -> list[Path]:

@@ -26,7 +26,8 @@ from archiver.plan import Target
 from archiver.state import STATE_NAME
 from archiver.warc import WarcWriter, new_record_id, warc_date
 
-Advance = Callable[[Status, int], None]
+Advance = Callable[[Status, int, str, str | None], None]
+"""Told of each link as it ends: its status, bytes stored, URL, and error ("kind: message")."""
 PARENT_CHECK_SECONDS = 0.5
 INLINE_WRITE_BYTES = 256 * 1024
 
@@ -139,7 +140,8 @@ class _Group:
             self.manifest.append_link(with_time(entry))
             self.result.counts[result.status.value] += 1
             self.result.fetched += 1
-            self.advance(result.status, result.size or 0)
+            error = None if result.error is None else str(result.error)
+            self.advance(result.status, result.size or 0, target.url, error)
 
     async def _store(self, exchange: Exchange) -> WarcRecordRef:
         """Small responses are written at once; large ones in a thread, so that copying them

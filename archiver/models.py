@@ -163,12 +163,22 @@ class ManifestEntry:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What one `archive` run did, for the terminal and for --json."""
+    """What one `archive` run did, for the terminal and for --json.
+
+    `links_found` counts every link occurrence in every document (repeats and unfetchable
+    links included); `urls` the unique canonical URLs they name, `links_selected` of which have
+    a role in `roles` and `not_selected` do not (skipped for their role). `counts` are the
+    outcomes by status of all of them (kept ones included); `skipped_reasons` counts the
+    selected links skipped this run by the kind of their reason (private-address, robots)."""
 
     collection: str
     documents: int
     links_found: int
     links_selected: int
+    urls: int = 0
+    not_selected: int = 0
+    roles: tuple[str, ...] = ()
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     fetched: int = 0
     bytes_fetched: int = 0

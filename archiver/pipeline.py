@@ -21,7 +21,7 @@ from archiver.models import RunSummary, Status
 from archiver.outcome import with_time
 from archiver.ownfiles import is_regular
 from archiver.plan import Plan, PlannedDocument, Target, plan_documents
-from archiver.repair import list_unlisted, repair_open_warcs
+from archiver.repair import Repaired, list_unlisted, repair_open_warcs
 from archiver.settle import Settle
 from archiver.state import CollectionState
 from archiver.workers import partition, run_workers, worker_count
@@ -32,7 +32,8 @@ class Progress(Protocol):
 
     def start(self, documents: int, total: int) -> None: ...
 
-    def advance(self, status: Status, size: int) -> None: ...
+    def advance(self, status: Status, size: int, url: str, error: str | None) -> None:
+        """One link ended: its status, bytes stored, URL, and error ("kind: message")."""
 
     def finish(self) -> None: ...
 
@@ -41,7 +42,7 @@ class NoProgress:
     def start(self, documents: int, total: int) -> None:
         return None
 
-    def advance(self, status: Status, size: int) -> None:
+    def advance(self, status: Status, size: int, url: str, error: str | None) -> None:
         return None
 
     def finish(self) -> None:
@@ -81,6 +82,7 @@ class _Run:
         self.progress = progress
         self.manifest = Manifest(settings.manifest_dir)
         self.counts: Counter[str] = Counter()
+        self.skipped_reasons: Counter[str] = Counter()
 
     def run(self) -> RunSummary:
         started = time.monotonic()
@@ -97,6 +99,7 @@ class _Run:
         self.state.forget(self.state.dangling_revisits())
         clear_claims(self.state.db)
         to_fetch = Settle(self.plan, self.state, self.settings, self.manifest).run(self.counts)
+        not_selected = self.counts[Status.SKIPPED.value]
         self.progress.start(len(self.plan.documents), len(to_fetch))
         results: list[GroupResult] = []
         try:
@@ -110,13 +113,25 @@ class _Run:
         self.state.sync()
         for result in results:
             self.counts.update(result.counts)
+        return self._summary(started, results, repaired, late, not_selected)
+
+    def _summary(
+        self,
+        started: float,
+        results: list[GroupResult],
+        repaired: list[Repaired],
+        late: list[str],
+        not_selected: int,
+    ) -> RunSummary:
         return RunSummary(
             collection=self.settings.collection,
             documents=len(self.plan.documents),
             links_found=self.plan.links_found,
-            links_selected=sum(
-                bool(self.plan.roles(url) & self.settings.roles) for url in self.plan.urls()
-            ),
+            links_selected=len(self.plan) - not_selected,
+            urls=len(self.plan),
+            not_selected=not_selected,
+            roles=tuple(sorted(role.value for role in self.settings.roles)),
+            skipped_reasons=dict(self.skipped_reasons),
             counts=dict(self.counts),
             fetched=sum(result.fetched for result in results),
             bytes_fetched=sum(result.bytes_fetched for result in results),
@@ -150,6 +165,12 @@ class _Run:
             return []
         count = worker_count(self.settings, len(targets))
         if count == 1:
-            return [fetch_group(targets, self.settings, Slot(), self.progress.advance)]
+            return [fetch_group(targets, self.settings, Slot(), self._advance)]
         groups = partition(targets, count)
-        return run_workers(groups, self.settings, self.progress.advance, self.state.sync)
+        return run_workers(groups, self.settings, self._advance, self.state.sync)
+
+    def _advance(self, status: Status, size: int, url: str, error: str | None) -> None:
+        """A link ended: tally why a selected link was skipped, and tell the display."""
+        if status == Status.SKIPPED:
+            self.skipped_reasons[(error or "unknown").split(":", 1)[0]] += 1
+        self.progress.advance(status, size, url, error)

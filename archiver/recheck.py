@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -179,26 +180,34 @@ def recheck(
     older_than: float | None = None,
     capture_changes: bool = False,
     include_dead: bool = True,
+    on_checked: Callable[[dict[str, Any]], object] | None = None,
 ) -> RecheckSummary:
     """Check the due links of `settings.collection` (see `due_links`), appending one line per
-    link to checks.jsonl. Raises InputError for a collection that does not exist, LockError
-    when another process holds it, StorageError when the manifest or a WARC cannot be written."""
+    link to checks.jsonl (and passing it to `on_checked`, as each check ends). Raises
+    InputError for a collection that does not exist, LockError when another process holds it,
+    StorageError when the manifest or a WARC cannot be written."""
     name = check_collection(settings.collection)
     if not settings.manifest_dir.is_dir():
         raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
     check_network(settings)  # a proxy or CA file that cannot be used: refused before the lock
     with CollectionLock(settings.manifest_dir, name):
         rows = due_links(settings, roles, older_than, include_dead)
-        run = _Recheck(settings, capture_changes)
+        run = _Recheck(settings, capture_changes, on_checked)
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(run.check_all(rows))
         return run.summary
 
 
 class _Recheck:
-    def __init__(self, settings: Settings, capture_changes: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        capture_changes: bool,
+        on_checked: Callable[[dict[str, Any]], object] | None = None,
+    ) -> None:
         self.settings = settings
         self.capture = capture_changes
+        self.on_checked = on_checked
         self.manifest = Manifest(settings.manifest_dir)
         self.writer: WarcWriter | None = None
         self.summary = RecheckSummary(settings.collection)
@@ -243,7 +252,10 @@ class _Recheck:
         if self.capture and worth_capturing(row, result, verdict):
             captured = await self._capture(fetcher, row["url"])
         capture = capture_json(row, captured) if captured is not None else None
-        self.manifest.append_check(check_line(row, result, verdict, checked_at, capture))
+        line = check_line(row, result, verdict, checked_at, capture)
+        self.manifest.append_check(line)
+        if self.on_checked is not None:
+            self.on_checked(line)
         self._count(row, verdict, captured is not None)
         came_back = verdict.live and row.get("status") == Status.DEAD.value
         if came_back and captured is not None and captured.status == Status.ARCHIVED:

@@ -52,11 +52,11 @@ class _Batched:
     def __init__(self, events: Any, index: int) -> None:
         self._events = events
         self._index = index
-        self._pending: list[tuple[str, int]] = []
+        self._pending: list[tuple[str, int, str, str | None]] = []
         self._sent = time.monotonic()
 
-    def __call__(self, status: Status, size: int) -> None:
-        self._pending.append((status.value, size))
+    def __call__(self, status: Status, size: int, url: str, error: str | None) -> None:
+        self._pending.append((status.value, size, url, error))
         if time.monotonic() - self._sent >= PROGRESS_SECONDS:
             self.flush()
 
@@ -130,8 +130,8 @@ def _collect(
                 errors[number] = f"worker {number} died with exit code {process.exitcode}"
         return
     if kind == "advance":
-        for status, size in payload:
-            advance(Status(status), size)
+        for status, size, url, error in payload:
+            advance(Status(status), size, url, error)
     elif kind == "done":
         results[index] = payload
     else:
