@@ -375,6 +375,12 @@ def recheck(
     show_default=True,
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
+@click.option(
+    "--replay-base",
+    metavar="URL",
+    help="Where captures are replayed, linked beside each URL in html and md "
+    "(default http://127.0.0.1:8080/NAME/, as `archiver replay` serves it).",
+)
 @with_shared
 @click.pass_context
 def report(
@@ -382,6 +388,7 @@ def report(
     /,
     fmt: str,
     output: str | None,
+    replay_base: str | None,
     as_json: bool,
     verbose: int,
     quiet: bool,
@@ -394,8 +401,11 @@ def report(
     """
     from archiver.report import load_report, render
 
+    if replay_base is not None and not replay_base.lower().startswith(("http://", "https://")):
+        raise click.BadParameter("not an http:// or https:// URL", param_hint="'--replay-base'")
     shown = "json" if as_json else fmt
-    text = render(load_report(_settings(ctx, options)), shown)
+    data = load_report(_settings(ctx, options))
+    text = render(dataclasses.replace(data, replay_base=replay_base), shown)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")

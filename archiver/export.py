@@ -73,11 +73,14 @@ def export_wacz(settings: Settings, target: Path) -> list[dict[str, str]]:
 
 def written_pages(wacz: Path) -> list[dict[str, str]]:
     """The pages of a WACZ file's pages/pages.jsonl (its header line left out): each a JSON
-    object with a `url`. Raises ArchiverError when the package or the member cannot be read."""
+    object with a `url`; none when the package has no pages.jsonl (`wacz` writes none for no
+    pages). Raises ArchiverError when the package or the member cannot be read."""
     try:
         with zipfile.ZipFile(wacz) as package:
+            if PAGES_MEMBER not in package.namelist():
+                return []
             text = package.read(PAGES_MEMBER).decode("utf-8")
-    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise ArchiverError(f"{wacz}: {PAGES_MEMBER} cannot be read back: {exc}") from exc
     found = []
     for line in text.splitlines():

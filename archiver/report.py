@@ -158,7 +158,9 @@ def _gone_at(row: dict[str, Any]) -> str | None:
     return _text(row.get("checked_at")) or _text(row.get("fetched_at"))
 
 
-def _link_row(row: dict[str, Any], captured: bool, history: Sequence[Check]) -> LinkRow:
+def _link_row(
+    row: dict[str, Any], captured: bool, history: Sequence[Check], captured_at: str | None
+) -> LinkRow:
     documents = row.get("documents")
     status = str(row.get("status") or "unknown")
     return LinkRow(
@@ -177,24 +179,31 @@ def _link_row(row: dict[str, Any], captured: bool, history: Sequence[Check]) -> 
         died_at=died_at(history) if status == Status.ARCHIVED else _gone_at(row),
         verdict=made[-1] if (made := verdicts(history)) else None,
         tls_error=_text(row.get("tls_error")),
+        captured_at=captured_at,
     )
 
 
 def link_rows(
     rows: Iterable[dict[str, Any]], checks: dict[str, list[Check]]
 ) -> tuple[LinkRow, ...]:
-    """The last line of every url, knowing whether an earlier line of it was archived."""
+    """The last line of every url, knowing whether an earlier line of it was archived and
+    when its latest capture (archived line, this one included) was made."""
     current: dict[str, dict[str, Any]] = {}
     captured: set[str] = set()
+    captured_at: dict[str, str] = {}
     for row in rows:
         url = row.get("url")
         if not isinstance(url, str):
             continue
         if url in current and current[url].get("status") == Status.ARCHIVED:
             captured.add(url)
+        when = _text(row.get("fetched_at"))
+        if row.get("status") == Status.ARCHIVED and when:
+            captured_at[url] = when
         current[url] = row
     return tuple(
-        _link_row(row, url in captured, checks.get(url, [])) for url, row in current.items()
+        _link_row(row, url in captured, checks.get(url, []), captured_at.get(url))
+        for url, row in current.items()
     )
 
 

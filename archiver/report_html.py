@@ -2,7 +2,9 @@
 
 Every URL, title, error and path comes from untrusted documents or servers: each is escaped with
 html.escape(quote=True) after its control and bidi characters are made visible (neutral), and
-only http(s) URLs become links (a `javascript:` URL stays text). A Content-Security-Policy forbids
+only http(s) URLs become links (a `javascript:` URL stays text). A captured URL links to its
+origin and, beside it, to its capture in `archiver replay` (ReportData.capture_url), which
+still answers when the origin is gone. A Content-Security-Policy forbids
 scripts and every network fetch, so even a mistake here could not run code or phone home.
 """
 
@@ -55,14 +57,22 @@ def e(text: object) -> str:
     return escape(for_terminal(str(text)), quote=True)
 
 
-def link(url: str | None, text: str | None = None) -> str:
-    """An <a> for an http(s) URL, escaped; anything else (javascript:, data:) as plain text."""
+def link(url: str | None, text: str | None = None, capture: str | None = None) -> str:
+    """An <a> for an http(s) URL, escaped; anything else (javascript:, data:) as plain text.
+    With `capture` (an http(s) replay URL), a second <a> to the capture follows it."""
     if not url:
         return e(text) if text else '<span class="none">—</span>'
     shown = e(text) if text is not None else f'<span class="url">{e(url)}</span>'
     if WEB_URL.match(url):
-        return f'<a href="{e(url)}" rel="noopener noreferrer nofollow">{shown}</a>'
+        shown = f'<a href="{e(url)}" rel="noopener noreferrer nofollow">{shown}</a>'
+    if capture and WEB_URL.match(capture):
+        shown += f' <a class="capture" href="{e(capture)}" rel="noopener noreferrer">[capture]</a>'
     return shown
+
+
+def captured(data: ReportData, url: str | None, text: str | None = None) -> str:
+    """`link` to `url`'s origin and, when the collection holds a capture of it, to that."""
+    return link(url, text, data.capture_url(url))
 
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
@@ -162,20 +172,21 @@ def _rot(data: ReportData) -> str:
     return head + step_chart("Archived links live and dead at the origin", days, series) + table
 
 
-def _url_list(links: Sequence[LinkRow], detail: str) -> str:
+def _url_list(data: ReportData, links: Sequence[LinkRow], detail: str) -> str:
     if not links:
         return '<span class="none">—</span>'
     items = []
     for one in links:
         note = one.died_at if detail == "since" else (one.error or one.status)
-        items.append(f'<li>{link(one.url)} <span class="{e(detail)}">({e(note or "")})</span></li>')
+        shown = captured(data, one.url)
+        items.append(f'<li>{shown} <span class="{e(detail)}">({e(note or "")})</span></li>')
     return '<ul class="urls">' + "".join(items) + "</ul>"
 
 
 def _lost_at_origin(data: ReportData) -> str:
     rows = [
         [
-            link(one.url),
+            captured(data, one.url),
             e(one.role),
             e(one.died_at or ""),
             e((one.verdict.error if one.verdict else one.error) or ""),
@@ -198,7 +209,7 @@ def _rechecks(data: ReportData) -> str:
         ["verdict", "links"], rows, {1}
     )
     back = [
-        [link(one.url), e(one.role), e(one.verdict.checked_at if one.verdict else "")]
+        [captured(data, one.url), e(one.role), e(one.verdict.checked_at if one.verdict else "")]
         for one in data.came_back
     ]
     if back:
@@ -212,23 +223,23 @@ def _unverified(data: ReportData) -> str:
     """Captures made without a valid certificate (--tls-verify record), with the error."""
     if not data.unverified:
         return ""
-    rows = [[link(one.url), e(one.status), e(one.tls_error)] for one in data.unverified]
+    rows = [[captured(data, one.url), e(one.status), e(one.tls_error)] for one in data.unverified]
     table = _table(["url", "status", "certificate error"], rows, set())
     return f"<h2>{e(UNVERIFIED_TITLE)}</h2>" + table
 
 
-def _document_cell(view: DocumentView) -> str:
-    title = link(view.source_url, view.title or view.path)
+def _document_cell(data: ReportData, view: DocumentView) -> str:
+    title = captured(data, view.source_url, view.title or view.path)
     return f"{title}<br><code>{e(view.path)}</code>"
 
 
 def _documents(data: ReportData) -> str:
     rows = [
         [
-            _document_cell(view),
+            _document_cell(data, view),
             f"{view.archived} / {view.total}",
-            _url_list(view.lost_at_origin, "since"),
-            _url_list(view.lost, "dead"),
+            _url_list(data, view.lost_at_origin, "since"),
+            _url_list(data, view.lost, "dead"),
         ]
         for view in data.documents
     ]

@@ -20,12 +20,27 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from archiver.models import Role, Status
 
 STATUSES = tuple(status.value for status in Status)
 ROLES = tuple(role.value for role in Role)
 UNVERIFIED_TITLE = "Captured without a valid certificate"
+REPLAY_PORT = 8080  # `archiver replay`'s default --port
+STAMP_DIGITS = 14
+
+
+def default_replay_base(collection: str) -> str:
+    """The collection's address in `archiver replay` run with its default port."""
+    return f"http://127.0.0.1:{REPLAY_PORT}/{collection}/"
+
+
+def replay_url(base: str, fetched_at: str, url: str) -> str:
+    """The wayback-style replay URL pywb serves for a capture (as `archiver replay` prints it):
+    BASE/TIMESTAMP/URL, TIMESTAMP the 14 digits (YYYYMMDDhhmmss) of the capture's fetched_at."""
+    stamp = "".join(ch for ch in fetched_at if ch.isdigit())[:STAMP_DIGITS]
+    return f"{base.rstrip('/')}/{stamp}/{url}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ class LinkRow:
     died_at: str | None
     verdict: Check | None = None
     tls_error: str | None = None  # captured without a valid certificate (--tls-verify record)
+    captured_at: str | None = None  # fetched_at of its latest archived line: the capture shown
 
     @property
     def lost_at_origin(self) -> bool:
@@ -145,6 +161,20 @@ class ReportData:
     hosts: tuple[HostLoss, ...]
     rot: tuple[RotPoint, ...]
     problems: tuple[str, ...]
+    replay_base: str | None = None  # where captures are replayed; None: default_replay_base
+
+    @cached_property
+    def _captures(self) -> dict[str, str]:
+        base = self.replay_base or default_replay_base(self.collection)
+        return {
+            link.url: replay_url(base, link.captured_at, link.url)
+            for link in self.links
+            if link.captured_at
+        }
+
+    def capture_url(self, url: str | None) -> str | None:
+        """The replay URL of `url`'s latest capture, or None when it was never captured."""
+        return self._captures.get(url) if url else None
 
     def status_counts(self) -> dict[str, int]:
         """Links by status, the known statuses first (zero included)."""

@@ -1,6 +1,8 @@
 """The report as Markdown, CSV (one row per link) and JSON (the whole ReportData as data).
 
-Markdown escapes every untrusted string: URLs go in code spans, other text has its HTML and
+Markdown escapes every untrusted string: URLs go in code spans (a captured one followed by a
+`[capture](<REPLAY URL>)` link, percent-encoded so that no `<`, `>`, `|`, space or control
+character stays in it), other text has its HTML and
 Markdown punctuation escaped, so a title such as `<img onerror=...>` stays text; control and
 bidi characters are written as visible escapes. Every CSV cell is neutralised (neutral.csv_cell:
 a cell a spreadsheet would run as a formula, `=HYPERLINK(...)`, starts with `'`).
@@ -13,6 +15,7 @@ import io
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 from archiver.neutral import csv_cell, for_terminal
 from archiver.report_model import UNVERIFIED_TITLE, DocumentView, LinkRow, ReportData
@@ -53,6 +56,7 @@ def link_json(link: LinkRow) -> dict[str, Any]:
         "died_at": link.died_at,
         "came_back": link.came_back,
         "tls_error": link.tls_error,
+        "captured_at": link.captured_at,
         "latest_check": None
         if check is None
         else {
@@ -164,6 +168,20 @@ def md_code(text: str) -> str:
     return f"{fence} {one_line} {fence}"
 
 
+URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"  # RFC 3986 reserved and unreserved, and `%`
+
+
+def md_captured(data: ReportData, url: str | None) -> str:
+    """`url` as a code span, followed by a link to its capture when the collection holds one
+    (only an http(s) replay URL becomes a link)."""
+    if not url:
+        return "—"
+    capture = data.capture_url(url)
+    if not capture or not capture.lower().startswith(("http://", "https://")):
+        return md_code(url)
+    return f"{md_code(url)} [capture](<{quote(capture, safe=URL_SAFE)}>)"
+
+
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -202,7 +220,7 @@ def _md_hosts(data: ReportData) -> list[str]:
 def _md_lost_at_origin(data: ReportData) -> list[str]:
     rows = [
         [
-            md_code(link.url),
+            md_captured(data, link.url),
             md_text(link.role),
             md_text(link.died_at),
             md_text(link.verdict.error if link.verdict else link.error),
@@ -223,7 +241,7 @@ def _md_rechecks(data: ReportData) -> list[str]:
     lines = ["## Rechecks: the latest verdict per link", "", *_table(["verdict", "links"], rows)]
     back = [
         [
-            md_code(link.url),
+            md_captured(data, link.url),
             md_text(link.role),
             md_text(link.verdict.checked_at if link.verdict else None),
         ]
@@ -240,23 +258,23 @@ def _md_unverified(data: ReportData) -> list[str]:
     if not data.unverified:
         return []
     rows = [
-        [md_code(link.url), md_text(link.status), md_text(link.tls_error)]
+        [md_captured(data, link.url), md_text(link.status), md_text(link.tls_error)]
         for link in data.unverified
     ]
     head = ["url", "status", "certificate error"]
     return [f"## {UNVERIFIED_TITLE}", "", *_table(head, rows)]
 
 
-def _md_document(view: DocumentView) -> list[str]:
+def _md_document(data: ReportData, view: DocumentView) -> list[str]:
     lines = [
         f"### {md_text(view.title or view.path)}",
         "",
         f"- path: {md_code(view.path)}",
-        f"- source: {md_code(view.source_url) if view.source_url else '—'}",
+        f"- source: {md_captured(data, view.source_url)}",
         f"- archived: {view.archived} of {view.total} links",
     ]
     lines += [
-        f"- safe in the archive, gone at the origin: {md_code(link.url)}"
+        f"- safe in the archive, gone at the origin: {md_captured(data, link.url)}"
         for link in view.lost_at_origin
     ]
     lines += [
@@ -293,7 +311,7 @@ def render_md(data: ReportData) -> str:
         "",
     ]
     for view in data.documents:
-        lines += _md_document(view)
+        lines += _md_document(data, view)
     if data.problems:
         lines += ["## Problems reading the manifest", ""]
         lines += [f"- {md_text(problem)}" for problem in data.problems]

@@ -7,13 +7,19 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from dataclasses import replace
+from html import escape
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from archiver.config import Settings
 from archiver.models import Status
 from archiver.progress import LiveProgress, check_text, link_line
+from archiver.replay import replay_links
+from archiver.report import build_report, render
+from archiver.report_model import ReportData
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 
@@ -218,3 +224,70 @@ def test_verbose_lines_come_from_worker_processes_too(tmp_path: Path) -> None:
     assert ran.code == 0, ran.err
     dead = {line.split()[1] for line in ran.err.splitlines() if line.startswith("dead ")}
     assert dead == {f"http://127.0.0.1:9/{n}.jpg" for n in range(200)}
+
+
+HOSTILE = 'http://gone.example/a"><script>alert(1)</script>.jpg'
+
+
+def _rows() -> list[dict[str, object]]:
+    """A captured image that died later (captured, then dead), a hostile captured URL, and a
+    link never captured."""
+    return [
+        {"url": "http://gone.example/a.jpg", "role": "image", "documents": ["d.md"],
+         "status": "archived", "fetched_at": "2026-01-02T03:04:05.678Z"},
+        {"url": "http://gone.example/a.jpg", "role": "image", "documents": ["d.md"],
+         "status": "dead", "error": "http-404: x", "checked_at": "2026-02-01T00:00:00Z"},
+        {"url": HOSTILE, "role": "source", "documents": ["d.md"], "status": "archived",
+         "fetched_at": "2026-01-02T03:04:06Z"},
+        {"url": "http://never.example/b.jpg", "role": "image", "documents": ["d.md"],
+         "status": "dead", "error": "dns: x"},
+    ]  # fmt: skip
+
+
+def _data(base: str | None = None) -> ReportData:
+    documents = [{"path": "d.md", "title": "t", "source_url": HOSTILE}]
+    return replace(build_report("news", _rows(), documents, []), replay_base=base)
+
+
+def test_html_report_links_each_capture_beside_its_origin() -> None:
+    html = render(_data(), "html")
+    capture = "http://127.0.0.1:8080/news/20260102030405/http://gone.example/a.jpg"
+    assert f'href="{capture}"' in html
+    assert 'href="http://gone.example/a.jpg"' in html
+    assert "never.example/b.jpg" in html
+    assert "/http://never.example/b.jpg" not in html  # no capture, no capture link
+    assert "<script>" not in html
+    assert escape(f"http://127.0.0.1:8080/news/20260102030406/{HOSTILE}", quote=True) in html
+
+
+def test_markdown_report_links_each_capture_and_its_base_can_change() -> None:
+    md = render(_data("https://archive.example/news/"), "md")
+    assert (
+        "[capture](<https://archive.example/news/20260102030405/http://gone.example/a.jpg>)" in md
+    )
+    hostile = "https://archive.example/news/20260102030406/http://gone.example/a%22%3E%3Cscript%3E"
+    assert f"[capture](<{hostile}alert(1)%3C/script%3E.jpg>)" in md
+    assert "never.example/b.jpg` [capture]" not in md
+
+
+def test_report_capture_links_are_the_urls_replay_serves(document: Path, origin: Origin) -> None:
+    ran = run_cli("archive", "doc.md", "-c", "c", "--allow-private", "--retries", "0", cwd=document)
+    assert ran.code == 0, ran.err
+    report = run_cli("report", "-c", "c", "--format", "md", cwd=document)
+    assert report.code == 0, report.err
+    settings = Settings(out=document, collection="c")
+    shown = [one for one in replay_links(settings, "http://127.0.0.1:8080") if one.role == "source"]
+    assert shown and all(f"[capture](<{one.replay_url}>)" in report.out for one in shown)
+    other = run_cli(
+        "report",
+        "-c",
+        "c",
+        "--format",
+        "html",
+        "--replay-base",
+        "http://h.example:9/c",
+        cwd=document,
+    )
+    assert other.code == 0 and 'href="http://h.example:9/c/2' in other.out
+    bad = run_cli("report", "-c", "c", "--replay-base", "javascript:alert(1)", cwd=document)
+    assert bad.code == 2 and "--replay-base" in bad.err
