@@ -80,7 +80,13 @@ shared = [
     ),
     click.option("--config", type=click.Path(dir_okay=False), help="TOML file of option values."),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout."),
-    click.option("-v", "--verbose", count=True, help="Say more."),
+    click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="Say more on stderr: each link as it ends (archive, recheck), each page (export), "
+        "notes (verify).",
+    ),
     click.option("-q", "--quiet", is_flag=True, help="Say nothing but errors."),
 ]
 
