@@ -291,3 +291,18 @@ def test_report_capture_links_are_the_urls_replay_serves(document: Path, origin:
     assert other.code == 0 and 'href="http://h.example:9/c/2' in other.out
     bad = run_cli("report", "-c", "c", "--replay-base", "javascript:alert(1)", cwd=document)
     assert bad.code == 2 and "--replay-base" in bad.err
+
+
+def test_recheck_verbose_says_what_each_check_found(document: Path, origin: Origin) -> None:
+    ran = run_cli("archive", "doc.md", "-c", "c", "--allow-private", "--retries", "0", cwd=document)
+    assert ran.code == 0, ran.err
+    checked = run_cli("recheck", "-c", "c", "--allow-private", "--retries", "0", "-v", cwd=document)
+    assert checked.code == 0, checked.err
+    lines = sorted(line for line in checked.err.splitlines() if "://" in line)
+    assert lines == [
+        f"live        {origin.url('/img/photo.jpg')}  unchanged",
+        f"live        {origin.url('/post/1')}  unchanged",
+        f"not live    {origin.url('/img/gone.jpg')}  http-404: the server answered 404",
+    ]
+    quiet = run_cli("recheck", "-c", "c", "--allow-private", "--retries", "0", cwd=document)
+    assert "://" not in quiet.err
