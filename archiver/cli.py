@@ -7,9 +7,11 @@ bidi or surrogate characters raw. Library warnings (the `archiver` logger) print
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -21,7 +23,7 @@ import click
 
 from archiver import __version__
 from archiver.config import SCHEMA, Settings, build_settings, load_config, parse_setting
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, StorageError
 from archiver.models import DEFAULT_ROLES, Status
 from archiver.neutral import for_terminal, json_for_terminal
 
@@ -413,7 +415,7 @@ def recheck(
     default="html",
     show_default=True,
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
+@click.option("-o", "--output", type=click.Path(), help="File (default stdout).")
 @with_shared
 @click.pass_context
 def report(
@@ -439,7 +441,7 @@ def report(
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise click.BadParameter(exc.strerror or str(exc), param_hint=f"'-o' {output}") from exc
+            raise StorageError(f"cannot write {output}: {exc.strerror or exc}", output) from exc
     else:
         safe = json_for_terminal(text) if shown == "json" else for_terminal(text, "\r\n")
         click.echo(safe, nl=not text.endswith("\n"))
@@ -447,9 +449,7 @@ def report(
 
 @cli.command()
 @click.option("-c", "--collection", required=True, help="Collection name.")
-@click.option(
-    "--wacz", "target", required=True, type=click.Path(dir_okay=False), help="WACZ file to write."
-)
+@click.option("--wacz", "target", required=True, type=click.Path(), help="WACZ file to write.")
 @with_shared
 @click.pass_context
 def export(
@@ -509,6 +509,14 @@ def replay(
             server.wait()
 
 
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush of what could
+    not be written does not print a second error."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line on stderr and exit 2 for bad usage; no tracebacks for known errors."""
     try:
@@ -534,4 +542,8 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(Exit.OK)
+    except OSError as exc:  # standard output cannot be written (a full disk, /dev/full)
+        _quiet_stdout()
+        _say(f"archiver: error: cannot write the output: {exc.strerror or exc}", err=True)
+        sys.exit(Exit.PROBLEM)
     sys.exit(code if isinstance(code, int) else Exit.OK)
