@@ -7,9 +7,11 @@ bidi or surrogate characters raw. Library warnings (the `archiver` logger) print
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -20,8 +22,8 @@ from typing import Any
 import click
 
 from archiver import __version__
-from archiver.config import CHOICES, Settings, build_settings, load_config
-from archiver.errors import ArchiverError
+from archiver.config import SCHEMA, Settings, build_settings, load_config, parse_setting
+from archiver.errors import ArchiverError, StorageError
 from archiver.models import DEFAULT_ROLES
 from archiver.neutral import for_terminal, json_for_terminal
 
@@ -74,6 +76,33 @@ def _print_warnings() -> None:
         logger.propagate = False
 
 
+_METAVARS = {"count": "N", "bytes": "SIZE", "seconds": "DURATION", "list": "LIST"}
+
+
+class _Setting(click.ParamType[Any]):
+    """An option read and checked by config.parse_setting, as the config file's value of the
+    same name is: one schema (config.SCHEMA) for both."""
+
+    def __init__(self, field_name: str) -> None:
+        self.field_name = field_name
+        self.spec = SCHEMA[field_name]
+        self.name = self.spec.kind
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        if self.spec.choices:
+            return "[" + "|".join(self.spec.choices) + "]"
+        return _METAVARS.get(self.spec.kind, "TEXT")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = parse_setting(self.field_name, value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return parsed[0] if self.field_name == "allow_networks" else parsed
+
+
 shared = [
     click.option(
         "--out", type=click.Path(file_okay=False), help="Root holding warcs/ and manifests/."
@@ -100,45 +129,64 @@ def with_shared(func: Any) -> Any:
 # How requests reach the network and what TLS trusts: `archive` takes them, and any command
 # that fetches can (`@with_network`). Their values are Settings fields of the same names.
 network = [
-    click.option("--proxy", help="http://, https:// or socks5:// proxy URL."),
+    click.option(
+        "--proxy", type=_Setting("proxy"), help="http://, https:// or socks5:// proxy URL."
+    ),
     click.option(
         "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM)."
     ),
-    click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (32)."),
-    click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host (2)."),
+    click.option("--concurrency", type=_Setting("concurrency"), help="Requests in flight (32)."),
+    click.option("--per-host", type=_Setting("per_host"), help="Requests in flight per host (2)."),
     click.option(
-        "--delay", type=click.FloatRange(0), help="Seconds between requests to a host (0)."
+        "--delay",
+        type=_Setting("delay"),
+        help="Time between requests to a host: seconds, or 500ms (0).",
     ),
-    click.option("--retries", type=click.IntRange(0, 20), help="Retries after the first try (3)."),
+    click.option("--retries", type=_Setting("retries"), help="Retries after the first try (3)."),
     click.option(
-        "--timeout", type=click.FloatRange(0.1), help="Connect/read timeout, seconds (30)."
+        "--timeout",
+        type=_Setting("timeout"),
+        help="Connect/read timeout: seconds, or 500ms, 1m (30).",
     ),
     click.option(
         "--total-time",
-        type=click.FloatRange(0.1),
+        type=_Setting("total_time"),
         help="Whole time for one resource: robots.txt, connect, head, body; seconds (600).",
     ),
-    click.option("--max-size", type=click.IntRange(1), help="Largest body kept, bytes (1 GiB)."),
-    click.option("--user-agent", help="User-Agent header, replacing the one --contact builds."),
-    click.option("--contact", help="URL or mailto: for site operators, put in the User-Agent."),
-    click.option("--robots", type=click.Choice(CHOICES["robots"]), help="robots.txt (obey)."),
+    click.option(
+        "--max-size",
+        type=_Setting("max_size"),
+        help="Largest body kept: bytes, or 500MiB, 1GB (1GiB).",
+    ),
+    click.option(
+        "--user-agent",
+        type=_Setting("user_agent"),
+        help="User-Agent header, replacing the one --contact builds.",
+    ),
+    click.option(
+        "--contact",
+        type=_Setting("contact"),
+        help="URL or mailto: for site operators, put in the User-Agent.",
+    ),
+    click.option("--robots", type=_Setting("robots"), help="robots.txt (obey)."),
     click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses."),
     click.option(
         "--allow-network",
         "allow_networks",
+        type=_Setting("allow_networks"),
         multiple=True,
         metavar="CIDR",
         help="Allow this private network only (repeatable), e.g. 10.1.2.0/24.",
     ),
     click.option(
         "--trust-store",
-        type=click.Choice(CHOICES["trust_store"]),
+        type=_Setting("trust_store"),
         help="Trust certifi's CAs or the operating system's, whatever SSL_CERT_FILE and "
         "SSL_CERT_DIR say (default: those, else certifi).",
     ),
     click.option(
         "--tls-verify",
-        type=click.Choice(CHOICES["tls_verify"]),
+        type=_Setting("tls_verify"),
         help="A certificate that fails verification: the link is dead (strict), or captured "
         "anyway and marked in the manifest and report (record).",
     ),
@@ -199,9 +247,15 @@ def links(paths: tuple[str, ...]) -> None:
 @click.option("-c", "--collection", required=True, help="Collection name ([A-Za-z0-9._-]+).")
 @with_shared
 @with_network
-@click.option("--workers", type=click.IntRange(1, 64), help="Fetching processes (one per core).")
-@click.option("--warc-size", type=click.IntRange(1024), help="Rotate WARC files at bytes (1 GB).")
-@click.option("--roles", help="Roles to archive (image,media,source,related).")
+@click.option("--workers", type=_Setting("workers"), help="Fetching processes (one per core).")
+@click.option(
+    "--warc-size",
+    type=_Setting("warc_size"),
+    help="Rotate WARC files at this size: bytes, or 1GB (1GiB).",
+)
+@click.option(
+    "--roles", type=_Setting("roles"), help="Roles to archive (image,media,source,related)."
+)
 @click.option("--retry-failed", is_flag=True, default=None, help="Fetch `failed` links again.")
 @click.option("--refresh", is_flag=True, default=None, help="Capture every link anew.")
 @click.option("--fail-on-dead", is_flag=True, help="Exit 1 when any link is dead or failed.")
@@ -380,7 +434,7 @@ def recheck(
     default="html",
     show_default=True,
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
+@click.option("-o", "--output", type=click.Path(), help="File (default stdout).")
 @click.option(
     "--replay-base",
     metavar="URL",
@@ -416,7 +470,7 @@ def report(
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise click.BadParameter(exc.strerror or str(exc), param_hint=f"'-o' {output}") from exc
+            raise StorageError(f"cannot write {output}: {exc.strerror or exc}", output) from exc
     else:
         safe = json_for_terminal(text) if shown == "json" else for_terminal(text, "\r\n")
         click.echo(safe, nl=not text.endswith("\n"))
@@ -424,9 +478,7 @@ def report(
 
 @cli.command()
 @click.option("-c", "--collection", required=True, help="Collection name.")
-@click.option(
-    "--wacz", "target", required=True, type=click.Path(dir_okay=False), help="WACZ file to write."
-)
+@click.option("--wacz", "target", required=True, type=click.Path(), help="WACZ file to write.")
 @with_shared
 @click.pass_context
 def export(
@@ -489,6 +541,14 @@ def replay(
             server.wait()
 
 
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush of what could
+    not be written does not print a second error."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line on stderr and exit 2 for bad usage; no tracebacks for known errors."""
     try:
@@ -514,4 +574,8 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(Exit.OK)
+    except OSError as exc:  # standard output cannot be written (a full disk, /dev/full)
+        _quiet_stdout()
+        _say(f"archiver: error: cannot write the output: {exc.strerror or exc}", err=True)
+        sys.exit(Exit.PROBLEM)
     sys.exit(code if isinstance(code, int) else Exit.OK)

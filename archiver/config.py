@@ -10,7 +10,8 @@ import math
 import re
 import ssl
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from archiver.addresses import parse_networks
 from archiver.errors import InputError
 from archiver.models import DEFAULT_ROLES, Role
 from archiver.ownfiles import read_named
+from archiver.units import parse_duration, parse_size, show_size
 
 CONCURRENCY = 32
 PER_HOST = 2
@@ -113,26 +115,208 @@ MAX_CA_BUNDLE_BYTES = 64 * 1024 * 1024
 
 
 def load_config(path: Path) -> dict[str, Any]:
-    """Read a TOML file of option values (names as on the command line, `-` or `_`), each
-    checked against the type of its setting as the command line checks it (`allow-private =
-    "no"` is refused, not read as true). Only a regular file of at most MAX_CONFIG_BYTES is
-    read: a FIFO or a device named as the config is refused, never waited on. Raises
-    InputError naming the file and the setting."""
+    """Read a TOML file of option values (names as on the command line, `-` or `_`), each read
+    by `parse_setting` as the command line reads it: `allow-private = "no"` is refused, not
+    read as true; `max-size = "1GB"` is 10**9 bytes. Only a regular file of at most
+    MAX_CONFIG_BYTES is read: a FIFO or a device named as the config is refused, never waited
+    on. Returns Settings field -> value. Raises InputError naming the file and the setting."""
     try:
         data = tomllib.loads(read_small_file(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read config {path}: {exc}", str(path)) from exc
-    known = {f.name for f in fields(Settings)} - {"extra"}
-    values = {_field_name(key): value for key, value in data.items()}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"{path}: unknown setting(s): {', '.join(unknown)}", str(path))
-    for key, value in values.items():
-        expected = _config_type(key)
-        if not _is_of(value, expected):
-            name = "allow-network" if key == "allow_networks" else key.replace("_", "-")
-            raise InputError(f"{path}: {name} must be {expected}, not {value!r}", str(path))
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _field_name(key)
+        if name not in SCHEMA:
+            raise InputError(f"{path}: unknown setting {key!r}", str(path))
+        if name in values:
+            raise InputError(f"{path}: {option_name(name)} is given twice", str(path))
+        try:
+            values[name] = parse_setting(name, value)
+        except ValueError as exc:
+            raise InputError(f"{path}: {option_name(name)} {exc}", str(path)) from exc
     return values
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is written and checked, the same on the command line and in the file.
+
+    kind: `count` (a whole number), `bytes` (a size: units.parse_size), `seconds` (a
+    duration: units.parse_duration), `flag` (true or false; on the command line, a flag),
+    `text`, `path`, `choice` (one of `choices`) or `list` (text, a comma list or a TOML list).
+    `low` and `high` bound counts, sizes and durations (inclusive; None: no bound)."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    what: str = ""
+
+
+SCHEMA: dict[str, Spec] = {
+    "out": Spec("path"),
+    "collection": Spec("text"),
+    "concurrency": Spec("count", 1, 1024),
+    "per_host": Spec("count", 1, 64),
+    "delay": Spec("seconds", 0),
+    "retries": Spec("count", 0, 20),
+    "timeout": Spec("seconds", 0.1),
+    "total_time": Spec("seconds", 0.1),
+    "max_size": Spec("bytes", 1),
+    "max_redirects": Spec("count", 0, 100),
+    "max_retry_after": Spec("seconds", 0),
+    "roles": Spec("list", what="role names (image, media, source, related, ...), comma-separated"),
+    "user_agent": Spec("text"),
+    "contact": Spec("text"),
+    "robots": Spec("choice", choices=("obey", "ignore")),
+    "allow_private": Spec("flag"),
+    "allow_networks": Spec("list", what="a network such as 10.1.2.0/24, or a list of them"),
+    "proxy": Spec("text"),
+    "ca_bundle": Spec("path"),
+    "trust_store": Spec("choice", choices=("certifi", "system")),
+    "tls_verify": Spec("choice", choices=("strict", "record")),
+    "warc_size": Spec("bytes", 1024),
+    "compress_level": Spec("count", 0, 9),
+    "workers": Spec("count", 1, 64),
+    "retry_failed": Spec("flag"),
+    "refresh": Spec("flag"),
+    "backoff_base": Spec("seconds", 0),
+}
+"""Every setting a user can give, by Settings field: the command line's options are declared
+with these checks (cli.py) and the config file is read with them (load_config)."""
+CHOICES = {name: spec.choices for name, spec in SCHEMA.items() if spec.kind == "choice"}
+
+
+def option_name(field_name: str) -> str:
+    """A Settings field as the user writes it: `max_size` -> `max-size`."""
+    return "allow-network" if field_name == "allow_networks" else field_name.replace("_", "-")
+
+
+def parse_setting(name: str, value: object) -> Any:
+    """`value` as the command line gives it (text) or as TOML does (text, number, boolean,
+    list) -> the value of the Settings field `name`. Raises ValueError saying what the
+    setting takes (`must be a whole number from 0 to 20, not -1`)."""
+    spec = SCHEMA[name]
+    try:
+        parsed = _PARSERS[spec.kind](value, spec)
+        if name == "roles":
+            parsed = parse_roles(",".join(parsed))
+        elif name == "allow_networks":
+            parse_networks(parsed)
+    except (ValueError, TypeError, InputError) as exc:
+        detail = f" ({exc})" if spec.what and str(exc) != str(value) else ""
+        raise ValueError(f"must be {describe(spec)}, not {_shown(value)}{detail}") from None
+    if spec.kind in {"count", "bytes", "seconds"} and not _within(parsed, spec):
+        raise ValueError(f"must be {describe(spec)}, not {_shown(value)}")
+    return parsed
+
+
+def describe(spec: Spec) -> str:
+    """What a setting takes, in words: `a whole number from 0 to 20`."""
+    if spec.what:
+        return spec.what
+    if spec.kind in {"count", "bytes", "seconds"}:
+        low, high = (_bound(spec, bound) for bound in (spec.low, spec.high))
+        span = f"from {low} to {high}" if high else f"of at least {low}"
+        return {
+            "count": f"a whole number {span}",
+            "bytes": f"a size {span} (bytes, or with a unit: 500MiB, 1GB)",
+            "seconds": f"a duration {span} (seconds, or with a unit: 500ms, 30s, 2m, 1h)",
+        }[spec.kind]
+    if spec.kind == "choice":
+        return " or ".join(repr(choice) for choice in spec.choices)
+    return {
+        "flag": "true or false",
+        "text": "text without control characters",
+        "path": "a path",
+        "list": "text or a list of text",
+    }[spec.kind]
+
+
+def _bound(spec: Spec, bound: float | None) -> str:
+    if bound is None:
+        return ""
+    if spec.kind == "bytes":
+        return show_size(int(bound))
+    return f"{bound:g} s" if spec.kind == "seconds" else str(int(bound))
+
+
+def _within(value: float, spec: Spec) -> bool:
+    return (spec.low is None or value >= spec.low) and (spec.high is None or value <= spec.high)
+
+
+def _shown(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value).lower()
+
+
+def _count(value: object, spec: Spec) -> int:
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(value)
+
+
+def _bytes(value: object, spec: Spec) -> int:
+    if isinstance(value, str):
+        return parse_size(value)
+    return _count(value, spec)
+
+
+def _seconds(value: object, spec: Spec) -> float:
+    if isinstance(value, str):
+        found = parse_duration(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        found = float(value)
+    else:
+        raise ValueError(value)
+    if not math.isfinite(found):
+        raise ValueError(value)
+    return found
+
+
+def _flag(value: object, spec: Spec) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(value)
+
+
+def _text(value: object, spec: Spec) -> str:
+    if isinstance(value, str) and value.isprintable():
+        return value
+    raise ValueError(value)
+
+
+def _path(value: object, spec: Spec) -> Path:
+    if isinstance(value, str | Path) and value and "\x00" not in str(value):
+        return Path(value)
+    raise ValueError(value)
+
+
+def _choice(value: object, spec: Spec) -> str:
+    if value in spec.choices:
+        return str(value)
+    raise ValueError(value)
+
+
+def _list(value: object, spec: Spec) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError(value)
+    return tuple(items)
+
+
+_PARSERS: dict[str, Callable[[Any, Spec], Any]] = {
+    "count": _count,
+    "bytes": _bytes,
+    "seconds": _seconds,
+    "flag": _flag,
+    "text": _text,
+    "path": _path,
+    "choice": _choice,
+    "list": _list,
+}
 
 
 def _field_name(key: str) -> str:
@@ -167,74 +351,19 @@ def check_ca_bundle(path: Path, name: str = "--ca-bundle") -> None:
         raise InputError(message, str(path)) from exc
 
 
-_CONFIG_TYPES = {
-    bool: "true or false",
-    int: "a whole number of at least 0",
-    float: "a number of at least 0",
-    str: "text",
-}
-_LISTS = frozenset({"roles", "allow_networks"})
-_TEXT_OR_PATH = frozenset({"out", "ca_bundle", "user_agent", "contact", "proxy", "trust_store"})
-CHOICES = {
-    "robots": ("obey", "ignore"),
-    "trust_store": ("certifi", "system"),
-    "tls_verify": ("strict", "record"),
-}
-
-
-def _config_type(key: str) -> str:
-    if key in _LISTS:
-        return "text or a list of text"
-    if key in _TEXT_OR_PATH:
-        return _CONFIG_TYPES[str]
-    default = next(f.default for f in fields(Settings) if f.name == key)
-    return _CONFIG_TYPES[type(default)]
-
-
-def _is_of(value: object, expected: str) -> bool:
-    if expected == _CONFIG_TYPES[bool]:
-        return isinstance(value, bool)
-    if expected == _CONFIG_TYPES[int]:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    if expected == _CONFIG_TYPES[float]:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        return math.isfinite(value) and value >= 0
-    if expected == _CONFIG_TYPES[str]:
-        return isinstance(value, str)
-    items = value if isinstance(value, list) else [value]
-    return all(isinstance(item, str) for item in items)
-
-
 def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
-    """Apply option values over `base`, converting the few that are not plain scalars."""
-    converted: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        if key == "roles":
-            converted[key] = parse_roles(value if isinstance(value, str) else ",".join(value))
-        elif key == "allow_networks":
-            converted[key] = tuple([value] if isinstance(value, str) else value)
-        elif key in {"out", "ca_bundle"}:
-            converted[key] = Path(value)
-        else:
-            converted[key] = value
-    settings = replace(base, **converted)
-    try:
-        parse_networks(settings.allow_networks)
-    except ValueError as exc:
-        raise InputError(f"--allow-network: {exc}") from exc
+    """Apply option values, each already read by `parse_setting` (the command line's option
+    types and load_config both do), over `base`; None leaves a setting as it is. A CA bundle
+    is read and checked here. Raises InputError."""
+    given = {key: value for key, value in values.items() if value is not None}
+    if isinstance(given.get("roles"), str):
+        given["roles"] = parse_roles(given["roles"])
+    for key in ("out", "ca_bundle"):
+        if key in given:
+            given[key] = Path(given[key])
+    if "allow_networks" in given:
+        given["allow_networks"] = tuple(given["allow_networks"])
+    settings = replace(base, **given)
     if settings.ca_bundle is not None:
         check_ca_bundle(settings.ca_bundle)
-    for key, allowed in CHOICES.items():
-        value = getattr(settings, key)
-        if value not in allowed and not (key == "trust_store" and value is None):
-            listed = " or ".join(repr(choice) for choice in allowed)
-            raise InputError(f"--{key.replace('_', '-')} must be {listed}, not {value!r}")
-    total = settings.total_time
-    if isinstance(total, bool) or not isinstance(total, int | float) or not total > 0:
-        raise InputError(f"total-time must be a positive number of seconds, not {total!r}")
-    if settings.concurrency < 1 or settings.per_host < 1:
-        raise InputError("--concurrency and --per-host must be at least 1")
     return settings

@@ -49,13 +49,19 @@ _COMMON_HANZI = frozenset(
 
 
 def find_documents(paths: Sequence[str]) -> list[str]:
-    """The documents named by `paths`: files as given, folders walked for document suffixes.
+    """The documents named by `paths` (see find_inputs), without saying which were named."""
+    return [path for path, _ in find_inputs(paths)]
 
-    A path given explicitly may be a symlink to a regular file (the user named it); anything
-    else that is not a regular file or a folder, or a name that is not UTF-8, raises
-    `InputError`. Walks follow the rules of `_walk`; what they skip is reported by `warn`.
-    """
-    found: list[str] = []
+
+def find_inputs(paths: Sequence[str]) -> list[tuple[str, bool]]:
+    """(path, named) for each document of `paths`: files as given (named: True), folders
+    walked for document suffixes (named: False). One file is one document however its path is
+    spelled (`examples/a.md`, `./examples/a.md`, an absolute path, a link to it): the first
+    spelling is kept. A path given explicitly may be a symlink to a regular file (the user
+    named it); anything else that is not a regular file or a folder, or a name that is not
+    UTF-8, raises `InputError`. Walks follow the rules of `_walk`; what they skip is reported
+    by `warn`."""
+    found: dict[str, tuple[str, bool]] = {}
     for given in paths:
         try:
             mode = Path(given).stat().st_mode
@@ -64,12 +70,14 @@ def find_documents(paths: Sequence[str]) -> list[str]:
         if not _utf8(given):
             raise InputError(f"{shown(given)}: file name is not UTF-8; rename it", path=given)
         if stat.S_ISREG(mode):
-            found.append(given)
+            first = found.get(os.path.realpath(given), (given, True))[0]
+            found[os.path.realpath(given)] = (first, True)  # named: refused if no document
         elif stat.S_ISDIR(mode):
-            found.extend(_walk(given))
+            for path in _walk(given):
+                found.setdefault(os.path.realpath(path), (path, False))
         else:
             raise InputError(f"{shown(given)}: not a regular file or directory", path=given)
-    return list(dict.fromkeys(found))
+    return list(found.values())
 
 
 def shown(path: str) -> str:
@@ -156,13 +164,31 @@ def _limit_mib() -> int:
     return MAX_DOCUMENT_BYTES // (1024 * 1024)
 
 
+def check_document(path: str) -> None:
+    """Raise `InputError` as read_document would for a file that is no text document (binary,
+    unreadable, too large, not a regular file), without decoding it: a run checks the files
+    named on its command line so before it touches the collection."""
+    data = _read_bytes(path)
+    if _decode_bom(data) is None:
+        _refuse_binary(path, data)
+
+
+def unfit_reason(error: InputError, path: str) -> str:
+    """Why a document was refused, without its path: `not a text document (binary content)`."""
+    return str(error).removeprefix(f"{shown(path)}: ")
+
+
+def _refuse_binary(path: str, data: bytes) -> None:
+    if _looks_binary(data[:SNIFF_BYTES]):
+        raise InputError(f"{shown(path)}: not a text document (binary content)", path=path)
+
+
 def read_document(path: str) -> Document:
     """Read, check and decode one document; raise `InputError` with one clear line if unfit."""
     data = _read_bytes(path)
     decoded = _decode_bom(data)
     if decoded is None:
-        if _looks_binary(data[:SNIFF_BYTES]):
-            raise InputError(f"{shown(path)}: not a text document (binary content)", path=path)
+        _refuse_binary(path, data)
         decoded = _decode(data)
     text, encoding = decoded
     text = text.replace("\r\n", "\n").replace("\r", "\n")

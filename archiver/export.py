@@ -13,7 +13,7 @@ from pathlib import Path
 from wacz.main import main as wacz_main
 
 from archiver.config import Settings
-from archiver.errors import ArchiverError, InputError
+from archiver.errors import ArchiverError, InputError, StorageError
 from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
 from archiver.ownfiles import kind
 
@@ -47,7 +47,9 @@ def export_wacz(settings: Settings, target: Path) -> list[dict[str, str]]:
     if not settings.manifest_dir.is_dir():
         raise InputError(f"no collection {settings.collection!r} under {settings.out.resolve()}")
     if not target.parent.is_dir():
-        raise InputError(f"{target}: no folder {str(target.parent)!r} to write it in")
+        raise StorageError(f"cannot write {target}: no folder {str(target.parent)!r}", str(target))
+    if target.is_dir():
+        raise StorageError(f"cannot write {target}: a folder", str(target))
     warcs = _closed_warcs(settings)
     listed = pages(settings)
     existed = target.exists()

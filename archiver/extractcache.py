@@ -141,7 +141,11 @@ class ExtractCache:
                         yield cached
                         continue
                 fresh = extract(path)
-                if identity is not None and time.time_ns() - identity[1] > SETTLED_NS:
+                if (
+                    identity is not None
+                    and time.time_ns() - identity[1] > SETTLED_NS
+                    and fresh.document.skipped is None  # a file that is no document: read again
+                ):
                     self._db.execute(
                         "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
                         (path, *identity, _encode(fresh)),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -12,11 +15,12 @@ from archiver.adopt import adopt
 from archiver.client import check_network
 from archiver.config import Settings, check_collection
 from archiver.dedup import clear_claims
-from archiver.documents import find_documents
+from archiver.documents import check_document, find_inputs
+from archiver.errors import InputError
 from archiver.extractcache import ExtractCache
 from archiver.group import GroupResult, Slot, fetch_group
 from archiver.lock import CollectionLock
-from archiver.manifest import WARCS, Manifest, read_warc_sums
+from archiver.manifest import DOCUMENTS, WARCS, Manifest, read_lines, read_warc_sums
 from archiver.models import RunSummary, Status
 from archiver.outcome import with_time
 from archiver.ownfiles import is_regular
@@ -50,8 +54,19 @@ class NoProgress:
 
 
 def document_record(document: PlannedDocument) -> dict[str, Any]:
-    """The documents.jsonl line: every field of the planned document."""
-    return {field.name: getattr(document, field.name) for field in fields(PlannedDocument)}
+    """The documents.jsonl line: every field of the planned document; for a file of a walked
+    folder that is no document, its path and why it was `skipped`."""
+    if document.skipped is not None:
+        return {"path": document.path, "skipped": document.skipped}
+    record = {field.name: getattr(document, field.name) for field in fields(PlannedDocument)}
+    del record["skipped"]
+    return record
+
+
+def _identity(record: dict[str, Any]) -> tuple[str, str]:
+    """A documents.jsonl line as one file's state, however its path was spelled."""
+    rest = {key: value for key, value in record.items() if key != "path"}
+    return os.path.realpath(str(record.get("path"))), json.dumps(rest, sort_keys=True)
 
 
 def archive(
@@ -59,15 +74,32 @@ def archive(
 ) -> RunSummary:
     """Archive every selected link of the documents under `paths` into the collection."""
     check_collection(settings.collection)
-    find_documents(paths)  # a missing path is an error before anything is touched
+    for path, named in find_inputs(paths):  # a missing path or a binary file named on the
+        if named:  # command line is an error before anything is touched
+            check_document(path)
     check_network(settings)  # so is a proxy or CA file that cannot be used
-    with CollectionLock(settings.manifest_dir, settings.collection):
-        state = CollectionState(settings.manifest_dir)
-        try:
-            plan = plan_documents(paths, ExtractCache(state.db))
-            return _Run(plan, state, settings, progress or NoProgress()).run()
-        finally:
-            state.close()
+    created = not settings.manifest_dir.exists()
+    try:
+        with CollectionLock(settings.manifest_dir, settings.collection):
+            state = CollectionState(settings.manifest_dir)
+            try:
+                plan = plan_documents(paths, ExtractCache(state.db))
+                return _Run(plan, state, settings, progress or NoProgress()).run()
+            finally:
+                state.close()
+    except InputError:
+        if created:  # a named file changed under us: leave no collection behind
+            _remove_new_collection(settings)
+        raise
+
+
+def _remove_new_collection(settings: Settings) -> None:
+    """Remove the lock and state files a refused first run created, and the folders if empty."""
+    for name in (".lock", ".state.sqlite", ".state.sqlite-wal", ".state.sqlite-shm"):
+        (settings.manifest_dir / name).unlink(missing_ok=True)
+    for folder in (settings.manifest_dir, settings.manifest_dir.parent):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 class _Run:
@@ -106,8 +138,7 @@ class _Run:
             results = self._fetch(to_fetch)
             self.manifest.clear_inflight()
         finally:
-            for document in self.plan.documents:
-                self.manifest.append_document(document_record(document))
+            self._list_documents()
             self.manifest.close()
             self.progress.finish()
         self.state.sync()
@@ -141,8 +172,19 @@ class _Run:
                 f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
             )
             + tuple(f"{path} (closed but never listed; listed now)" for path in late),
-            warnings=tuple(self.manifest.repairs + self.state.problems),
+            warnings=tuple(self.manifest.repairs + self.state.problems)
+            + tuple(f"{d.path}: skipped: {d.skipped}" for d in self.plan.skipped),
         )
+
+    def _list_documents(self) -> None:
+        """A documents.jsonl line for each document (and skipped file) whose line would say
+        something new: a re-run over unchanged documents adds none."""
+        known = {_identity(row) for row in read_lines(self.settings.manifest_dir / DOCUMENTS)}
+        for document in [*self.plan.documents, *self.plan.skipped]:
+            record = document_record(document)
+            if _identity(record) not in known:
+                known.add(_identity(record))
+                self.manifest.append_document(record)
 
     def _adopt(self, unfinished: list[str]) -> None:
         """List the captures that runs which did not finish wrote but had not listed yet: in

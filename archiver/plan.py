@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from archiver.documents import find_documents, read_document
+from archiver.documents import find_inputs, read_document, shown, unfit_reason, warn
+from archiver.errors import InputError
 from archiver.extract import extract_links
 from archiver.models import Document, Role
 
@@ -62,6 +63,7 @@ class PlannedDocument:
     title: str | None
     date: str | None
     links: dict[str, int]  # links found, by role
+    skipped: str | None = None  # why a file found in a walked folder is no document
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +92,15 @@ class Plan:
 
     def __init__(self) -> None:
         self.documents: list[PlannedDocument] = []
+        self.skipped: list[PlannedDocument] = []  # files of walked folders that are no documents
         self.links_found = 0
         self._index: dict[str, tuple[int, tuple[str, ...] | dict[str, None]]] = {}
 
     def add(self, extracted: Extracted) -> None:
         document = extracted.document
+        if document.skipped is not None:
+            self.skipped.append(document)
+            return
         self.documents.append(document)
         self.links_found += sum(document.links.values())
         alone = (document.path,)
@@ -174,8 +180,18 @@ def extract(document: Document) -> Extracted:
 
 
 def load_documents(paths: Sequence[str]) -> list[Document]:
-    """Find and read every document; bad input raises InputError before anything is written."""
-    return [read_document(path) for path in find_documents(paths)]
+    """Find and read every document; a file named in `paths` that is no text document raises
+    InputError before anything is written, one found in a walked folder is warned about and
+    left out."""
+    documents = []
+    for path, named in find_inputs(paths):
+        try:
+            documents.append(read_document(path))
+        except InputError as exc:
+            if named:
+                raise
+            warn(f"{shown(path)}: skipped: {unfit_reason(exc, path)}")
+    return documents
 
 
 def make_plan(extracted: Iterable[Extracted]) -> Plan:
@@ -186,12 +202,25 @@ def make_plan(extracted: Iterable[Extracted]) -> Plan:
 
 
 def plan_documents(paths: Sequence[str], cache: ExtractCache | None = None) -> Plan:
-    """Find, read and extract every document (from `cache` when it is unchanged); bad input
-    raises InputError before anything is written."""
-    found = find_documents(paths)
+    """Find, read and extract every document (from `cache` when it is unchanged). A file named
+    in `paths` that is no text document raises InputError; one found in a walked folder is
+    kept in `Plan.skipped` with its reason, and the run goes on."""
+    inputs = find_inputs(paths)
+    named = {path for path, was_named in inputs if was_named}
+
+    def one(path: str) -> Extracted:
+        try:
+            return extract(read_document(path))
+        except InputError as exc:
+            if path in named:
+                raise
+            skipped = PlannedDocument(path, "", 0, "", "", None, None, None, {})
+            return Extracted(replace(skipped, skipped=unfit_reason(exc, path)), [])
+
+    found = [path for path, _ in inputs]
     if cache is None:
-        return make_plan(extract(read_document(path)) for path in found)
-    return make_plan(cache.extracted(found, lambda path: extract(read_document(path))))
+        return make_plan(one(path) for path in found)
+    return make_plan(cache.extracted(found, one))
 
 
 def interleave_by_host(targets: Sequence[Target]) -> list[Target]:

@@ -45,7 +45,8 @@ def load_report(settings: Settings) -> ReportData:
     check_lines, even_more = read_jsonl(directory / CHECKS)
     problems += more + even_more
     warn(problems)
-    return build_report(name, link_lines, document_lines, check_lines, problems)
+    documents = [row for row in document_lines if "skipped" not in row]  # files, not documents
+    return build_report(name, link_lines, documents, check_lines, problems)
 
 
 def render(data: ReportData, fmt: str) -> str:

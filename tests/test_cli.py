@@ -132,8 +132,12 @@ def test_verify_exit_codes_through_the_command_line(tmp_path: Path) -> None:
     [
         'allow-private = "no"',  # a string is true to Python: private fetching would be on
         "allow-private = 0",
-        'retries = "3"',
         "retries = -1",
+        "workers = 1000",
+        'concurrency = "lots"',
+        'timeout = "x"',
+        'max-size = "1XB"',
+        "warc-size = 5",
         "retries = true",
         "delay = -0.5",
         "delay = nan",

@@ -167,18 +167,18 @@ def test_a_damaged_warc_makes_export_fail_in_one_line(
     assert not (copy / "out.wacz").exists()
 
 
-def test_export_to_a_folder_that_does_not_exist_is_bad_input(
+def test_export_to_a_folder_that_does_not_exist_is_an_output_error(
     capsys: pytest.CaptureFixture[str], copy: Path
 ) -> None:
     ran = _run(capsys, copy, "export", "-c", "v", "--wacz", str(copy / "no" / "x.wacz"))
-    assert ran.code == 2 and ran.err.count("\n") == 1
+    assert ran.code == 1 and ran.err.count("\n") == 1
 
 
-def test_report_to_a_file_that_cannot_be_written_is_bad_input(
+def test_report_to_a_file_that_cannot_be_written_is_an_output_error(
     capsys: pytest.CaptureFixture[str], copy: Path
 ) -> None:
     ran = _run(capsys, copy, "report", "-c", "v", "-o", str(copy / "no" / "\x1b[31mx.html"))
-    assert ran.code == 2 and ran.err.count("\n") == 1 and "\x1b" not in ran.err
+    assert ran.code == 1 and ran.err.count("\n") == 1 and "\x1b" not in ran.err
 
 
 def test_a_state_file_linked_to_another_database_is_never_written(

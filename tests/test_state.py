@@ -82,7 +82,9 @@ def test_an_unchanged_document_gives_the_same_documents_line_from_the_cache(
     for _ in range(3):
         assert run_cli(*ARCHIVE, cwd=tmp_path).code == 0
     lines = (tmp_path / "manifests/s/documents.jsonl").read_text().splitlines()
-    assert len(lines) == 3 and len(set(lines)) == 1, "read, then cached, then cached again"
+    # read, then cached, then cached again: a line from the cache that differed from the
+    # first would be a second line (an unchanged document adds none)
+    assert len(lines) == 1, lines
     assert json.loads(lines[0])["links"] == {"image": 1, "link": 1}
 
 
@@ -175,5 +177,5 @@ def test_a_forged_extraction_entry_means_the_document_is_read_again(
     assert ran.code == 0, ran.err
     assert "Traceback" not in ran.err
     lines = (tmp_path / "manifests/s/documents.jsonl").read_text().splitlines()
-    assert len(lines) == 2 and lines[0] == lines[1], "the document read again, as it is"
+    assert len(lines) == 1, "the document read again, as it is (a forged one: a second line)"
     assert archived(tmp_path) == {origin.url("/aa.jpg")}
