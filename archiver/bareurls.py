@@ -9,12 +9,17 @@ comment or a Markdown link construct (those passes report it), and cut where the
 - in the host, at full-width punctuation after an ASCII name (`http://www.rfa.org。`); a host
   that starts with non-ASCII text is kept to its end, so `http://美国务卿：...` is reported as
   a bad host rather than silently shortened;
-- before trailing `.,;:!?*'_` and an unbalanced `)` or `]`.
+- before trailing `.,;:!?*'_` and an unbalanced `)` or `]`;
+- at a character reference that the text means as what ends a URL: the run is read as the
+  decoded text a reader sees (HTML Standard, character references; CommonMark does the same), so
+  `&lt;http://host/a.jpg&gt;` holds `http://host/a.jpg`, and `&quot;`, `&nbsp;`, `&#10;` end a
+  URL as `"`, a no-break space or a line break would; `&amp;` stays part of it.
 """
 
 from __future__ import annotations
 
 import heapq
+import html
 import re
 from collections.abc import Iterator
 
@@ -23,6 +28,9 @@ from archiver.roles import Hit, Spans, iter_all
 _BRACKET = re.compile(r"[<>]")
 _SEP = re.compile(r"[/?#]")
 _RUN = re.compile(r"[^\s<>\"'`\\]+")
+_ENDS_RUN = re.compile(r"[\s<>\"'`\\]")  # what `_RUN` stops at, decoded
+# A character reference as the HTML Standard reads one in text (legacy names without `;` too).
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{0,31};?)")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _FILE_END = re.compile(r"\.[A-Za-z0-9]{2,5}$")
 _SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
@@ -57,7 +65,7 @@ def iter_bare_hits(text: str, markdown: list[tuple[int, int]]) -> Iterator[Hit]:
         end = runs.end(start)
         if end == start:
             continue
-        url = trim_bare_url(runs.candidate(start, end))
+        url = trim_bare_url(_before_ending_reference(runs.candidate(start, end)))
         done = start + max(len(url), 1)
         if ("://" in url and url.split("://", 1)[1]) or url[:4].lower() == "www.":
             yield Hit(start, url, "text")
@@ -162,6 +170,18 @@ class _Runs:
         if self.file_end:
             return text[start : self.stripped]
         return text[start : max(cut, _first_non_ascii(text, sep.start(), end))]
+
+
+def _before_ending_reference(run: str) -> str:
+    """`run` up to its first character reference that decodes to what ends a URL (`&gt;`,
+    `&quot;`, `&nbsp;`); the whole run if none does. Linear: each reference is decoded once."""
+    amp = run.find("&")
+    while amp != -1:
+        reference = _REFERENCE.match(run, amp)
+        if reference is not None and _ENDS_RUN.match(html.unescape(reference.group(0))):
+            return run[:amp]
+        amp = run.find("&", amp + 1)
+    return run
 
 
 def _first_non_ascii(text: str, start: int, end: int) -> int:

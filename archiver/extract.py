@@ -16,10 +16,10 @@ import re
 from archiver.bareurls import iter_bare_hits
 from archiver.documents import warn
 from archiver.errors import UnfetchableURL
-from archiver.htmllinks import html_read
+from archiver.htmllinks import document_base, html_read
 from archiver.models import Document, Link, Role
 from archiver.roles import Hit, Zones, iter_all, role_for
-from archiver.urls import canonicalize, unwrap_proxy
+from archiver.urls import canonicalize, unwrap_proxy, url_text
 
 MAX_RAW_CHARS = 2048  # an unfetchable raw value (a data: URI) is listed cut to this length
 # Possessive quantifiers and atomic groups (Python 3.11) leave one way to match each stretch,
@@ -61,6 +61,7 @@ def extract_links(doc: Document) -> list[Link]:
     for problem in problems:
         warn(f"{doc.path}: {problem}")
     structured = sorted(html + markdown, key=_position)
+    resolver.document_base = document_base(structured, resolver.base)
     known = {resolver(hit.raw)[0] for hit in structured}
     bare = (
         hit
@@ -102,6 +103,7 @@ class _Resolver:
 
     def __init__(self, base: str | None) -> None:
         self.base = base
+        self.document_base: str | None = None  # a `<base href>`'s URL, for every reference
         self._memo: dict[str, tuple[str | None, str | None]] = {}
 
     def __call__(self, raw: str) -> tuple[str | None, str | None]:
@@ -111,15 +113,15 @@ class _Resolver:
         return self._memo[raw]
 
     def _resolve(self, raw: str) -> tuple[str | None, str | None]:
-        text = raw.strip()
+        text = url_text(raw)
         if text.startswith("#"):
             return None, "fragment"
         if text[:5].lower() == "data:":
             return None, "scheme"
         if text[:4].lower() == "www.":
             text = "http://" + text
-        base = self.base
-        if _is_relative(text):
+        base = self.document_base or self.base
+        if _is_relative(text) and not self.document_base:
             path = text.split("?", 1)[0].split("#", 1)[0]
             if text.startswith("/web/") and text[5:6].isdigit():
                 base = "https://web.archive.org/"

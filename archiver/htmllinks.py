@@ -1,26 +1,29 @@
 """URLs carried by HTML tags and attributes, on any tag, made-up ones included. Pure.
 
-lxml's HTML parser (the one BeautifulSoup's "lxml" builder drives) is used directly for speed,
-and its tree is walked with `iter()`, never recursively, so 700 unclosed nested `<p>` are
-harmless. Every known URL attribute is read (href, src, every srcset candidate, data-src,
-data-original, data-lazy-src, poster, object data, background), CSS url() in style attributes
-and `<style>`, og:image / canonical / og:url meta, and any other attribute whose whole value is
-an absolute http(s) URL (`<blockquote cite>`, `data-cthref`). Each `Hit` is located in the raw
-text so that all passes merge in document order.
+lxml's HTML parser (the one BeautifulSoup's "lxml" builder drives) is used directly for speed, and
+its tree is walked with `iter()`, never recursively, so 700 unclosed nested `<p>` are harmless.
+Every known URL attribute is read (href, src, every srcset candidate, data-src, data-original,
+data-lazy-src, poster, object data, background), CSS url() in style attributes and `<style>` (as CSS
+reads them, `archiver.css`), og:image / canonical / og:url meta, and any other attribute whose whole
+value is an absolute http(s) URL (`<blockquote cite>`, `data-cthref`). Each `Hit` is located in the
+raw text so that all passes merge in document order.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
 
+from archiver.css import css_urls
+from archiver.errors import UnfetchableURL
 from archiver.models import Role
 from archiver.roles import Hit
+from archiver.urls import canonicalize
 
 _URL_ATTRS = frozenset(
     {"href", "src", "srcset", "data-src", "data-srcset", "data-original", "data-lazy-src"}
@@ -50,7 +53,8 @@ WINDOW = 1 << 16  # characters searched for an attribute value past its element'
 MISS_BUDGET = 4  # misses may search this many times the text's length in all ...
 MISS_WINDOW = 256  # ... and then this many characters each
 _VALUE_OPENERS = "\"'=( \t\n"  # what comes just before an attribute value or a CSS url
-_CSS_URL = re.compile(r"""url\(\s*+(['"]?)([^'"()]*+)\1\s*+\)""", re.IGNORECASE)
+# CSS properties whose url() values are pictures (CSS Backgrounds, Lists, Images, Masking, UI).
+_CSS_IMAGE_PROPERTIES = ("background", "list-style", "border-image", "mask", "content", "cursor")
 _ABSOLUTE = re.compile(r"\s*(?:https?:)?//[^\s/]", re.IGNORECASE)
 _ANCESTOR_DEPTH = 12
 # Comments, then the elements libxml2 reads as text up to their end tag.
@@ -96,6 +100,20 @@ def html_read(text: str) -> tuple[list[Hit], list[str]]:
     for start, end in _pieces(text, rest) if problems else ():
         _parse_into(hits, text[start:end], locator, full_version, lines=False)
     return hits, [f"{problem}; the rest was read in pieces" for problem in problems]
+
+
+def document_base(hits: Iterable[Hit], source: str | None) -> str | None:
+    """The canonical URL every relative reference of a document resolves against when it has a
+    `<base href>`, else None (the document's `source` serves). As the HTML Standard's document
+    base URL: the first `<base>` with an href in document order wins, a relative one resolves
+    against `source`; one that is not http(s), or does not parse, is ignored."""
+    for hit in hits:
+        if hit.found_as == "base@href":
+            try:
+                return canonicalize(hit.raw, source)
+            except UnfetchableURL:
+                return None
+    return None
 
 
 def _left_open(text: str, last_line: int) -> tuple[int, str] | None:
@@ -245,9 +263,22 @@ def element_urls(element: Any, full_version: bool = False) -> list[Found]:
     if name == "meta":
         out.extend(_meta_urls(element))
     elif name == "style":
-        css = element.text or ""
-        out.extend(("style", m.group(2), Role.IMAGE) for m in _CSS_URL.finditer(css))
+        out.extend(_css_found("style", element.text or ""))
     return out
+
+
+def _css_found(found_as: str, css: str) -> list[Found]:
+    """The URLs of a `style` attribute or element (`archiver.css`), each with the role its
+    property implies: image for backgrounds, masks, list markers and the like; none (the file
+    type decides) for `@import` and font sources."""
+    return [(found_as, url, _css_kind(context)) for url, context in css_urls(css)]
+
+
+def _css_kind(context: str) -> str:
+    name = context.removeprefix("-webkit-").removeprefix("-moz-")
+    if name.startswith(_CSS_IMAGE_PROPERTIES) or "image" in name:
+        return Role.IMAGE
+    return ""
 
 
 def _attribute_urls(element: Any, name: str, attr: str, value: str) -> list[Found]:
@@ -258,7 +289,7 @@ def _attribute_urls(element: Any, name: str, attr: str, value: str) -> list[Foun
     if attr in _URL_ATTRS or (attr == "data" and name == "object"):
         return [(found_as, value, _attr_kind(element, name, attr))]
     if attr == "style":
-        return [(found_as, m.group(2), Role.IMAGE) for m in _CSS_URL.finditer(value)]
+        return _css_found(found_as, value)
     if name != "meta" and _ABSOLUTE.match(value) and len(value.split()) == 1:
         return [(found_as, value, _attr_kind(element, name, attr))]
     return []

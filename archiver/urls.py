@@ -3,12 +3,17 @@
 `canonicalize` turns whatever a document wrote (entities, full-width spaces, protocol-relative or
 relative references, Unicode hosts and paths) into one percent-encoded ASCII form used for
 de-duplication and as the WARC-Target-URI. It is idempotent, and raises `UnfetchableURL` with a
-short reason (`empty`, `scheme`, `relative`, `host`, `port`, `length`) for what cannot be
-fetched, and nothing else: whatever it returns, httpx can make a request of. Hosts follow the
-WHATWG URL standard where RFC 3986 leaves room: a host ending in a number is an IPv4 address in
-any of the forms `inet_aton` reads (`127.1`, `0x7f.1`, `2130706433`), written back
-dotted-decimal, and refused if it is not one (`1.2.3.256`); an `xn--` label must be a valid
-IDNA 2008 A-label; a URL longer than httpx takes (65536 characters) is refused as `length`.
+short reason (`empty`, `scheme`, `relative`, `host`, `port`, `length`) for what cannot be fetched,
+and nothing else: whatever it returns, httpx can make a request of. A URL is parsed and resolved as
+the WHATWG URL Standard does (by ada, its reference-tested implementation): ASCII tab and newline
+removed anywhere, C0 controls and spaces stripped at the ends, backslashes read as slashes and
+`http:host` or `http:///host` read as `http://host/` in the special schemes, `%2e` segments as dot
+segments, hosts mapped by UTS 46. Archiver's form is then written over it: every byte outside RFC
+3986's unreserved and sub-delims percent-encoded, escapes of unreserved characters decoded, and the
+fragment dropped. Hosts follow the WHATWG URL standard: a host ending in a number is an IPv4 address
+in any of the forms `inet_aton` reads (`127.1`, `0x7f.1`, `2130706433`), written back
+dotted-decimal, and refused if it is not one (`1.2.3.256`); an `xn--` label must be a valid IDNA
+2008 A-label; a URL longer than httpx takes (65536 characters) is refused as `length`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import re
 import unicodedata
 from urllib.parse import parse_qs, unquote_to_bytes, urljoin, urlsplit
 
+import ada_url
+
 from archiver.addresses import whatwg_ipv4
 from archiver.errors import UnfetchableURL
 
@@ -29,6 +36,8 @@ _ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]
 _ASCII_HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _EDGE_JUNK = "\u200b\u200c\u200d\u2060\ufeff"
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))  # stripped at both ends (URL Standard)
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")  # removed anywhere (URL Standard)
 _NON_ASCII_BYTE = re.compile(rb"[\x80-\xff]")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters to percent-encode (or a %XX escape to normalise), by URL part.
@@ -42,20 +51,82 @@ CACHE_SIZE = 8192  # canonical forms remembered: mirrors repeat their menus in e
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def canonicalize(raw: str, base: str | None = None) -> str:
-    """Return the canonical, percent-encoded ASCII form of `raw`, resolved against `base`."""
-    text = _unescape(raw).strip().strip(_EDGE_JUNK).strip()
+    """Return the canonical, percent-encoded ASCII form of `raw`, resolved against `base`.
+
+    `raw` may hold HTML entities (decoded first, as a document's reader sees them) and the
+    Unicode spaces and zero-width characters documents leave around URLs (stripped at the ends,
+    beyond the URL Standard's C0 controls and spaces). A reference without a scheme needs
+    `base`, itself canonicalised; `//host` without one takes https. Raises `UnfetchableURL`."""
+    text = url_text(_unescape(raw)).split("#", 1)[0]
     if not text:
         raise UnfetchableURL(raw, "empty")
-    text = text.split("#", 1)[0]
-    if text.startswith("//"):
-        text = f"{_base_scheme(base)}:{text}"
     match = _SCHEME.match(text)
     if match is None:
-        text = _resolve(raw, text, base)
-        match = _SCHEME.match(text)
-    if match is None or match.group(1).lower() not in DEFAULT_PORTS:
+        base_url = _canonical_base(raw, base, text)
+    elif match.group(1).lower() not in DEFAULT_PORTS:
         raise UnfetchableURL(raw, "scheme")
-    return _build(raw, match.group(1).lower(), text[match.end() :])
+    else:
+        base_url = _canonical_base(raw, base, text) if base else None
+    try:
+        href = ada_url.join_url(base_url, text) if base_url else ada_url.normalize_url(text)
+    except (ValueError, UnicodeError):
+        raise UnfetchableURL(raw, _why_not(raw, text, base_url)) from None
+    scheme, _, rest = href.split("#", 1)[0].partition(":")
+    if scheme not in DEFAULT_PORTS:
+        raise UnfetchableURL(raw, "scheme")
+    return _build(raw, scheme, rest)
+
+
+def url_text(raw: str) -> str:
+    """`raw` as the URL Standard's parser starts reading it: C0 controls and spaces stripped
+    at both ends (and the Unicode spaces and zero-width characters documents leave around
+    URLs), ASCII tab and newline removed anywhere, and the slashes or backslashes it starts
+    with written as slashes (every base archiver resolves against is http(s), a special
+    scheme). Entities are not decoded here."""
+    text = raw.strip().strip(_EDGE_JUNK).strip().strip(_C0_OR_SPACE)
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = _TAB_OR_NEWLINE.sub("", text)
+    slashes = len(text) - len(text.lstrip("/\\"))
+    if "\\" in text[:slashes]:
+        text = "/" * slashes + text[slashes:]
+    return text
+
+
+def _canonical_base(raw: str, base: str | None, text: str) -> str | None:
+    """The canonical base to resolve `text` against; a reference without a scheme and without
+    a usable base is `relative` (`//host` without one takes https: documents mean the web)."""
+    if base:
+        try:
+            return canonicalize(base)
+        except UnfetchableURL as exc:
+            if _SCHEME.match(text) is None and not _scheme_relative(text):
+                raise UnfetchableURL(raw, "relative") from exc
+    if _SCHEME.match(text) is None:
+        if not _scheme_relative(text):
+            raise UnfetchableURL(raw, "relative")
+        return "https://localhost/"
+    return None
+
+
+def _scheme_relative(text: str) -> bool:
+    return text[:2] in ("//", "\\\\", "/\\", "\\/")
+
+
+def _why_not(raw: str, text: str, base: str | None) -> str:
+    """The reason a URL the URL Standard refuses cannot be fetched, told by the RFC 3986
+    reading (`host`, `port`, ...); `host` where that reading would take it."""
+    if _scheme_relative(text):
+        text = f"{_base_scheme(base)}:{text}"
+    try:
+        joined = urljoin(base, text) if base and _SCHEME.match(text) is None else text
+        match = _SCHEME.match(joined)
+        if match is not None:
+            _build(raw, match.group(1).lower(), joined[match.end() :])
+    except UnfetchableURL as exc:
+        return exc.reason
+    except ValueError:
+        pass
+    return "host"
 
 
 def _unescape(text: str) -> str:
@@ -76,15 +147,6 @@ def _base_scheme(base: str | None) -> str:
         if match and match.group(1).lower() in DEFAULT_PORTS:
             return match.group(1).lower()
     return "https"
-
-
-def _resolve(raw: str, text: str, base: str | None) -> str:
-    if not base:
-        raise UnfetchableURL(raw, "relative")
-    try:
-        return urljoin(canonicalize(base), text)
-    except (ValueError, UnfetchableURL) as exc:
-        raise UnfetchableURL(raw, "relative") from exc
 
 
 def _build(raw: str, scheme: str, rest: str) -> str:

@@ -51,6 +51,11 @@ KINDS = {
     "entity-attributes": '<a href="a&amp;b">',
     "titles": "<title>",
     "style-urls": "<style>url(",
+    "style-quoted-urls": '<style>a{background:url("',
+    "style-attribute-image-sets": '<p style="background:image-set(url(',
+    "css-escapes": "<style>u\\72l(\\",
+    "attribute-tabs-and-backslashes": '<img src="http:\\\t\\',
+    "base-hrefs": '<base href="',
 }
 
 
