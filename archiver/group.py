@@ -32,6 +32,20 @@ PARENT_CHECK_SECONDS = 0.5
 INLINE_WRITE_BYTES = 256 * 1024
 
 
+class _Stop:
+    """Set by a signal (`ask_to_stop`), read by the worker's orphan watch; no lock, so that a
+    signal arriving at any moment cannot wait on one."""
+
+    asked = False
+
+
+def ask_to_stop(signum: int, frame: object) -> None:
+    """A signal handler for a worker: stop within PARENT_CHECK_SECONDS, closing what was
+    written. It only sets a flag: an exception raised in a signal handler is lost in uvloop's
+    callback, and one raised mid-write would leave a WARC record half written."""
+    _Stop.asked = True
+
+
 @dataclass(frozen=True)
 class Slot:
     """Which worker this is, of how many: WARC serial numbers are index, index + count, ..."""
@@ -166,9 +180,10 @@ class _Group:
             raise
 
     async def _orphan_watch(self, main: asyncio.Task[object] | None) -> None:
-        """A worker whose parent died (kill -9) stops, closing what it wrote."""
+        """A worker whose parent died (kill -9) or asked it to stop (`ask_to_stop`) stops,
+        closing what it wrote."""
         if self.slot.parent_pid is None or main is None:
             return
-        while os.getppid() == self.slot.parent_pid:
+        while os.getppid() == self.slot.parent_pid and not _Stop.asked:
             await asyncio.sleep(PARENT_CHECK_SECONDS)
         main.cancel()

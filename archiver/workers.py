@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -19,13 +20,14 @@ from typing import Any
 
 from archiver.config import Settings
 from archiver.errors import ArchiverError, StorageError
-from archiver.group import Advance, GroupResult, Slot, fetch_group
+from archiver.group import Advance, GroupResult, Slot, ask_to_stop, fetch_group
 from archiver.models import Status
 from archiver.plan import Target, interleave_by_host
 
 MIN_TARGETS_PER_WORKER = 100
 PROGRESS_SECONDS = 0.1
 CATCH_UP_SECONDS = 1.0
+STOP_SECONDS = 30.0  # a stopped worker closes its WARC files within this, or is killed
 
 
 def worker_count(settings: Settings, targets: int) -> int:
@@ -68,6 +70,12 @@ class _Batched:
 
 
 def _child(targets: list[Target], settings: Settings, slot: Slot, events: Any) -> None:
+    """One worker. Ctrl-C reaches every process of the terminal's group: a worker leaves it to
+    the parent, which stops the workers (SIGTERM) and says so in one line. A worker stopped so,
+    or whose parent died (group's orphan watch), closes what it wrote and exits without a word:
+    there is nobody left to read a traceback or a queue."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, ask_to_stop)
     advance = _Batched(events, slot.index)
     try:
         result = fetch_group(targets, settings, slot, advance)
@@ -75,6 +83,9 @@ def _child(targets: list[Target], settings: Settings, slot: Slot, events: Any) -
         advance.flush()
         events.put(("error", slot.index, str(exc), None))
         return
+    except BaseException:  # cancelled, stopped or orphaned: the files are closed
+        events.cancel_join_thread()
+        os._exit(1)
     advance.flush()
     events.put(("done", slot.index, result, None))
 
@@ -105,9 +116,16 @@ def run_workers(
             if catch_up is not None and time.monotonic() - caught_up >= CATCH_UP_SECONDS:
                 catch_up()
                 caught_up = time.monotonic()
+    except BaseException:  # Ctrl-C (or an error here): the workers stop and close their files
+        for process in processes:
+            process.terminate()
+        raise
     finally:
         for process in processes:
-            process.join()
+            process.join(STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
         events.close()
     if errors:
         raise StorageError(errors[min(errors)])

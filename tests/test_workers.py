@@ -104,19 +104,19 @@ def test_killed_parent_stops_its_workers_and_the_run_resumes(
         "-q",
     ]
     env = clean_env() | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        path = tmp_path / "manifests/w/links.jsonl"
-        if path.exists() and path.read_text().count("\n") >= 40:
-            break
-        time.sleep(0.01)
+    said = tmp_path / "stderr.txt"
+    with said.open("wb") as stderr:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, start_new_session=True, stderr=stderr
+        )
+    _wait_for_lines(tmp_path, 40)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _group_alive(process.pid):
         time.sleep(0.1)
     assert not _group_alive(process.pid), "workers stop when their parent dies"
+    assert b"Traceback" not in said.read_bytes(), "orphaned workers stop without a word"
     ran = subprocess.run(
         [*command[:-1], "--json"],
         cwd=tmp_path,
@@ -135,6 +135,49 @@ def test_killed_parent_stops_its_workers_and_the_run_resumes(
             for record in ArchiveIterator(handle, check_digests=True):
                 record.content_stream().read()
                 assert record.digest_checker.passed is not False
+
+
+def _wait_for_lines(root: Path, count: int) -> None:
+    deadline = time.monotonic() + 60
+    path = root / "manifests/w/links.jsonl"
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().count("\n") >= count:
+            return
+        time.sleep(0.01)
+
+
+def test_ctrl_c_stops_the_workers_in_one_line_and_keeps_what_was_written(
+    tmp_path: Path, sites: list[Origin]
+) -> None:
+    """Ctrl-C reaches every process of the terminal's group: the workers printed about 30
+    lines of tracebacks before `archiver: interrupted`. One line, exit 130, and the next run
+    finishes the collection."""
+    for origin in sites:
+        for n in range(PER_HOST):
+            origin.routes[f"/{n}.jpg"] = drip(200, 0.0005)
+    write_doc(tmp_path, sites)
+    command = [sys.executable, "-m", "archiver", "archive", "doc.md", "-c", "w"]
+    command += ["--allow-private", "--workers", "2"]
+    env = clean_env() | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for_lines(tmp_path, 40)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal sends it: to the whole group
+    _, stderr = process.communicate(timeout=60)
+    said = [line for line in stderr.decode().splitlines() if line.strip()]
+    assert process.returncode == 130, said
+    assert len(said) == 1 and said[0].startswith("archiver: interrupted"), said
+    assert not _group_alive(process.pid), "no worker outlives the run"
+    ran = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert {row["status"] for row in lines(tmp_path)} == {"archived"}
+    assert verify(Settings(out=tmp_path, collection="w")).ok
 
 
 def _group_alive(pgid: int) -> bool:
