@@ -1,0 +1,338 @@
+"""Markdown links, images and reference definitions as CommonMark reads them. Pure.
+
+The CommonMark parser is markdown-it-py (its `commonmark` preset): backslash escapes, entity
+references, `<...>` destinations, titles, nested brackets, link reference definitions and their
+uses (`[text][ref]`, `[ref]`, `![alt][ref]`), autolinks, code spans and fenced code (no links
+in them). Raw HTML is not a Markdown construct here (`html` off, so Markdown inside embedded
+HTML is still read, as these mirrored documents need; `archiver.htmllinks` reads the HTML), and
+indented code blocks are off (mirrored pages indent their HTML, links and all). Link targets are
+taken as written after unescaping: not percent-encoded, not punycoded, no scheme refused.
+
+Only the chunks of the document (stretches between blank lines) that hold link syntax are
+read, and markdown-it-py (in Python, 30-60 microseconds a link, 20 a character on a run of `[`)
+parses only those where its reading can differ from that of the linear-time patterns below:
+a chunk with a backslash, a backtick, a fence, reference syntax (`][`, `]:`, or any `]` when
+the document defines references), an autolink of another scheme than http(s), a `](` the
+patterns do not cover (a label over lines, nested parentheses), or a construct holding `&`,
+`<` or a link in its label. All those chunks go to one parse, so that a definition anywhere
+serves a use anywhere. A chunk larger than `MAX_CHUNK_CHARS`, and every chunk once
+`MAX_PARSED_CHARS` have been parsed, is read by the patterns: markdown-it-py is linear on the
+pathological inputs tried (tests/test_markdown.py), and the bounds keep a document's parse to
+a few seconds whatever it holds.
+
+Positions: markdown-it maps blocks to lines only. Each inline link rule is wrapped to note the
+offsets where its construct starts and ends in the block's inline text; each line of that text
+is found in its source line (it is the line less its container markers and indentation), which
+gives offsets in the document: the construct's span (for bare-URL scanning to skip) and its
+hit position (where the destination starts, after `](`, else where the construct starts). A
+definition's position is its `]:` on its first line.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import heapq
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+
+from archiver.models import Role
+from archiver.roles import Hit
+
+MAX_CHUNK_CHARS = 64 * 1024
+MAX_PARSED_CHARS = 256 * 1024
+# Possessive quantifiers and atomic groups (Python 3.11) leave one way to match each stretch,
+# and every open stretch stops at a bracket or a line end: a failed attempt costs the length of
+# its own construct, never an exponential or quadratic search.
+_MD_URL = (
+    r"(<[^<>\n]*+>|[^\s()<>]*+(?:\([^\s()]*+\)[^\s()<>]*+)*+)"
+    r"(?>\s++(?:\"[^\"\n]*+\"|'[^'\n]*+'))?\s*+\)"
+)
+_MD_IMAGE = re.compile(r"!\[[^\[\]\n]*+\]\(\s*+" + _MD_URL)
+_MD_LINK = re.compile(
+    r"\[(?:[^\[\]\n!]++|!(?!\[)|(?>!?\[[^\[\]\n]*+\](?:\([^()\s]*+\))?))*+\]\(\s*+" + _MD_URL
+)
+_MD_REF = re.compile(r"[ \t]{0,3}\[[^\]\n]++\]:[ \t]*+<?([^\s<>\[]++)>?")
+_AUTOLINK = re.compile(r"<(https?://[^<>\s]++)>", re.IGNORECASE)
+_Pattern = tuple[re.Pattern[str], str, str, str]  # pattern, found_as, kind, marker
+_PATTERNS: tuple[_Pattern, ...] = (
+    (_MD_IMAGE, "md-image", Role.IMAGE, "]("),
+    (_MD_LINK, "md-link", "", "]("),
+    (_MD_REF, "md-ref", "", "]:"),
+    (_AUTOLINK, "md-link", "", "://"),
+)
+_BLANK_LINE = re.compile(r"\n[ \t\r]*+\n")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_LINK_LABEL = re.compile(r"\[([^\n]*)\]\(")
+_SEPARATOR = "\n\n"
+
+InlineRule = Callable[[StateInline, bool], bool]
+
+
+@dataclass
+class MarkdownRead:
+    """Hits (offsets into the document) and the spans their constructs cover."""
+
+    hits: list[Hit] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+
+def read_markdown(text: str) -> MarkdownRead:
+    """Read `text`'s Markdown links, images and definitions as CommonMark does (see module).
+
+    Hits are `md-image` (kind image), `md-link` and `md-ref` (kind ""), in no set order.
+    Linear in the length of `text`; at most `MAX_PARSED_CHARS` characters are parsed by
+    markdown-it-py.
+    """
+    read = MarkdownRead()
+    links = pattern_read(text, 0, len(text), read)
+    chunks: list[tuple[int, int]] = []
+    parsed = floor = 0
+    for trigger in _triggers(text, links):
+        if trigger < floor:
+            continue
+        start = _chunk_start(text, trigger, floor)
+        blank = _BLANK_LINE.search(text, trigger)
+        floor = blank.start() + 1 if blank else len(text)
+        if floor - start <= MAX_CHUNK_CHARS and parsed + floor - start <= MAX_PARSED_CHARS:
+            chunks.append((start, floor))
+            parsed += floor - start
+    if chunks:
+        starts = [start for start, _ in chunks]
+        kept = [
+            index for index, hit in enumerate(read.hits) if not _inside(chunks, starts, hit.pos)
+        ]
+        read.hits = [read.hits[index] for index in kept]
+        read.spans = [read.spans[index] for index in kept]
+        _commonmark_read(text, chunks, read)
+    return read
+
+
+def _inside(chunks: list[tuple[int, int]], starts: list[int], pos: int) -> bool:
+    index = bisect.bisect_right(starts, pos) - 1
+    return index >= 0 and pos < chunks[index][1]
+
+
+def _triggers(text: str, links: list[re.Match[str]]) -> Iterator[int]:
+    """Offsets, in order, where CommonMark may read `text` otherwise than the patterns: a
+    backslash, a backtick, a fence, reference syntax (`][`, `]:`; every `]` once a `]:`
+    is seen), a `](` no pattern covers (a label over lines, nested parentheses), a construct
+    holding `<`, an entity or a link in its label. One-character finds are fast."""
+    covered: set[int] = set()
+    flagged: list[int] = []
+    for match in links:
+        construct = match.group(0)
+        label = _LINK_LABEL.match(construct)
+        inner = label.group(1) if label else ""
+        entity = "&" in construct and _ENTITY.search(construct) is not None
+        if "<" in construct or entity or inner.count("[") != inner.count("!["):
+            flagged.append(match.start())  # an angle target, an entity, a link in a label
+        covered.add(match.start() + (label.end() - 2 if label else 0))
+        covered.update(match.start() + 1 + at for at in _all(inner, "]("))
+    singles = (_all(text, mark) for mark in ("\\", "`", "~"))
+    yield from heapq.merge(flagged, *singles, _brackets(text, covered))
+
+
+def _brackets(text: str, covered: set[int]) -> Iterator[int]:
+    references = False
+    for at in _all(text, "]"):
+        after = text[at + 1 : at + 2]
+        references = references or after == ":"
+        if references or after in ("[", ":") or (after == "(" and at not in covered):
+            yield at
+
+
+def _all(text: str, needle: str) -> Iterator[int]:
+    at = text.find(needle)
+    while at != -1:
+        yield at
+        at = text.find(needle, at + 1)
+
+
+def _chunk_start(text: str, pos: int, floor: int) -> int:
+    """The start of the line after the last blank line before `pos` (not before `floor`)."""
+    line_end = text.rfind("\n", floor, pos)
+    while line_end != -1:
+        line_start = text.rfind("\n", floor, line_end)
+        first = line_start + 1 if line_start != -1 else floor
+        if not text[first:line_end].strip(" \t\r"):
+            return line_end + 1
+        line_end = line_start
+    return floor
+
+
+def pattern_read(text: str, start: int, end: int, read: MarkdownRead) -> list[re.Match[str]]:
+    """Add the hits of the linear-time patterns in text[start:end] to `read` (the reading
+    before CommonMark's: no escapes, entities or reference uses); the link matches."""
+    links: list[re.Match[str]] = []
+    for pattern, found_as, kind, marker in _PATTERNS:
+        if text.find(marker, start, end) == -1:
+            continue
+        if pattern is _MD_REF:
+            matches: Iterable[re.Match[str]] = _ref_matches(text, start, end)
+        else:
+            matches = pattern.finditer(text, start, end)
+        for match in matches:
+            if pattern is _MD_LINK:
+                links.append(match)
+                if match.start() and text[match.start() - 1] == "!":
+                    continue
+            read.hits.append(Hit(match.start(1), _md_target(match.group(1)), found_as, kind))
+            read.spans.append(match.span())
+    return links
+
+
+def _ref_matches(text: str, start: int, end: int) -> list[re.Match[str]]:
+    """Reference definitions, tried only at the start of lines holding `]:` (fast on MBs)."""
+    starts = line_starts(text, "]:", start, end)
+    return [m for m in (_MD_REF.match(text, line, end) for line in starts) if m]
+
+
+def line_starts(text: str, needle: str, start: int = 0, end: int | None = None) -> list[int]:
+    """The start of every line holding `needle` in text[start:end] (no earlier than `start`),
+    once each, in one pass."""
+    end = len(text) if end is None else end
+    starts: list[int] = []
+    line = scanned = start
+    pos = text.find(needle, start, end)
+    while pos != -1:
+        newline = text.rfind("\n", scanned, pos)
+        if newline != -1:
+            line = newline + 1
+        scanned = pos
+        if not starts or starts[-1] != line:
+            starts.append(line)
+        pos = text.find(needle, pos + 1, end)
+    return starts
+
+
+def _md_target(target: str) -> str:
+    return target[1:-1] if target.startswith("<") and target.endswith(">") else target
+
+
+def _commonmark_read(text: str, chunks: list[tuple[int, int]], read: MarkdownRead) -> None:
+    """Parse `chunks` of `text` as one CommonMark document; add their hits to `read`."""
+    joined = _SEPARATOR.join(text[start:end] for start, end in chunks)
+    joined = joined.replace("\r", " ").replace("\0", "\ufffd")  # as parsed, same offsets
+    places = _Places(joined, chunks)
+    env: dict[str, Any] = {"archiver_found": []}
+    _parser().parse(joined, env)
+    for block, start, end, href, found_as in env["archiver_found"]:
+        first, last = places.inline(block, start), places.inline(block, end)
+        target = block.content.rfind("](", start, end)
+        pos = places.inline(block, target + 2) if target != -1 else first
+        kind = Role.IMAGE if found_as == "md-image" else ""
+        read.hits.append(Hit(pos, href, found_as, kind))
+        read.spans.append((first, last))
+    definitions = list(env.get("references", {}).values()) + env.get("duplicate_refs", [])
+    for definition in definitions:
+        first, last = places.lines(definition["map"])
+        colon = joined.find("]:", places.joined_line(definition["map"][0]))
+        pos = places.text_of(colon + 2) if colon != -1 else first
+        read.hits.append(Hit(pos, definition["href"], "md-ref"))
+        read.spans.append((first, last))
+
+
+class _Places:
+    """Offsets in the parsed text (`joined`) and the document, for lines and inline text."""
+
+    def __init__(self, joined: str, chunks: list[tuple[int, int]]) -> None:
+        self.joined = joined
+        self.line_starts = [0, *(m.end() for m in re.finditer("\n", joined))]
+        self.chunk_joined: list[int] = []
+        self.chunk_text: list[int] = []
+        offset = 0
+        for start, end in chunks:
+            self.chunk_joined.append(offset)
+            self.chunk_text.append(start)
+            offset += end - start + len(_SEPARATOR)
+        self._inline_lines: dict[int, list[tuple[int, int]]] = {}
+
+    def text_of(self, joined_pos: int) -> int:
+        """The document offset of an offset in the parsed text."""
+        index = max(bisect.bisect_right(self.chunk_joined, joined_pos) - 1, 0)
+        return self.chunk_text[index] + joined_pos - self.chunk_joined[index]
+
+    def joined_line(self, line: int) -> int:
+        return self.line_starts[min(line, len(self.line_starts) - 1)]
+
+    def lines(self, line_map: list[int]) -> tuple[int, int]:
+        """The document span of lines [first, last)."""
+        end = self.joined_line(line_map[1]) - 1 if line_map[1] < len(self.line_starts) else None
+        return self.text_of(self.joined_line(line_map[0])), self.text_of(
+            len(self.joined) if end is None else max(end, 0)
+        )
+
+    def inline(self, block: Token, pos: int) -> int:
+        """The document offset of `pos` in `block.content` (an inline token's text)."""
+        key = id(block)
+        if key not in self._inline_lines:
+            self._inline_lines[key] = self._line_offsets(block)
+        lines = self._inline_lines[key]
+        index = block.content.count("\n", 0, pos)
+        content_start, joined_start = lines[min(index, len(lines) - 1)]
+        return self.text_of(joined_start + pos - content_start)
+
+    def _line_offsets(self, block: Token) -> list[tuple[int, int]]:
+        """For each line of `block.content`: (its start there, its start in the parsed text)."""
+        first_line = block.map[0] if block.map else 0
+        offsets: list[tuple[int, int]] = []
+        content_start = 0
+        for index, line in enumerate(block.content.split("\n")):
+            line_start = self.joined_line(first_line + index)
+            line_end = self.joined.find("\n", line_start)
+            line_end = len(self.joined) if line_end == -1 else line_end
+            found = self.joined.find(line, line_start, line_end)
+            offsets.append((content_start, found if found != -1 else line_start))
+            content_start += len(line) + 1
+        return offsets
+
+
+@functools.cache
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False})
+    md.disable(["code", "emphasis", "newline", "text_join"])
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    md.core.ruler.at("inline", _inline_with_blocks)
+    for name, found_as in (("link", "md-link"), ("image", "md-image"), ("autolink", "md-link")):
+        rule = md.inline.ruler.__rules__[md.inline.ruler.__find__(name)].fn
+        md.inline.ruler.at(name, _noting(rule, found_as))
+    return md
+
+
+def _inline_with_blocks(state: StateCore) -> None:
+    """markdown-it's core `inline` rule, telling the wrapped rules which block they are in."""
+    for token in state.tokens:
+        if token.type == "inline":
+            token.children = token.children or []
+            state.env["archiver_block"] = token
+            state.md.inline.parse(token.content, state.md, state.env, token.children)
+
+
+def _noting(rule: InlineRule, found_as: str) -> InlineRule:
+    """`rule`, noting each construct it reads: (block, start, end, target, found_as)."""
+
+    def noted(state: StateInline, silent: bool) -> bool:
+        start, count = state.pos, len(state.tokens)
+        read = rule(state, silent)
+        if not read or silent:
+            return read
+        for token in state.tokens[count:]:
+            target = token.attrGet("src" if token.type == "image" else "href")
+            if token.type in ("link_open", "image") and isinstance(target, str):
+                if token.info == "auto" and target.startswith("mailto:"):
+                    break  # an e-mail autolink: no URL was written
+                found = (state.env["archiver_block"], start, state.pos, target, found_as)
+                state.env["archiver_found"].append(found)
+                break
+        return True
+
+    return noted
