@@ -141,11 +141,13 @@ def _triggers(text: str, links: list[re.Match[str]]) -> Iterator[int]:
 
 
 def _brackets(text: str, covered: set[int]) -> Iterator[int]:
-    references = False
+    """Each `]` that may end a construct the patterns misread: every one where the document
+    defines references (a use may come before its definition), else `][`, `]:` and `](`
+    that no pattern covers."""
+    references = any(text.startswith(":", at + 1) for at in _all(text, "]"))
     for at in _all(text, "]"):
         after = text[at + 1 : at + 2]
-        references = references or after == ":"
-        if references or after in ("[", ":") or (after == "(" and at not in covered):
+        if references or after == "[" or (after == "(" and at not in covered):
             yield at
 
 

@@ -66,6 +66,14 @@ def test_reference_definitions_and_their_uses_keep_their_roles() -> None:
     ]
 
 
+def test_a_shortcut_reference_before_its_definition_in_another_paragraph() -> None:
+    text = "intro\n\n![shortcut] and [page]\n\ntext\n\n[shortcut]: /img/a\n[page]: http://a.example/p\n"
+    assert links_of(text)[:2] == [
+        ("https://site.example/img/a", Role.IMAGE, "md-image"),
+        ("http://a.example/p", Role.LINK, "md-link"),
+    ]
+
+
 def test_a_label_over_two_lines_and_an_image_inside_a_link() -> None:
     text = (
         "see ![a\nphoto](http://a.example/photo) [![i](http://a.example/i.png)](http://a.example/p)"
