@@ -61,12 +61,11 @@ _MD_LINK = re.compile(
 )
 _MD_REF = re.compile(r"[ \t]{0,3}\[[^\]\n]++\]:[ \t]*+<?([^\s<>\[]++)>?")
 _AUTOLINK = re.compile(r"<(https?://[^<>\s]++)>", re.IGNORECASE)
-_Pattern = tuple[re.Pattern[str], str, str, str]  # pattern, found_as, kind, marker
-_PATTERNS: tuple[_Pattern, ...] = (
-    (_MD_IMAGE, "md-image", Role.IMAGE, "]("),
-    (_MD_LINK, "md-link", "", "]("),
-    (_MD_REF, "md-ref", "", "]:"),
-    (_AUTOLINK, "md-link", "", "://"),
+_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (  # pattern, found_as, kind
+    (_MD_IMAGE, "md-image", Role.IMAGE),
+    (_MD_LINK, "md-link", ""),
+    (_MD_REF, "md-ref", ""),
+    (_AUTOLINK, "md-link", ""),
 )
 _BLANK_LINE = re.compile(r"\n[ \t\r]*+\n")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -92,10 +91,10 @@ def read_markdown(text: str) -> MarkdownRead:
     markdown-it-py.
     """
     read = MarkdownRead()
-    links = pattern_read(text, 0, len(text), read)
+    links, definitions = pattern_read(text, read)
     chunks: list[tuple[int, int]] = []
     parsed = floor = 0
-    for trigger in _triggers(text, links):
+    for trigger in _triggers(text, links, definitions):
         if trigger < floor:
             continue
         start = _chunk_start(text, trigger, floor)
@@ -120,35 +119,36 @@ def _inside(chunks: list[tuple[int, int]], starts: list[int], pos: int) -> bool:
     return index >= 0 and pos < chunks[index][1]
 
 
-def _triggers(text: str, links: list[re.Match[str]]) -> Iterator[int]:
+def _triggers(text: str, links: list[re.Match[str]], references: bool) -> Iterator[int]:
     """Offsets, in order, where CommonMark may read `text` otherwise than the patterns: a
-    backslash, a backtick, a fence, reference syntax (`][`, `]:`; every `]` once a `]:`
-    is seen), a `](` no pattern covers (a label over lines, nested parentheses), a construct
-    holding `<`, an entity or a link in its label. One-character finds are fast."""
+    backslash, a backtick, a fence, reference syntax (`][`, `]:`; every `]` when `references`,
+    as a use may come before its definition), a `](` no pattern covers (a label over lines,
+    nested parentheses), a construct holding `<`, an entity or a link in its label.
+    One-character finds are fast."""
     covered: set[int] = set()
     flagged: list[int] = []
     for match in links:
-        construct = match.group(0)
+        construct, start = match.group(0), match.start()
+        if "<" in construct or ("&" in construct and _ENTITY.search(construct)):
+            flagged.append(start)  # an angle target or an entity
+        if construct.count("[") == 1:  # no bracket in the label: its one `](` ends it
+            covered.add(start + construct.find("]("))
+            continue
         label = _LINK_LABEL.match(construct)
         inner = label.group(1) if label else ""
-        entity = "&" in construct and _ENTITY.search(construct) is not None
-        if "<" in construct or entity or inner.count("[") != inner.count("!["):
-            flagged.append(match.start())  # an angle target, an entity, a link in a label
-        covered.add(match.start() + (label.end() - 2 if label else 0))
-        covered.update(match.start() + 1 + at for at in _all(inner, "]("))
+        if inner.count("[") != inner.count("!["):
+            flagged.append(start)  # a link in a link's label
+        covered.add(start + (label.end() - 2 if label else 0))
+        covered.update(start + 1 + at for at in _all(inner, "]("))
     singles = (_all(text, mark) for mark in ("\\", "`", "~"))
-    yield from heapq.merge(flagged, *singles, _brackets(text, covered))
-
-
-def _brackets(text: str, covered: set[int]) -> Iterator[int]:
-    """Each `]` that may end a construct the patterns misread: every one where the document
-    defines references (a use may come before its definition), else `][`, `]:` and `](`
-    that no pattern covers."""
-    references = any(text.startswith(":", at + 1) for at in _all(text, "]"))
-    for at in _all(text, "]"):
-        after = text[at + 1 : at + 2]
-        if references or after == "[" or (after == "(" and at not in covered):
-            yield at
+    brackets = (
+        at
+        for at in _all(text, "]")
+        if references
+        or text.startswith(("[", ":"), at + 1)
+        or (text.startswith("(", at + 1) and at not in covered)
+    )
+    yield from heapq.merge(sorted(flagged), *singles, brackets)
 
 
 def _all(text: str, needle: str) -> Iterator[int]:
@@ -170,25 +170,29 @@ def _chunk_start(text: str, pos: int, floor: int) -> int:
     return floor
 
 
-def pattern_read(text: str, start: int, end: int, read: MarkdownRead) -> list[re.Match[str]]:
-    """Add the hits of the linear-time patterns in text[start:end] to `read` (the reading
-    before CommonMark's: no escapes, entities or reference uses); the link matches."""
+def pattern_read(text: str, read: MarkdownRead) -> tuple[list[re.Match[str]], bool]:
+    """Add the hits of the linear-time patterns in `text` to `read` (the reading before
+    CommonMark's: no escapes, entities or reference uses); (the link matches, whether any
+    reference definition was seen)."""
     links: list[re.Match[str]] = []
-    for pattern, found_as, kind, marker in _PATTERNS:
-        if text.find(marker, start, end) == -1:
-            continue
+    definitions = False
+    has_links = "](" in text
+    for pattern, found_as, kind in _PATTERNS:
         if pattern is _MD_REF:
-            matches: Iterable[re.Match[str]] = _ref_matches(text, start, end)
+            matches: Iterable[re.Match[str]] = _ref_matches(text, 0, len(text))
+        elif pattern is _AUTOLINK or has_links:
+            matches = pattern.finditer(text)
         else:
-            matches = pattern.finditer(text, start, end)
+            continue
         for match in matches:
+            definitions = definitions or pattern is _MD_REF
             if pattern is _MD_LINK:
                 links.append(match)
                 if match.start() and text[match.start() - 1] == "!":
                     continue
             read.hits.append(Hit(match.start(1), _md_target(match.group(1)), found_as, kind))
             read.spans.append(match.span())
-    return links
+    return links, definitions
 
 
 def _ref_matches(text: str, start: int, end: int) -> list[re.Match[str]]:
