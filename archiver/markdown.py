@@ -1,38 +1,35 @@
 """Markdown links, images and reference definitions as CommonMark reads them. Pure.
 
-The CommonMark parser is markdown-it-py (its `commonmark` preset): backslash escapes, entity
-references, `<...>` destinations, titles, nested brackets, link reference definitions and their
-uses (`[text][ref]`, `[ref]`, `![alt][ref]`), autolinks, code spans and fenced code (no links
-in them). Raw HTML is not a Markdown construct here (`html` off, so Markdown inside embedded
-HTML is still read, as these mirrored documents need; `archiver.htmllinks` reads the HTML), and
-indented code blocks are off (mirrored pages indent their HTML, links and all). Link targets are
-taken as written after unescaping: not percent-encoded, not punycoded, no scheme refused.
+The parser is markdown-it-py (`commonmark` preset): escapes, entities, `<...>` targets, titles,
+nested brackets, reference definitions and uses (`[t][ref]`, `[ref]`, `![alt][ref]`), autolinks,
+code spans and fences (no links in them). Raw HTML is off, so Markdown inside embedded HTML is
+still read (`archiver.htmllinks` reads the HTML); indented code is off (mirrored pages indent
+their HTML). Targets are taken as written once unescaped: not encoded, no scheme refused.
 
-Only the chunks of the document (stretches between blank lines) that hold link syntax are
-read, and markdown-it-py (in Python, 30-60 microseconds a link, 20 a character on a run of `[`)
-parses only those where its reading can differ from that of the linear-time patterns below:
-a chunk with a backslash, a backtick, a fence, reference syntax (`][`, `]:`, or any `]` when
-the document defines references), an autolink of another scheme than http(s), a `](` the
-patterns do not cover (a label over lines, nested parentheses), or a construct holding `&`,
-`<` or a link in its label. All those chunks go to one parse, so that a definition anywhere
-serves a use anywhere. A chunk larger than `MAX_CHUNK_CHARS`, and every chunk once
+markdown-it-py is Python (30-60 microseconds a link, 20 a character on a run of `[`), too slow
+to read every document whole (the dev corpus took 670 ms against 15 ms for the patterns). So
+the linear-time patterns below (the reading before this module) read the whole document, and
+markdown-it-py re-reads only the chunks (stretches between blank lines) around each place
+where its reading can differ (`_Triggers`): a backslash, a backtick, a tilde, reference
+syntax, a `](` the patterns do not cover, a construct holding `<`, an entity or a link in its
+label. Their pattern hits are dropped for its hits. All those chunks go to one parse, so that
+a definition anywhere serves a use anywhere (an autolink of another scheme than http(s) is read
+only in such a chunk). A chunk larger than `MAX_CHUNK_CHARS`, and every chunk once
 `MAX_PARSED_CHARS` have been parsed, is read by the patterns: markdown-it-py is linear on the
 pathological inputs tried (tests/test_markdown.py), and the bounds keep a document's parse to
 a few seconds whatever it holds.
 
-Positions: markdown-it maps blocks to lines only. Each inline link rule is wrapped to note the
-offsets where its construct starts and ends in the block's inline text; each line of that text
-is found in its source line (it is the line less its container markers and indentation), which
-gives offsets in the document: the construct's span (for bare-URL scanning to skip) and its
-hit position (where the destination starts, after `](`, else where the construct starts). A
-definition's position is its `]:` on its first line.
+Positions: markdown-it maps blocks to lines only. Its inline link rules are wrapped to note
+where each construct starts and ends in its block's inline text, whose lines are found in their
+source lines (less container markers and indentation): that gives the construct's span in the
+document (for bare-URL scanning to skip) and the hit's position (after `](`, else the
+construct's start). A definition's position is its `]:`.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -94,9 +91,8 @@ def read_markdown(text: str) -> MarkdownRead:
     links, definitions = pattern_read(text, read)
     chunks: list[tuple[int, int]] = []
     parsed = floor = 0
-    for trigger in _triggers(text, links, definitions):
-        if trigger < floor:
-            continue
+    triggers = _Triggers(text, links, definitions)
+    while parsed < MAX_PARSED_CHARS and (trigger := triggers.first(floor)) != -1:
         start = _chunk_start(text, trigger, floor)
         blank = _BLANK_LINE.search(text, trigger)
         floor = blank.start() + 1 if blank else len(text)
@@ -119,36 +115,60 @@ def _inside(chunks: list[tuple[int, int]], starts: list[int], pos: int) -> bool:
     return index >= 0 and pos < chunks[index][1]
 
 
-def _triggers(text: str, links: list[re.Match[str]], references: bool) -> Iterator[int]:
-    """Offsets, in order, where CommonMark may read `text` otherwise than the patterns: a
-    backslash, a backtick, a fence, reference syntax (`][`, `]:`; every `]` when `references`,
-    as a use may come before its definition), a `](` no pattern covers (a label over lines,
+class _Triggers:
+    """Offsets where CommonMark may read `text` otherwise than the patterns: a backslash, a
+    backtick, a tilde (fences), reference syntax (`][`, `]:`; every `]` when `references`, as
+    a use may come before its definition), a `](` no pattern covers (a label over lines,
     nested parentheses), a construct holding `<`, an entity or a link in its label.
-    One-character finds are fast."""
-    covered: set[int] = set()
-    flagged: list[int] = []
-    for match in links:
-        construct, start = match.group(0), match.start()
-        if "<" in construct or ("&" in construct and _ENTITY.search(construct)):
-            flagged.append(start)  # an angle target or an entity
-        if construct.count("[") == 1:  # no bracket in the label: its one `](` ends it
-            covered.add(start + construct.find("]("))
-            continue
-        label = _LINK_LABEL.match(construct)
-        inner = label.group(1) if label else ""
-        if inner.count("[") != inner.count("!["):
-            flagged.append(start)  # a link in a link's label
-        covered.add(start + (label.end() - 2 if label else 0))
-        covered.update(start + 1 + at for at in _all(inner, "]("))
-    singles = (_all(text, mark) for mark in ("\\", "`", "~"))
-    brackets = (
-        at
-        for at in _all(text, "]")
-        if references
-        or text.startswith(("[", ":"), at + 1)
-        or (text.startswith("(", at + 1) and at not in covered)
-    )
-    yield from heapq.merge(sorted(flagged), *singles, brackets)
+
+    `first(pos)` is the first at or after `pos`; asked with increasing `pos`, each source
+    remembers where it stands, so all the asking is one pass (one-character finds are fast).
+    """
+
+    def __init__(self, text: str, links: list[re.Match[str]], references: bool) -> None:
+        self.text = text
+        self.references = references
+        self.covered: set[int] = set()
+        flagged: list[int] = []
+        for match in links:
+            construct, start = match.group(0), match.start()
+            if "<" in construct or ("&" in construct and _ENTITY.search(construct)):
+                flagged.append(start)  # an angle target or an entity
+            if construct.count("[") == 1:  # no bracket in the label: its one `](` ends it
+                self.covered.add(start + construct.find("]("))
+                continue
+            label = _LINK_LABEL.match(construct)
+            inner = label.group(1) if label else ""
+            if inner.count("[") != inner.count("!["):
+                flagged.append(start)  # a link in a link's label
+            self.covered.add(start + (label.end() - 2 if label else 0))
+            self.covered.update(start + 1 + at for at in _all(inner, "]("))
+        self.flagged = sorted(flagged)
+        self.next = dict.fromkeys(("\\", "`", "~", "]"), -2)  # -2: not looked for yet
+
+    def first(self, pos: int) -> int:
+        """The first trigger at or after `pos`, or -1."""
+        index = bisect.bisect_left(self.flagged, pos)
+        found = [self.flagged[index]] if index < len(self.flagged) else []
+        for mark in self.next:
+            at = self.next[mark]
+            if at == -2 or -1 < at < pos:
+                at = self._bracket(pos) if mark == "]" else self.text.find(mark, pos)
+                self.next[mark] = at
+            if at != -1:
+                found.append(at)
+        return min(found, default=-1)
+
+    def _bracket(self, pos: int) -> int:
+        text = self.text
+        at = text.find("]", pos)
+        while at != -1 and not (
+            self.references
+            or text.startswith(("[", ":"), at + 1)
+            or (text.startswith("(", at + 1) and at not in self.covered)
+        ):
+            at = text.find("]", at + 1)
+        return at
 
 
 def _all(text: str, needle: str) -> Iterator[int]:
@@ -179,7 +199,7 @@ def pattern_read(text: str, read: MarkdownRead) -> tuple[list[re.Match[str]], bo
     has_links = "](" in text
     for pattern, found_as, kind in _PATTERNS:
         if pattern is _MD_REF:
-            matches: Iterable[re.Match[str]] = _ref_matches(text, 0, len(text))
+            matches: Iterable[re.Match[str]] = _ref_matches(text)
         elif pattern is _AUTOLINK or has_links:
             matches = pattern.finditer(text)
         else:
@@ -195,19 +215,16 @@ def pattern_read(text: str, read: MarkdownRead) -> tuple[list[re.Match[str]], bo
     return links, definitions
 
 
-def _ref_matches(text: str, start: int, end: int) -> list[re.Match[str]]:
+def _ref_matches(text: str) -> list[re.Match[str]]:
     """Reference definitions, tried only at the start of lines holding `]:` (fast on MBs)."""
-    starts = line_starts(text, "]:", start, end)
-    return [m for m in (_MD_REF.match(text, line, end) for line in starts) if m]
+    return [m for m in (_MD_REF.match(text, line) for line in line_starts(text, "]:")) if m]
 
 
-def line_starts(text: str, needle: str, start: int = 0, end: int | None = None) -> list[int]:
-    """The start of every line holding `needle` in text[start:end] (no earlier than `start`),
-    once each, in one pass."""
-    end = len(text) if end is None else end
+def line_starts(text: str, needle: str) -> list[int]:
+    """The start of every line holding `needle`, once each, in one pass over `text`."""
     starts: list[int] = []
-    line = scanned = start
-    pos = text.find(needle, start, end)
+    line = scanned = 0
+    pos = text.find(needle)
     while pos != -1:
         newline = text.rfind("\n", scanned, pos)
         if newline != -1:
@@ -215,7 +232,7 @@ def line_starts(text: str, needle: str, start: int = 0, end: int | None = None) 
         scanned = pos
         if not starts or starts[-1] != line:
             starts.append(line)
-        pos = text.find(needle, pos + 1, end)
+        pos = text.find(needle, pos + 1)
     return starts
 
 
@@ -259,7 +276,7 @@ class _Places:
             self.chunk_joined.append(offset)
             self.chunk_text.append(start)
             offset += end - start + len(_SEPARATOR)
-        self._inline_lines: dict[int, list[tuple[int, int]]] = {}
+        self._inline_lines: dict[int, tuple[list[int], list[int]]] = {}
 
     def text_of(self, joined_pos: int) -> int:
         """The document offset of an offset in the parsed text."""
@@ -278,27 +295,26 @@ class _Places:
 
     def inline(self, block: Token, pos: int) -> int:
         """The document offset of `pos` in `block.content` (an inline token's text)."""
-        key = id(block)
-        if key not in self._inline_lines:
-            self._inline_lines[key] = self._line_offsets(block)
-        lines = self._inline_lines[key]
-        index = block.content.count("\n", 0, pos)
-        content_start, joined_start = lines[min(index, len(lines) - 1)]
-        return self.text_of(joined_start + pos - content_start)
+        if id(block) not in self._inline_lines:
+            self._inline_lines[id(block)] = self._line_offsets(block)
+        content_starts, joined_starts = self._inline_lines[id(block)]
+        index = bisect.bisect_right(content_starts, pos) - 1
+        return self.text_of(joined_starts[index] + pos - content_starts[index])
 
-    def _line_offsets(self, block: Token) -> list[tuple[int, int]]:
-        """For each line of `block.content`: (its start there, its start in the parsed text)."""
+    def _line_offsets(self, block: Token) -> tuple[list[int], list[int]]:
+        """Where each line of `block.content` starts there and in the parsed text."""
         first_line = block.map[0] if block.map else 0
-        offsets: list[tuple[int, int]] = []
+        content_starts: list[int] = []
+        joined_starts: list[int] = []
         content_start = 0
         for index, line in enumerate(block.content.split("\n")):
             line_start = self.joined_line(first_line + index)
             line_end = self.joined.find("\n", line_start)
-            line_end = len(self.joined) if line_end == -1 else line_end
-            found = self.joined.find(line, line_start, line_end)
-            offsets.append((content_start, found if found != -1 else line_start))
+            found = self.joined.find(line, line_start, line_end if line_end >= 0 else None)
+            content_starts.append(content_start)
+            joined_starts.append(found if found != -1 else line_start)
             content_start += len(line) + 1
-        return offsets
+        return content_starts, joined_starts
 
 
 @functools.cache
