@@ -1,11 +1,12 @@
 """Document -> Links: every URL a document holds, in document order, each with a role. Pure.
 
 Three passes over the text feed one list of `Hit`s: HTML tags and attributes
-(`archiver.htmllinks`), Markdown images, links, reference definitions and Hugo media shortcodes
-(regular expressions over the raw text, here), and bare URLs in the text that neither pass
-covered (`archiver.bareurls`). Each hit is canonicalised against the document's source URL,
-given a role (`archiver.roles`), image proxies are unwrapped into a second `image` link whose
-`via` names the proxy, and each (URL, role) pair is kept once, where it was first found.
+(`archiver.htmllinks`), Markdown images, links and reference definitions as CommonMark reads
+them (`archiver.markdown`) and Hugo media shortcodes (a regular expression, here), and bare
+URLs in the text that neither pass covered (`archiver.bareurls`). Each hit is canonicalised
+against the document's source URL, given a role (`archiver.roles`), image proxies are
+unwrapped into a second `image` link whose `via` names the proxy, and each (URL, role) pair is
+kept once, where it was first found.
 """
 
 from __future__ import annotations
@@ -17,33 +18,14 @@ from archiver.bareurls import iter_bare_hits
 from archiver.documents import warn
 from archiver.errors import UnfetchableURL
 from archiver.htmllinks import document_base, html_read
+from archiver.markdown import read_markdown
 from archiver.models import Document, Link, Role
-from archiver.roles import Hit, Zones, iter_all, role_for
+from archiver.roles import Hit, Zones, role_for
 from archiver.urls import canonicalize, unwrap_proxy, url_text
 
 MAX_RAW_CHARS = 2048  # an unfetchable raw value (a data: URI) is listed cut to this length
-# Possessive quantifiers and atomic groups (Python 3.11) leave one way to match each stretch,
-# and every open stretch stops at a bracket or a line end: a failed attempt costs the length of
-# its own construct, never an exponential or quadratic search.
-_MD_URL = (
-    r"(<[^<>\n]*+>|[^\s()<>]*+(?:\([^\s()]*+\)[^\s()<>]*+)*+)"
-    r"(?>\s++(?:\"[^\"\n]*+\"|'[^'\n]*+'))?\s*+\)"
-)
-_MD_IMAGE = re.compile(r"!\[[^\[\]\n]*+\]\(\s*+" + _MD_URL)
-_MD_LINK = re.compile(
-    r"\[(?:[^\[\]\n!]++|!(?!\[)|(?>!?\[[^\[\]\n]*+\](?:\([^()\s]*+\))?))*+\]\(\s*+" + _MD_URL
-)
-_MD_REF = re.compile(r"[ \t]{0,3}\[[^\]\n]++\]:[ \t]*+<?([^\s<>\[]++)>?")
-_AUTOLINK = re.compile(r"<(https?://[^<>\s]++)>", re.IGNORECASE)
 _SHORTCODE = re.compile(
     r"""\{\{<\s*+(?:video|audio|youtube)\s++src\s*+=\s*+"([^"{]++)"[^{}]*+(?<=>)\}\}"""
-)
-_MARKDOWN: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
-    (_MD_IMAGE, "md-image", Role.IMAGE, "]("),
-    (_MD_LINK, "md-link", "", "]("),
-    (_MD_REF, "md-ref", "", "]:"),
-    (_AUTOLINK, "md-link", "", "://"),
-    (_SHORTCODE, "shortcode@src", Role.MEDIA, "{{<"),
 )
 
 
@@ -163,39 +145,11 @@ def _dedupe(links: list[Link]) -> list[Link]:
 
 
 def _markdown_hits(text: str) -> tuple[list[Hit], list[tuple[int, int]]]:
-    """Hits from Markdown syntax, and the spans that syntax covers."""
-    hits: list[Hit] = []
-    spans: list[tuple[int, int]] = []
-    for pattern, found_as, kind, marker in _MARKDOWN:
-        if marker not in text:
-            continue
-        matches = _ref_matches(text) if pattern is _MD_REF else pattern.finditer(text)
-        for match in matches:
-            if pattern is _MD_LINK and match.start() and text[match.start() - 1] == "!":
-                continue
-            hits.append(Hit(match.start(1), _md_target(match.group(1)), found_as, kind))
-            spans.append(match.span())
-    return hits, spans
-
-
-def _ref_matches(text: str) -> list[re.Match[str]]:
-    """Reference definitions, tried only at the start of lines holding `]:` (fast on MBs)."""
-    return [m for m in (_MD_REF.match(text, start) for start in line_starts(text, "]:")) if m]
-
-
-def line_starts(text: str, needle: str) -> list[int]:
-    """The start of every line holding `needle`, once each, in one pass over `text`."""
-    starts: list[int] = []
-    line = scanned = 0
-    for pos in iter_all(text, needle):
-        newline = text.rfind("\n", scanned, pos)
-        if newline != -1:
-            line = newline + 1
-        scanned = pos
-        if not starts or starts[-1] != line:
-            starts.append(line)
-    return starts
-
-
-def _md_target(target: str) -> str:
-    return target[1:-1] if target.startswith("<") and target.endswith(">") else target
+    """Hits from Markdown syntax (`archiver.markdown`) and Hugo media shortcodes, and the spans
+    that syntax covers."""
+    read = read_markdown(text)
+    if "{{<" in text:
+        for match in _SHORTCODE.finditer(text):
+            read.hits.append(Hit(match.start(1), match.group(1), "shortcode@src", Role.MEDIA))
+            read.spans.append(match.span())
+    return read.hits, read.spans

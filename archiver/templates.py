@@ -3,7 +3,8 @@
 Each recogniser looks for a cheap, distinctive marker (the goodnews share block, bannedbook's
 `a.src_link`, DW's epoch comment, hkcnews front matter, ...) and reads the source URL, title and
 date from the places that template keeps them. Generic `html`, `markdown` and `text` fallbacks
-read canonical/og:url meta, a trailing 原文地址/原文链接 line, `<title>` and the first heading.
+read canonical/og:url meta, a trailing 原文地址/原文链接 line (whatever follows its URL),
+`<title>` and the first heading.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from archiver.bareurls import trim_bare_url
+from archiver.markdown import read_markdown
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,15 @@ class TemplateInfo:
 
 
 SHARE_MARKER = "手机上长按并复制下列链接或二维码分享本文章"
+# The label, its colon, then either an anchor's href or the rest of the line (read by
+# `_line_source`: a bare URL up to where bare-URL scanning ends it, or a Markdown link).
 _TRAILING_SOURCE = re.compile(
-    r"(?:原文地址|原文链接)[^：:\n<]{0,20}[：:]\s*"
-    r"""(?:<a\b[^<>]*?href\s*=\s*["']([^"']++)["']|(https?://[^\s<>"']++))"""
+    r"(?:原文地址|原文链接)[^：:\n<]{0,20}[：:][ \t\u3000]*+"
+    r"""(?:<a\b[^<>]*?href\s*=\s*["']([^"']++)["']|([^\n]++))"""
 )
+_BARE_SOURCE = re.compile(r"""https?://[^\s<>"']++""", re.IGNORECASE)
+SOURCE_LINES_TRIED = 20  # the last source lines looked at for a URL, from the end
+SOURCE_LINE_CHARS = 8192  # of a source line's rest, read for its URL
 _TAG_ATTRS = re.compile(r"""(?<![a-zA-Z:-])([a-zA-Z:-]++)\s*+=\s*+(?:"([^"]*+)"|'([^']*+)')""")
 _META_TAG = re.compile(r"<(?:meta|link)\b[^>]*+>", re.IGNORECASE)
 _HEADING_MD = re.compile(r"^#{1,6}[ \t]++([^\n]*+)", re.MULTILINE)
@@ -143,11 +152,26 @@ def _generic(text: str) -> TemplateInfo:
 
 
 def trailing_source(text: str) -> str | None:
-    """The URL on the last 原文地址/原文链接 line (not one an article quotes earlier)."""
-    found = None
-    for match in _TRAILING_SOURCE.finditer(text):
-        found = match.group(1) or match.group(2)
-    return html.unescape(found) if found else None
+    """The URL on the last 原文地址/原文链接 line that holds one (not one an article quotes
+    earlier): an anchor's href, a Markdown link's target, or a bare URL however the line goes
+    on after it (full-width punctuation, more text), ended as bare-URL scanning ends URLs."""
+    candidates = list(_TRAILING_SOURCE.finditer(text))[-SOURCE_LINES_TRIED:]
+    for match in reversed(candidates):
+        found = match.group(1) or _line_source(match.group(2)[:SOURCE_LINE_CHARS])
+        if found:
+            return html.unescape(found)
+    return None
+
+
+def _line_source(rest: str) -> str | None:
+    """The URL at the start of `rest`: a Markdown link's or autolink's target, or a bare URL."""
+    if rest.startswith(("[", "<")):
+        read = read_markdown(rest)
+        targets = [hit for hit in read.hits if hit.found_as == "md-link"]
+        if targets:
+            return min(targets, key=lambda hit: hit.pos).raw
+    bare = _BARE_SOURCE.match(rest)
+    return trim_bare_url(bare.group(0)) if bare else None
 
 
 def _meta_source(text: str) -> str | None:

@@ -170,7 +170,7 @@ def test_trim_bare_url(run: str, kept: str | None) -> None:
 
 def test_markdown_forms_and_roles() -> None:
     text = (
-        "# T\n[![alt](https://a.org/i.png)](https://a.org/page/123456)\n"
+        "# T\n[![alt](https://a.org/i.png)](https://a.org/page/123456)\n\n"  # a definition
         "[ref]: https://b.org/x.mp3\n<https://c.org/2020/01/02/story>\n"
         "see https://d.org/x，then [rel](pages/x.md) ![](data:image/png;base64,AAAA)\n"
         '<img src="https://e.org/p.gif" width="0" height="0">'
