@@ -124,10 +124,18 @@ URLISH = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_s
 def test_canonicalize_is_idempotent_ascii_and_raises_only_unfetchable(
     raw: str, base: str | None
 ) -> None:
+    url = canonical_fixed_point(raw, base)
+    assert url is None or host_of(url) == urlsplit(url).hostname
+
+
+def canonical_fixed_point(raw: str, base: str | None) -> str | None:
+    """The canonical form of `raw` (None when it is unfetchable), checked to be ASCII and its
+    own canonical form, against no base and against `base`."""
     try:
         url = canonicalize(raw, base)
     except UnfetchableURL:
-        return
+        return None
     assert url.isascii()
     assert canonicalize(url) == url
-    assert host_of(url) == urlsplit(url).hostname
+    assert canonicalize(url, base) == url
+    return url
