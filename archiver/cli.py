@@ -222,8 +222,8 @@ def links(paths: tuple[str, ...]) -> None:
     \b
     archiver links examples/ | jq -r 'select(.archive) | .url'
     """
-    from archiver.extract import extract_links
-    from archiver.plan import load_documents
+    from archiver.extract.links import extract_links
+    from archiver.run.plan import load_documents
 
     for document in load_documents(paths):
         for link in extract_links(document):
@@ -276,8 +276,8 @@ def archive(
     archiver archive examples/ -c news
     archiver archive docs/ -c news --proxy socks5://127.0.0.1:1080 --roles image,source
     """
-    from archiver.pipeline import archive as run_archive
     from archiver.progress import fail_on_dead_text, summary_text
+    from archiver.run.archive import archive as run_archive
 
     settings = _settings(ctx, options)
     summary = run_archive(list(paths), settings, _progress(verbose > 0, quiet, as_json))
@@ -333,8 +333,8 @@ def verify(
     archiver verify -c news --fast
     archiver verify crawl.warc.gz
     """
-    from archiver.verify import verify as run_verify
-    from archiver.verifyfast import verify_fast, verify_files
+    from archiver.verify.fast import verify_fast, verify_files
+    from archiver.verify.fixity import verify as run_verify
 
     if files and (options.get("collection") or fast):
         raise click.UsageError("give WARC files or -c NAME, not both (--fast needs -c)")
@@ -402,7 +402,7 @@ def recheck(
     archiver recheck -c news --capture-changes --proxy socks5://127.0.0.1:1080
     """
     from archiver.config import parse_roles
-    from archiver.recheck import recheck as run_recheck
+    from archiver.recheck.check import recheck as run_recheck
 
     chosen = parse_roles(roles) if roles else None
     settings = _settings(ctx, options)
@@ -459,7 +459,7 @@ def report(
     \b
     archiver report -c news --format html -o news.html
     """
-    from archiver.report import load_report, render
+    from archiver.report.build import load_report, render
 
     if replay_base is not None and not replay_base.lower().startswith(("http://", "https://")):
         raise click.BadParameter("not an http:// or https:// URL", param_hint="'--replay-base'")

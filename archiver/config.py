@@ -18,8 +18,8 @@ from typing import Any
 from archiver import __version__
 from archiver.addresses import parse_networks
 from archiver.errors import InputError
+from archiver.files import read_named
 from archiver.models import DEFAULT_ROLES, Role
-from archiver.ownfiles import read_named
 from archiver.units import parse_duration, parse_size, show_size
 
 CONCURRENCY = 32

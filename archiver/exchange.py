@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
-from archiver.http1 import ProtocolViolation, parse_head
+from archiver.messages import ProtocolViolation, parse_head
 
 SPOOL_IN_MEMORY = 1024 * 1024
 DROPPED_HEADERS = frozenset({b"transfer-encoding", b"content-length"})

@@ -14,8 +14,8 @@ from wacz.main import main as wacz_main
 
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError, StorageError
-from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
-from archiver.ownfiles import kind
+from archiver.files import kind
+from archiver.store.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 PAGES_MEMBER = "pages/pages.jsonl"

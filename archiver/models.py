@@ -186,3 +186,62 @@ class RunSummary:
     warc_files: tuple[str, ...] = ()
     repaired: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+
+
+ROLE_PRIORITY = (
+    Role.SOURCE,
+    Role.RELATED,
+    Role.IMAGE,
+    Role.MEDIA,
+    Role.LINK,
+    Role.NAVIGATION,
+    Role.TRACKER,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One canonical URL of the run: every role it was found with, and who cites it."""
+
+    url: str
+    roles: frozenset[Role]
+    documents: tuple[str, ...]
+
+    def role_for(self, selected: frozenset[Role]) -> Role:
+        """The role that selects this URL, or its most telling role when none does."""
+        chosen = [role for role in ROLE_PRIORITY if role in self.roles and role in selected]
+        if chosen:
+            return chosen[0]
+        return next(role for role in ROLE_PRIORITY if role in self.roles)
+
+    def selected(self, selected: frozenset[Role]) -> bool:
+        return bool(self.roles & selected)
+
+    @property
+    def host(self) -> str:
+        """The URL's authority (host and port): canonical URLs always have one."""
+        return self.url.split("/", 3)[2]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDocument:
+    """What a run keeps of a document once its links are known (not its text)."""
+
+    path: str
+    sha256: str
+    size: int
+    encoding: str
+    template: str
+    source_url: str | None
+    title: str | None
+    date: str | None
+    links: dict[str, int]  # links found, by role
+    skipped: str | None = None  # why a file found in a walked folder is no document
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """One document's part of a plan: the document, and its (url, role) pairs in order."""
+
+    document: PlannedDocument
+    links: list[tuple[str, Role]]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError
-from archiver.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
-from archiver.ownfiles import is_regular
+from archiver.files import is_regular
+from archiver.store.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
 
 REPLAY_DIR = "replay"
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})

@@ -1,4 +1,4 @@
-"""Proxies on 127.0.0.1 that misbehave on purpose, for tests of archiver.tunnels: what each
+"""Proxies on 127.0.0.1 that misbehave on purpose, for tests of archiver.fetch.tunnels: what each
 one does is chosen by the name the client asks it for (the first label of the host), so one
 proxy serves a whole document of differently broken links.
 

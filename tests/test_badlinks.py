@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from archiver.client import build_client
 from archiver.config import Settings
 from archiver.exchange import Exchange
-from archiver.fetch import Fetcher
+from archiver.fetch.client import build_client
+from archiver.fetch.fetcher import Fetcher
 from archiver.models import Status, WarcRecordRef
-from archiver.pipeline import archive
+from archiver.run.archive import archive
 from tests.conftest import run_cli
 from tests.origin import Origin, OriginHandler, body, random_bytes
 from tests.replay import clean_env

@@ -12,10 +12,10 @@ import httpx
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.dedup import PayloadIndex
 from archiver.exchange import BodySpool, Exchange
-from archiver.state import STATE_NAME
-from archiver.verify import verify
+from archiver.store.dedup import PayloadIndex
+from archiver.store.state import STATE_NAME
+from archiver.verify.fixity import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 from tests.replay import pywb

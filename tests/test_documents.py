@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver import documents
-from archiver.documents import find_documents, read_document
 from archiver.errors import InputError
+from archiver.extract import documents
+from archiver.extract.documents import find_documents, read_document
 
 CHINESE = (
     "### 马云陷风暴 美媒曝北京争夺敏感资料\n\n"

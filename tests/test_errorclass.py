@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from archiver import guard
-from archiver.errorclass import classify, status_for
-from archiver.guard import Guard, ResolveFailed, resolve_failure
-from archiver.http1 import IncompleteMessage, ProtocolViolation
+from archiver.fetch import guard
+from archiver.fetch.classify import classify, status_for
+from archiver.fetch.guard import Guard, ResolveFailed, resolve_failure
+from archiver.fetch.retry import retry_limit, should_retry
+from archiver.messages import IncompleteMessage, ProtocolViolation
 from archiver.models import Status
-from archiver.retry import retry_limit, should_retry
 from tests.conftest import run_cli
 from tests.origin import Handler, Origin, OriginHandler, body, hang_up, random_bytes
 from tests.proxies import http_proxy

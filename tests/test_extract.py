@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.bareurls import bare_hits, trim_bare_url
-from archiver.documents import read_document
-from archiver.extract import extract_links
-from archiver.htmllinks import split_srcset
+from archiver.extract.documents import read_document
+from archiver.extract.html import split_srcset
+from archiver.extract.links import extract_links
+from archiver.extract.templates import recognise
+from archiver.extract.text import bare_hits, trim_bare_url
 from archiver.models import DEFAULT_ROLES, Document, Link, Role
-from archiver.templates import recognise
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NTD = "https://i.ntdtv.com/assets/uploads"

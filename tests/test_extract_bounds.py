@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.extract import extract_links
-from archiver.htmllinks import html_read
+from archiver.extract.html import html_read
+from archiver.extract.links import extract_links
+from archiver.extract.templates import recognise
 from archiver.models import Document, Role
-from archiver.templates import recognise
 from tests.conftest import clean_env
 
 MIB = 1024 * 1024

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.documents import read_document
-from archiver.extract import extract_links
+from archiver.extract.documents import read_document
+from archiver.extract.links import extract_links
 from archiver.models import Link
 
 DATA = Path(__file__).resolve().parent / "data"

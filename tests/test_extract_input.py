@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.documents import read_document
 from archiver.errors import InputError
-from archiver.extract import extract_links
+from archiver.extract.documents import read_document
+from archiver.extract.links import extract_links
 from archiver.models import Role
 from tests.conftest import run_cli
 from tests.test_extract_corpus import expected_rows, row_of

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.css import css_urls
 from archiver.errors import UnfetchableURL
-from archiver.extract import extract_links
+from archiver.extract.css import css_urls
+from archiver.extract.links import extract_links
 from archiver.models import Document, Role
 from archiver.urls import canonicalize
 from tests.test_urls import canonical_fixed_point

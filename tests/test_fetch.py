@@ -11,7 +11,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.pipeline import archive
+from archiver.run.archive import archive
 from tests.origin import (
     Origin,
     body,

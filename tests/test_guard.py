@@ -17,7 +17,7 @@ from archiver.addresses import (
     refuse_literal,
     whatwg_ipv4,
 )
-from archiver.guard import Guard, PrivateAddress
+from archiver.fetch.guard import Guard, PrivateAddress
 
 LOOPBACK_SPELLINGS = [
     "127.1",

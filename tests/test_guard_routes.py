@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.client import build_client
 from archiver.config import Settings
-from archiver.guard import PrivateAddress
-from archiver.pipeline import archive
-from archiver.recheck import recheck
+from archiver.fetch.client import build_client
+from archiver.fetch.guard import PrivateAddress
+from archiver.recheck.check import recheck
+from archiver.run.archive import archive
 from archiver.urls import canonicalize
 from tests.origin import Origin, body, random_bytes, redirect, running_origin
 from tests.proxies import http_proxy, socks5_proxy

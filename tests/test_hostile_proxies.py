@@ -17,7 +17,7 @@ import pytest
 import trustme
 
 from archiver.config import Settings
-from archiver.pipeline import archive
+from archiver.run.archive import archive
 from tests.conftest import run_cli
 from tests.hostile_proxies import FAKE, hostile_http_proxy, hostile_socks5_proxy
 from tests.origin import Origin, body, random_bytes, running_origin

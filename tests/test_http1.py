@@ -1,4 +1,4 @@
-"""Responses read as browsers read them (archiver/http1.py through the direct transport), against
+"""Responses read as browsers read them (fetch/http1.py through the direct transport), against
 raw servers on 127.0.0.1 that answer byte for byte as each test wants: heads outside RFC 9112
 that curl and browsers read, protocol violations that nobody can read (ProtocolViolation, never
 sent again), bodies cut short (a dropped connection), and chunked trailers kept."""
@@ -23,16 +23,10 @@ from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeadersParser
 
-from archiver.errorclass import classify
 from archiver.exchange import stored_head
-from archiver.http1 import (
-    MAX_HEAD_BYTES,
-    Connection,
-    IncompleteMessage,
-    ProtocolViolation,
-    framing,
-    parse_head,
-)
+from archiver.fetch.classify import classify
+from archiver.fetch.http1 import MAX_HEAD_BYTES, Connection, framing
+from archiver.messages import IncompleteMessage, ProtocolViolation, parse_head
 from tests.proxies import http_proxy, socks5_proxy
 from tests.replay import pywb
 from tests.test_fetch import run as fetch_run

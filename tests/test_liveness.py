@@ -1,4 +1,4 @@
-"""The recheck verdict as an archivist reads it (archiver.liveness), and the checks.jsonl lines
+"""The recheck verdict as an archivist reads it (recheck.liveness), and the checks.jsonl lines
 recheck writes as the manifest contract reads them back (manifestlines.check_check)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import click
 import pytest
 
 from archiver.cli import archive, recheck, with_network
-from archiver.liveness import judge, media_kind, same_resource
-from archiver.manifestlines import BadLine, check_check
 from archiver.models import ErrorInfo, FetchResult, Status
+from archiver.recheck.liveness import judge, media_kind, same_resource
+from archiver.store.lines import BadLine, check_check
 
 PDF = "https://news.example.cn/files/report.pdf"
 ROW = {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from archiver.lock import CollectionLock
 from archiver.models import Status
 from archiver.progress import LiveProgress
+from archiver.store.lock import CollectionLock
 from tests.conftest import run_cli
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from archiver import manifest as manifest_module
 from archiver.cli import main
 from archiver.config import Settings
-from archiver.manifest import read_jsonl, read_warc_sums
-from archiver.pipeline import archive
 from archiver.replay import replay_links
+from archiver.run.archive import archive
+from archiver.store import manifest as manifest_module
+from archiver.store.manifest import read_jsonl, read_warc_sums
 from tests.conftest import Ran
 from tests.origin import body, random_bytes, running_origin
 
@@ -353,7 +353,7 @@ def test_a_line_of_100_mb_costs_no_more_than_the_limit(tmp_path: Path) -> None:
         handle.write(b'{"url": "' + b"a" * (100 * 1024 * 1024) + b'"}\n')
     code = (
         "import re, sys\n"
-        "from archiver.manifest import read_jsonl\n"
+        "from archiver.store.manifest import read_jsonl\n"
         "from pathlib import Path\n"
         "rows, problems = read_jsonl(Path(sys.argv[1]))\n"
         "print(len(rows), problems[0][-60:])\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.extract import extract_links
-from archiver.markdown import MAX_PARSED_CHARS, read_markdown
+from archiver.extract.links import extract_links
+from archiver.extract.markdown import MAX_PARSED_CHARS, read_markdown
 from archiver.models import Document, Role
 from tests.test_extract_bounds import run_links
 
@@ -138,7 +138,7 @@ PARSER_CASES = {
 def test_markdown_it_is_linear_on_known_pathological_input(name: str) -> None:
     """100,000 characters of each in a child with a timeout: linear is about 2 s at most."""
     code = (
-        "import sys, time; from archiver.markdown import _parser\n"
+        "import sys, time; from archiver.extract.markdown import _parser\n"
         "text = sys.stdin.read(); started = time.process_time()\n"
         "_parser().parse(text, {'archiver_found': []}); print(time.process_time() - started)"
     )

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from archiver.lock import holder_pid
 from archiver.neutral import FORMULA_LEAD, UNSAFE, csv_cell, for_terminal, json_for_terminal
+from archiver.store.lock import holder_pid
 from tests.test_manifest_lines import Base, base, cli, copy  # noqa: F401 (fixtures)
 
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=()), max_size=200)

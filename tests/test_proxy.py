@@ -10,7 +10,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.pipeline import archive
+from archiver.run.archive import archive
 from tests.origin import Origin, body, random_bytes
 from tests.proxies import UNKNOWN_NAME, http_proxy, socks5_proxy
 

@@ -19,7 +19,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.verify import verify
+from archiver.verify.fixity import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes, redirect
 from tests.replay import clean_env

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from archiver.retry import parse_retry_after
+from archiver.fetch.retry import parse_retry_after
 from tests.origin import Origin, OriginHandler, body, random_bytes, sequence
 from tests.replay import clean_env
 
@@ -90,9 +90,9 @@ def test_repair_never_deletes_whole_records_that_follow_a_damaged_member(
     the file at the first damage, so the whole file (every capture in it) was deleted. A torn
     tail is cut; records that are whole after damage are never thrown away."""
     from archiver.config import Settings
-    from archiver.members import Member, walk_members
-    from archiver.pipeline import archive
-    from archiver.repair import repair_open_warcs
+    from archiver.run.archive import archive
+    from archiver.store.members import Member, walk_members
+    from archiver.store.repair import repair_open_warcs
 
     for n in range(3):
         origin.routes[f"/{n}.jpg"] = body(random_bytes(2_000, n), "image/jpeg")
@@ -139,7 +139,7 @@ def test_a_cookie_the_jar_cannot_read_costs_nothing_but_the_cookie(
     import http.cookiejar
 
     from archiver.config import Settings
-    from archiver.pipeline import archive
+    from archiver.run.archive import archive
 
     def unreadable(*_: object) -> None:
         raise ValueError("a cookie no parser can read")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.htmllinks import html_read
-from archiver.templates import recognise
+from archiver.extract.html import html_read
+from archiver.extract.templates import recognise
 from tests.test_extract_bounds import MIB, run_links
 
 AFTER = '<p><a href="http://after.example/a">x</a> <img src="http://after.example/i.png">\n'

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Settings
-from archiver.verify import verify
+from archiver.verify.fixity import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, OriginHandler, body, random_bytes, redirect
 from tests.test_fetch import run

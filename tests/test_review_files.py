@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Settings
-from archiver.pipeline import archive
 from archiver.replay import sync_collection
+from archiver.run.archive import archive
 from tests.conftest import Ran
 from tests.test_manifest_lines import base, cli, copy  # noqa: F401 (fixtures)
 

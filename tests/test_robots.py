@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.decoding import BoundedDecoder, DecodingError, parse_codings
+from archiver.fetch.decoding import BoundedDecoder, DecodingError, parse_codings
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 from tests.replay import clean_env

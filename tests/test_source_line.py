@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from archiver.extract import extract_links
+from archiver.extract.links import extract_links
+from archiver.extract.templates import recognise, trailing_source
 from archiver.models import Document, Role
-from archiver.templates import recognise, trailing_source
 
 URL = "https://www.example.com/news/2021/0101/123.html"
 

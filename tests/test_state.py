@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Settings
-from archiver.state import CollectionState
-from archiver.verify import verify
+from archiver.store.state import CollectionState
+from archiver.verify.fixity import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 

@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from archiver.config import Settings
-from archiver.pipeline import archive
+from archiver.run.archive import archive
 from tests.origin import Origin, body, random_bytes, trusted_by
 
 IMAGE = random_bytes(9_000, 21)

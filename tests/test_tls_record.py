@@ -17,9 +17,9 @@ import trustme
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.manifestlines import check_link
-from archiver.pipeline import archive
-from archiver.report import load_report, render
+from archiver.report.build import load_report, render
+from archiver.run.archive import archive
+from archiver.store.lines import check_link
 from tests.origin import Origin, body, random_bytes, redirect, running_origin
 from tests.proxies import http_proxy
 from tests.replay import free_port

@@ -16,8 +16,8 @@ import pytest
 import trustme
 
 from archiver.config import Settings
-from archiver.pipeline import archive
-from archiver.trust import verifying_context
+from archiver.fetch.trust import verifying_context
+from archiver.run.archive import archive
 from tests.origin import Origin, body, hashed_directory, random_bytes, trusted_by
 from tests.replay import clean_env
 

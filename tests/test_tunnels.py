@@ -1,4 +1,4 @@
-"""Proxies through archiver's own transport (archiver.tunnels): certificate failures behind a
+"""Proxies through archiver's own transport (archiver.fetch.tunnels): certificate failures behind a
 proxy, proxy credentials, a proxy that cannot be reached, https through CONNECT. Real proxies
 (tests/proxies.py) and origins on loopback; made-up names the proxies map to 127.0.0.1, so the
 guard judges them as it judges any public name."""
@@ -16,7 +16,7 @@ import pytest
 import trustme
 
 from archiver.config import Settings
-from archiver.pipeline import archive
+from archiver.run.archive import archive
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes, trusted_by
 from tests.proxies import http_proxy, socks5_proxy

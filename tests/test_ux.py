@@ -18,8 +18,8 @@ from archiver.config import Settings
 from archiver.models import Status
 from archiver.progress import LiveProgress, check_text, link_line
 from archiver.replay import replay_links
-from archiver.report import build_report, render
-from archiver.report_model import ReportData
+from archiver.report.build import build_report, render
+from archiver.report.model import ReportData
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 

@@ -14,9 +14,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archiver.config import Settings
-from archiver.pipeline import archive
-from archiver.verify import verify
-from archiver.verifyfast import verify_fast, verify_files
+from archiver.run.archive import archive
+from archiver.verify.fast import verify_fast, verify_files
+from archiver.verify.fixity import verify
 from tests.origin import body, random_bytes, running_origin
 
 IMAGES = {f"/img/{n}.jpg": random_bytes(30_000 + n, n) for n in range(4)}

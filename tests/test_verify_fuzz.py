@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archiver.config import Settings
-from archiver.pipeline import archive
-from archiver.verify import verify
-from archiver.verifyfast import verify_files
+from archiver.run.archive import archive
+from archiver.verify.fast import verify_files
+from archiver.verify.fixity import verify
 from tests.conftest import run_cli
 from tests.origin import body, random_bytes, running_origin
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.verifyfast import verify_files
+from archiver.verify.fast import verify_files
 from tests.conftest import run_cli
 
 CRLF = b"\r\n"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver import documents
-from archiver.documents import find_documents, read_document
 from archiver.errors import InputError
+from archiver.extract import documents
+from archiver.extract.documents import find_documents, read_document
 from tests.conftest import clean_env
 
 DOC = b"see http://a.example/page.html\n"

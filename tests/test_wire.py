@@ -1,4 +1,4 @@
-"""The direct HTTP/1.1 transport (archiver/wire.py) against a real origin on 127.0.0.1:
+"""The direct HTTP/1.1 transport (archiver/fetch/transport.py) against a real origin on 127.0.0.1:
 keep-alive, a dropped idle connection, bodies that end with the connection, the pool's cap,
 the address guard, and failures surfacing as the httpx errors the fetcher classifies."""
 
@@ -19,10 +19,10 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.errorclass import classify
-from archiver.guard import Guard, PrivateAddress
-from archiver.trust import verifying_context
-from archiver.wire import DirectTransport
+from archiver.fetch.classify import classify
+from archiver.fetch.guard import Guard, PrivateAddress
+from archiver.fetch.transport import DirectTransport
+from archiver.fetch.trust import verifying_context
 from tests.origin import (
     Handler,
     Origin,

@@ -18,10 +18,10 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.pipeline import archive
-from archiver.plan import Target
-from archiver.verify import verify
-from archiver.workers import partition
+from archiver.models import Target
+from archiver.run.archive import archive
+from archiver.run.workers import partition
+from archiver.verify.fixity import verify
 from tests.origin import Origin, body, drip, random_bytes, running_origin
 from tests.replay import clean_env
 

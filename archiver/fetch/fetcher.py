@@ -1,0 +1,379 @@
+"""Link -> FetchResult: polite, retried, hop-by-hop fetching. A dead link is a value.
+
+Each attempt is one HTTP exchange with its body spooled and hashed; tenacity decides whether to
+try again (`retry.should_retry`), Retry-After pauses the whole host, and only the exchange that
+ends the retries is stored, through the `store` callback, before the next redirect hop.
+
+One deadline (`Settings.total_time`) bounds each attempt at a resource: the wait for its origin's
+robots.txt, connecting, the response head and the body. Time spent waiting for our own turn at
+the host (per-host slots, --delay, Retry-After pauses, backoff between retries) does not count:
+that is politeness, not the server's doing. A body cut by the deadline is kept and marked
+truncated (`time`); a head that never completes is `failed` with error `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+
+from archiver.addresses import parse_networks, refuse_literal
+from archiver.config import Settings
+from archiver.errors import StorageError
+from archiver.exchange import BodySpool, Exchange
+from archiver.fetch.classify import classify, http_error, status_for
+from archiver.fetch.politeness import HostGate
+from archiver.fetch.redirects import redirect_problem, redirect_target, sent_cookie
+from archiver.fetch.retry import backoff, named_moment, retry_limit, should_retry
+from archiver.fetch.robots import RobotsCache
+from archiver.models import ErrorInfo, FetchResult, Hop, Status, WarcRecordRef
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+# WARC-Truncated for a body cut by an error (WARC 1.1: length, time, disconnect, unspecified)
+CUT_REASONS = {"timeout": "time", "disconnect": "disconnect", "protocol": "unspecified"}
+Store = Callable[[Exchange], Awaitable[WarcRecordRef]]
+
+
+@dataclass
+class Attempt:
+    """One try at one URL: an exchange (maybe cut short), an error, or both."""
+
+    exchange: Exchange | None = None
+    error: ErrorInfo | None = None
+    retry_after: float | None = None  # seconds, from the answer to the moment Retry-After names
+    spent: bool = False  # the resource's whole time went: another try would spend it again
+    retry_at: float | None = None  # that moment, in time.monotonic() seconds
+    tls_error: str | None = None  # --tls-verify record: received without a valid certificate
+
+    @property
+    def http_status(self) -> int | None:
+        return self.exchange.status if self.exchange else None
+
+    @property
+    def retryable(self) -> bool:
+        if self.spent:
+            return False
+        if self.error is None and self.exchange is not None:
+            return should_retry(self.exchange.status, None)
+        return should_retry(None, self.error.kind if self.error else None)
+
+    def close(self) -> None:
+        if self.exchange is not None:
+            self.exchange.close()
+
+
+@dataclass
+class _Trail:
+    """How far one link got: the URL being fetched, the attempts made, the redirects stored."""
+
+    current: str
+    attempts: int = 0
+    hops: list[Hop] = field(default_factory=list)
+    tls_error: str | None = None  # the first response on the way without a valid certificate
+
+
+class Fetcher:
+    """Fetches URLs with one shared client, host gate and robots cache."""
+
+    def __init__(
+        self, settings: Settings, client: httpx.AsyncClient, store: Store, *, proxied: bool
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._store = store
+        self._proxied = proxied
+        self._gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
+        self._robots = RobotsCache(client, settings.agent, settings.total_time, self._gate)
+        self._networks = parse_networks(settings.allow_networks)
+        self.bytes_received = 0
+
+    async def fetch(self, url: str) -> FetchResult:
+        """Fetch `url`, following redirects hop by hop; every hop's response is stored.
+
+        Never raises for anything about this one link (a URL or Location that cannot be parsed
+        or sent, a server breaking the protocol, a surprise in any library below): that ends
+        the link `failed` with its reason, and the other links go on. Only `StorageError` (the
+        run cannot go on) and cancellation propagate.
+        """
+        trail = _Trail(url)
+        try:
+            urlsplit(url)
+        except ValueError as exc:  # from a manifest or a caller, not from canonicalize
+            return _failure(url, url, ErrorInfo("url", f"cannot be parsed: {exc}"), 0, [])
+        try:
+            return await self._follow(url, trail)
+        except StorageError:
+            raise
+        except Exception as exc:  # the last resort: one link must never cancel the others
+            return _failure(url, trail.current, classify(exc), trail.attempts, trail.hops)
+
+    async def _follow(self, url: str, trail: _Trail) -> FetchResult:
+        asked: set[tuple[str, bytes]] = set()  # (URL, Cookie header) of every request sent
+        while True:
+            attempt, tries = await self._with_retries(trail.current)
+            trail.attempts += tries
+            exchange = attempt.exchange
+            if attempt.tls_error and trail.tls_error is None:
+                where = f"{trail.current}: " if trail.hops else ""
+                trail.tls_error = where + attempt.tls_error
+            if exchange is None:
+                error = attempt.error or ErrorInfo("error", "no response")
+                failed = _failure(url, trail.current, error, trail.attempts, trail.hops)
+                return replace(failed, tls_error=trail.tls_error)  # hops stored unverified
+            try:
+                ref = await self._store(exchange)
+            finally:
+                exchange.close()
+            asked.add((trail.current, sent_cookie(exchange.request_head)))
+            target = _redirect_target(trail.current, exchange)
+            if not isinstance(target, str):
+                final = _final(url, exchange, attempt, ref, trail.attempts, trail.hops, target)
+                return replace(final, tls_error=trail.tls_error)
+            trail.hops.append(Hop(trail.current, exchange.status, target, ref.record_id))
+            limit = self._settings.max_redirects
+            problem = redirect_problem(target, self._cookie_for(target), asked, trail.hops, limit)
+            if problem is not None:
+                status = exchange.status
+                failed = _failure(url, trail.current, problem, trail.attempts, trail.hops, status)
+                return replace(failed, tls_error=trail.tls_error)
+            trail.current = target
+
+    def _cookie_for(self, url: str) -> bytes:
+        """The Cookie header a request for `url` would carry now (b"" for none): a redirect
+        back to a URL already asked is a new request when a Set-Cookie changed it."""
+        try:
+            request = self._client.build_request("GET", url)
+        except Exception:  # the hop itself will fail with the reason
+            return b""
+        return sent_cookie(_request_head(request))
+
+    async def _with_retries(self, url: str) -> tuple[Attempt, int]:
+        """The attempt that ends the retries, and how many were made. Most links need one
+        attempt, made without building any retry machinery; tenacity takes over from there."""
+        first = await self._attempt(url)
+        if not first.retryable:
+            return first, 1
+        from tenacity import AsyncRetrying, retry_if_result  # most runs never need it
+
+        settings = self._settings
+        pending = [first]
+        tries = 1
+
+        async def one() -> Attempt:
+            nonlocal tries
+            if pending:  # tenacity judges the first attempt like any other
+                return pending.pop()
+            tries += 1
+            return await self._attempt(url)
+
+        def wait(state: RetryCallState) -> float:
+            attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
+            if attempt.retry_at is not None:
+                # the gate holds the retry (and the host) to the moment named, and no later:
+                # `_receive` paused the host as the head arrived, unless the moment was past
+                # the cap, which ends the link and must not hold back the host's other links
+                return 0.0
+            return backoff(state.attempt_number, settings.backoff_base)
+
+        def give_up(state: RetryCallState) -> bool:
+            attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
+            too_long = (attempt.retry_after or 0.0) > settings.max_retry_after
+            kind = attempt.error.kind if attempt.error else None
+            return too_long or state.attempt_number > retry_limit(kind, settings.retries)
+
+        retrying = AsyncRetrying(
+            stop=give_up,
+            wait=wait,
+            retry=retry_if_result(lambda attempt: bool(attempt.retryable)),
+            before_sleep=lambda state: state.outcome.result().close(),  # type: ignore[union-attr]
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+        attempt: Attempt = await retrying(one)
+        return attempt, tries
+
+    async def _attempt(self, url: str) -> Attempt:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if not self._settings.allow_private:  # the client's routes judge again, hop by hop
+            refused = refuse_literal(host, self._networks, names=self._proxied)
+            if refused:
+                return Attempt(error=ErrorInfo("private-address", refused))
+        budget = self._settings.total_time
+        if self._settings.robots == "obey":
+            started = time.monotonic()
+            blocked = await self._robots.check(url)
+            if blocked is not None:  # a robots.txt that outlived its deadline stays so
+                return Attempt(error=blocked, spent=blocked.kind == "timeout")
+            budget -= time.monotonic() - started
+        async with self._gate.slot(parts.netloc):
+            return await self._exchange(url, time.monotonic() + budget)
+
+    async def _exchange(self, url: str, deadline: float) -> Attempt:
+        try:
+            request = self._client.build_request("GET", url)
+        except Exception as exc:  # a URL that httpx cannot express is this link's failure
+            return Attempt(error=ErrorInfo("url", f"no request can be made for it: {exc}"))
+        date = datetime.now(UTC)
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                response = await self._send(request)
+        except TimeoutError:
+            total = self._settings.total_time
+            error = ErrorInfo("timeout", f"no response head within {total:g} s")
+            return Attempt(error=error, spent=True)
+        except Exception as exc:  # every per-link failure becomes a value
+            return Attempt(error=classify(exc))
+        try:
+            return await self._receive(url, request, response, date, deadline)
+        finally:
+            await response.aclose()
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send one request, its head answered, its body not yet read. httpx's `send` parses a
+        3xx answer's Location for `next_request`, and raises when it cannot, before anyone can
+        store the answer; the fetcher judges every Location itself (`redirect_target`), so it
+        sends the one request, with the Basic credentials of the URL as `send` would."""
+        url = request.url
+        if url.username or url.password:
+            request = next(httpx.BasicAuth(url.username, url.password).sync_auth_flow(request))
+        return await self._client._send_single_request(request)
+
+    async def _receive(
+        self,
+        url: str,
+        request: httpx.Request,
+        response: httpx.Response,
+        date: datetime,
+        deadline: float,
+    ) -> Attempt:
+        retry_after, retry_at = named_moment(
+            response.status_code, response.headers.get("retry-after")
+        )  # taken as the head arrives: the moment named counts from the answer
+        host = urlsplit(url).netloc
+        if retry_at is not None and (retry_after or 0.0) <= self._settings.max_retry_after:
+            self._gate.pause_until(host, retry_at)  # at once: the body may take its time
+        spool = BodySpool()
+        error, truncated, spent = await self._read_body(response, spool, deadline)
+        self.bytes_received += spool.size
+        exchange = Exchange(
+            url=url,
+            date=date,
+            request_head=_request_head(request),
+            http_version=response.http_version,
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=list(response.headers.raw),
+            body=spool,
+            ip_address=_peer_address(response),  # none through a proxy
+            truncated=truncated,
+            raw_head=response.extensions.get("raw_head"),
+            raw_trailers=bytes(response.extensions.get("raw_trailers", b"")),
+        )
+        if response.status_code in (429, 503):
+            if retry_after is None or retry_after > self._settings.max_retry_after:
+                self._gate.strike(host)  # no moment named, or one not honoured: slow down
+        elif response.status_code < 400:
+            self._gate.relieve(host)
+        tls_error = response.extensions.get("tls_error")
+        return Attempt(exchange, error, retry_after, spent, retry_at, tls_error)
+
+    async def _read_body(
+        self, response: httpx.Response, spool: BodySpool, deadline: float
+    ) -> tuple[ErrorInfo | None, str | None, bool]:
+        """Stream the raw body into `spool` within the size limit and by the `deadline`
+        (`time.monotonic()` seconds): (error, WARC-Truncated reason, whether the deadline
+        ended it)."""
+        limit = self._settings.max_size
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                async for chunk in response.aiter_raw():
+                    if spool.size + len(chunk) > limit:
+                        spool.write(chunk[: limit - spool.size])
+                        message = f"body exceeds {limit} bytes; kept the first {limit}"
+                        return ErrorInfo("too-large", message), "length", False
+                    spool.write(chunk)
+        except TimeoutError:
+            message = f"the response took longer than {self._settings.total_time:g} s"
+            return ErrorInfo("timeout", message), "time", True
+        except Exception as exc:  # a cut body is kept and marked, never raised
+            error = classify(exc)
+            return error, CUT_REASONS.get(error.kind, "disconnect"), False
+        return None, None, False
+
+
+def _request_head(request: httpx.Request) -> bytes:
+    target = request.url.raw_path
+    lines = [b"GET " + target + b" HTTP/1.1"]
+    lines.extend(key + b": " + value for key, value in request.headers.raw)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _peer_address(response: httpx.Response) -> str | None:
+    """The address the response came from (WARC-IP-Address), as the transport reports it for
+    a direct connection, NO_PROXY routes included; None through a proxy."""
+    peer = response.extensions.get("peer_address")
+    return peer if isinstance(peer, str) and peer else None
+
+
+def _redirect_target(current: str, exchange: Exchange) -> str | ErrorInfo | None:
+    location = next((v for k, v in exchange.headers if k.lower() == b"location"), None)
+    return redirect_target(current, exchange.status, location)
+
+
+def _failure(
+    url: str,
+    current: str,
+    error: ErrorInfo,
+    attempts: int,
+    hops: list[Hop],
+    http_status: int | None = None,
+) -> FetchResult:
+    status = status_for(None, error)
+    if error.kind.startswith("redirect"):
+        status = Status.FAILED
+    return FetchResult(
+        url=url,
+        status=status,
+        attempts=attempts,
+        final_url=current,
+        http_status=http_status,
+        error=error,
+        redirects=tuple(hops),
+    )
+
+
+def _final(
+    url: str,
+    exchange: Exchange,
+    attempt: Attempt,
+    ref: WarcRecordRef,
+    attempts: int,
+    hops: list[Hop],
+    unfollowed: ErrorInfo | None = None,
+) -> FetchResult:
+    """The result ending in `exchange`, stored as `ref`; `unfollowed` is why a redirect it
+    made was not followed."""
+    error = unfollowed or attempt.error or http_error(exchange.status)
+    return FetchResult(
+        url=url,
+        status=status_for(exchange.status, error),
+        attempts=attempts,
+        final_url=exchange.url,
+        http_status=exchange.status,
+        error=error,
+        content_type=exchange.content_type,
+        size=exchange.body.size,
+        sha256=exchange.body.sha256,
+        payload_digest=f"sha256:{exchange.body.sha256}",
+        truncated=exchange.truncated,
+        record=ref,
+        redirects=tuple(hops),
+    )

@@ -1,0 +1,300 @@
+"""`archiver recheck`: is each archived link still live at its origin, did it change, and has
+a dead link come back?
+
+Which links: those whose current links.jsonl line is `archived` and, unless `include_dead` is
+off, `dead` (recheck is the only command that ever asks a dead link again; `archive` keeps dead
+links as they are). `roles` and `older_than` (days since the last check or capture) narrow it.
+
+Each link is fetched with the network settings and politeness of `archive` (per-host limits,
+--delay, robots.txt, Retry-After, retries, proxy, CA, the private-address guard); the body is
+hashed, not stored, and judged by archiver.recheck.liveness. One line per link is appended to
+checks.jsonl (checked by manifestlines.check_check):
+
+    url, checked_at
+    live          true | false | null (no check was made)
+    changed       true | false | null (the payload's SHA-256 against the archived one)
+    http_status, error ("kind: message": why not live, or why not checked)
+    skipped       why no check was made (private-address, robots), else null
+    link_status   archived | dead: the links.jsonl status the check started from
+    final_url, content_type   where the URL leads now, and what it serves there
+    capture       (only when one was made, see below)
+
+With `capture_changes`, a link whose check found a 2xx answer with another payload than its
+archived one (changed, moved, or of another kind), or a dead link that answers again, is fetched
+once more, and this time every response of the chain is stored: each redirect hop has its own
+record. The check itself writes nothing, so no record is ever left that no line names. The
+capture is the check line's `capture` object (the capture fields of a links.jsonl line: status,
+http_status, error, final_url, redirects, sha256, payload_digest, size, content_type, warc_file,
+warc_offset, warc_length, record_id, revisit_of, fetched_at, truncated). A link's current
+links.jsonl line stays the capture its documents cite; only a dead link that came back gets a
+new `archived` line, having no capture to displace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from archiver.config import Settings, check_collection
+from archiver.errors import InputError
+from archiver.exchange import Exchange
+from archiver.fetch.client import build_client, check_network, proxy_in_use
+from archiver.fetch.fetcher import Fetcher
+from archiver.fetch.loop import new_event_loop
+from archiver.models import FetchResult, Role, Status, Target, WarcRecordRef
+from archiver.recheck.liveness import Verdict, judge
+from archiver.store.capture import new_writer
+from archiver.store.entries import entry_from_result, with_time
+from archiver.store.lines import utc_time
+from archiver.store.lock import CollectionLock
+from archiver.store.manifest import CHECKS, LINKS, Manifest, entry_to_json, read_lines
+from archiver.store.warc import WarcWriter, warc_date
+
+STORING: ContextVar[bool] = ContextVar("recheck_storing", default=False)
+"""Whether the fetch running in this task stores its responses (a capture) or only hashes them."""
+CAPTURE_FIELDS = (
+    "status",
+    "http_status",
+    "error",
+    "final_url",
+    "redirects",
+    "sha256",
+    "payload_digest",
+    "size",
+    "content_type",
+    "warc_file",
+    "warc_offset",
+    "warc_length",
+    "record_id",
+    "revisit_of",
+    "fetched_at",
+    "truncated",
+)
+
+
+@dataclass
+class RecheckSummary:
+    """What one recheck did. `counts`: live, not live, not checked, changed, came back (a dead
+    link live again); `reasons`: not live and not checked links by the kind of their reason
+    (moved, content-type, http-404, private-address...); `captured`: captures stored."""
+
+    collection: str
+    checked: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    captured: int = 0
+
+
+def _last_checks(settings: Settings) -> dict[str, str]:
+    rows = read_lines(settings.manifest_dir / CHECKS)
+    return {str(row["url"]): str(row.get("checked_at")) for row in rows if "url" in row}
+
+
+def due_links(
+    settings: Settings,
+    roles: frozenset[Role] | None,
+    older_than: float | None,
+    include_dead: bool = True,
+) -> list[dict[str, Any]]:
+    """The current links.jsonl lines to check: archived (and dead, with `include_dead`) links
+    of `roles` not checked, nor captured, within `older_than` days."""
+    statuses = {Status.ARCHIVED.value} | ({Status.DEAD.value} if include_dead else set())
+    rows = read_lines(settings.manifest_dir / LINKS)
+    current = {row["url"]: row for row in rows if "url" in row}
+    checked = _last_checks(settings)
+    limit = None
+    if older_than is not None:
+        limit = datetime.now(UTC) - timedelta(days=older_than)
+    due = []
+    for url, row in current.items():
+        if row.get("status") not in statuses:
+            continue
+        if roles is not None and row.get("role") not in {role.value for role in roles}:
+            continue
+        last = checked.get(url) or str(row.get("fetched_at") or row.get("checked_at"))
+        if limit is not None and _when(last) > limit:
+            continue
+        due.append(row)
+    return due
+
+
+def _when(text: str) -> datetime:
+    """When a link was last checked or captured; the distant past (so due) when unknown."""
+    return utc_time(text) or datetime.min.replace(tzinfo=UTC)
+
+
+def _target(row: dict[str, Any]) -> Target:
+    return Target(row["url"], frozenset({Role(row["role"])}), tuple(row["documents"]))
+
+
+def capture_json(row: dict[str, Any], result: FetchResult) -> dict[str, Any]:
+    """The `capture` object of a check line: the capture fields of the links.jsonl line that
+    `result` (a storing fetch of `row`'s URL) would make."""
+    line = entry_to_json(entry_from_result(_target(row), Role(row["role"]), result))
+    return {name: line[name] for name in CAPTURE_FIELDS}
+
+
+def check_line(
+    row: dict[str, Any],
+    result: FetchResult,
+    verdict: Verdict,
+    checked_at: str,
+    capture: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The checks.jsonl line of one check (fields in the module docstring)."""
+    line = {
+        "url": row["url"],
+        "checked_at": checked_at,
+        "live": verdict.live,
+        "changed": verdict.changed,
+        "http_status": result.http_status,
+        "error": verdict.error,
+        "skipped": verdict.skipped,
+        "link_status": row.get("status"),
+        "final_url": result.final_url,
+        "content_type": result.content_type,
+    }
+    if capture is not None:
+        line["capture"] = capture
+    return line
+
+
+def worth_capturing(row: dict[str, Any], result: FetchResult, verdict: Verdict) -> bool:
+    """A 2xx answer that is not the archived payload: changed, moved, of another kind, or the
+    answer of a dead link (which has no archived payload)."""
+    answered = result.status == Status.ARCHIVED and 200 <= (result.http_status or 0) < 300
+    archived = row.get("status") == Status.ARCHIVED.value
+    return answered and (verdict.changed is True or not archived)
+
+
+def recheck(
+    settings: Settings,
+    roles: frozenset[Role] | None = None,
+    older_than: float | None = None,
+    capture_changes: bool = False,
+    include_dead: bool = True,
+    on_checked: Callable[[dict[str, Any]], object] | None = None,
+) -> RecheckSummary:
+    """Check the due links of `settings.collection` (see `due_links`), appending one line per
+    link to checks.jsonl (and passing it to `on_checked`, as each check ends). Raises
+    InputError for a collection that does not exist, LockError when another process holds it,
+    StorageError when the manifest or a WARC cannot be written."""
+    name = check_collection(settings.collection)
+    if not settings.manifest_dir.is_dir():
+        raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
+    check_network(settings)  # a proxy or CA file that cannot be used: refused before the lock
+    with CollectionLock(settings.manifest_dir, name):
+        rows = due_links(settings, roles, older_than, include_dead)
+        run = _Recheck(settings, capture_changes, on_checked)
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(run.check_all(rows))
+        return run.summary
+
+
+class _Recheck:
+    def __init__(
+        self,
+        settings: Settings,
+        capture_changes: bool,
+        on_checked: Callable[[dict[str, Any]], object] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.capture = capture_changes
+        self.on_checked = on_checked
+        self.manifest = Manifest(settings.manifest_dir)
+        self.writer: WarcWriter | None = None
+        self.summary = RecheckSummary(settings.collection)
+        self.lock = asyncio.Lock()
+
+    async def check_all(self, rows: list[dict[str, Any]]) -> None:
+        """Check `rows`, one task per host slot. When every check is done and the WARC closed,
+        every record written has its check line: the WARC is no unfinished run's output, so
+        .inflight is cleared, unless an earlier killed run left entries there, which the next
+        `archive` still needs (it repairs and adopts them; it finds nothing to do in ours)."""
+        earlier = self.manifest.inflight()
+        proxied = proxy_in_use(self.settings) is not None
+        try:
+            async with build_client(self.settings) as client:
+                fetcher = Fetcher(self.settings, client, self._store, proxied=proxied)
+                queues: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+                for row in rows:
+                    queues[urlsplit(row["url"]).netloc].append(row)
+                async with asyncio.TaskGroup() as group:
+                    for queue in queues.values():
+                        for _ in range(min(self.settings.per_host, len(queue))):
+                            group.create_task(self._drain(fetcher, queue))
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
+            if not earlier:
+                self.manifest.clear_inflight()
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+            self.manifest.close()
+
+    async def _drain(self, fetcher: Fetcher, queue: deque[dict[str, Any]]) -> None:
+        while queue:
+            await self._check(fetcher, queue.popleft())
+
+    async def _check(self, fetcher: Fetcher, row: dict[str, Any]) -> None:
+        checked_at = warc_date(datetime.now(UTC))
+        result = await fetcher.fetch(row["url"])
+        verdict = judge(row, result)
+        captured = None
+        if self.capture and worth_capturing(row, result, verdict):
+            captured = await self._capture(fetcher, row["url"])
+        capture = capture_json(row, captured) if captured is not None else None
+        line = check_line(row, result, verdict, checked_at, capture)
+        self.manifest.append_check(line)
+        if self.on_checked is not None:
+            self.on_checked(line)
+        self._count(row, verdict, captured is not None)
+        came_back = verdict.live and row.get("status") == Status.DEAD.value
+        if came_back and captured is not None and captured.status == Status.ARCHIVED:
+            entry = entry_from_result(_target(row), Role(row["role"]), captured)
+            self.manifest.append_link(with_time(entry))
+
+    async def _capture(self, fetcher: Fetcher, url: str) -> FetchResult | None:
+        """Fetch `url` again, storing every response of its chain; None when nothing was
+        stored (the second fetch failed before any answer)."""
+        token = STORING.set(True)
+        try:
+            result = await fetcher.fetch(url)
+        finally:
+            STORING.reset(token)
+        stored = result.record is not None and bool(result.record.warc_file)
+        return result if stored or result.redirects else None
+
+    def _count(self, row: dict[str, Any], verdict: Verdict, captured: bool) -> None:
+        summary = self.summary
+        summary.checked += 1
+        summary.captured += captured
+        reason = verdict.skipped or (verdict.error or "").split(":", 1)[0]
+        if verdict.live is None:
+            summary.counts["not checked"] += 1
+            summary.reasons[reason] += 1
+        elif verdict.live:
+            summary.counts["live"] += 1
+            if row.get("status") == Status.DEAD.value:
+                summary.counts["came back"] += 1
+        else:
+            summary.counts["not live"] += 1
+            summary.reasons[reason] += 1
+        if verdict.changed:
+            summary.counts["changed"] += 1
+
+    async def _store(self, exchange: Exchange) -> WarcRecordRef:
+        """Write the exchange when the fetch in this task is a capture; else only hash it."""
+        if not STORING.get():
+            return WarcRecordRef("", 0, 0, "", warc_date(exchange.date))
+        async with self.lock:
+            if self.writer is None:
+                self.writer = new_writer(self.settings, self.manifest)
+            return await asyncio.to_thread(self.writer.write_exchange, exchange)

@@ -1,0 +1,218 @@
+"""The one place that joins the stages: documents -> links -> fetches -> WARC -> manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any, Protocol
+
+from archiver.config import Settings, check_collection
+from archiver.errors import InputError
+from archiver.extract.cache import ExtractCache
+from archiver.extract.documents import check_document, find_inputs
+from archiver.fetch.client import check_network
+from archiver.files import is_regular
+from archiver.models import PlannedDocument, RunSummary, Status, Target
+from archiver.run.adopt import adopt
+from archiver.run.decide import Settle
+from archiver.run.fetchloop import GroupResult, Slot, fetch_group
+from archiver.run.plan import Plan, plan_documents
+from archiver.run.workers import partition, run_workers, worker_count
+from archiver.store.dedup import clear_claims
+from archiver.store.entries import with_time
+from archiver.store.lock import CollectionLock
+from archiver.store.manifest import DOCUMENTS, WARCS, Manifest, read_lines, read_warc_sums
+from archiver.store.repair import Repaired, list_unlisted, repair_open_warcs
+from archiver.store.state import CollectionState
+
+
+class Progress(Protocol):
+    """What the pipeline tells a progress display; the CLI chooses the display."""
+
+    def start(self, documents: int, total: int) -> None: ...
+
+    def advance(self, status: Status, size: int, url: str, error: str | None) -> None:
+        """One link ended: its status, bytes stored, URL, and error ("kind: message")."""
+
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, documents: int, total: int) -> None:
+        return None
+
+    def advance(self, status: Status, size: int, url: str, error: str | None) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+
+def document_record(document: PlannedDocument) -> dict[str, Any]:
+    """The documents.jsonl line: every field of the planned document; for a file of a walked
+    folder that is no document, its path and why it was `skipped`."""
+    if document.skipped is not None:
+        return {"path": document.path, "skipped": document.skipped}
+    record = {field.name: getattr(document, field.name) for field in fields(PlannedDocument)}
+    del record["skipped"]
+    return record
+
+
+def _identity(record: dict[str, Any]) -> tuple[str, str]:
+    """A documents.jsonl line as one file's state, however its path was spelled."""
+    rest = {key: value for key, value in record.items() if key != "path"}
+    return os.path.realpath(str(record.get("path"))), json.dumps(rest, sort_keys=True)
+
+
+def archive(
+    paths: Sequence[str], settings: Settings, progress: Progress | None = None
+) -> RunSummary:
+    """Archive every selected link of the documents under `paths` into the collection."""
+    check_collection(settings.collection)
+    for path, named in find_inputs(paths):  # a missing path or a binary file named on the
+        if named:  # command line is an error before anything is touched
+            check_document(path)
+    check_network(settings)  # so is a proxy or CA file that cannot be used
+    created = not settings.manifest_dir.exists()
+    try:
+        with CollectionLock(settings.manifest_dir, settings.collection):
+            state = CollectionState(settings.manifest_dir)
+            try:
+                plan = plan_documents(paths, ExtractCache(state.db))
+                return _Run(plan, state, settings, progress or NoProgress()).run()
+            finally:
+                state.close()
+    except InputError:
+        if created:  # a named file changed under us: leave no collection behind
+            _remove_new_collection(settings)
+        raise
+
+
+def _remove_new_collection(settings: Settings) -> None:
+    """Remove the lock and state files a refused first run created, and the folders if empty."""
+    for name in (".lock", ".state.sqlite", ".state.sqlite-wal", ".state.sqlite-shm"):
+        (settings.manifest_dir / name).unlink(missing_ok=True)
+    for folder in (settings.manifest_dir, settings.manifest_dir.parent):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+class _Run:
+    """The parent's part of a run: repair, decide what to fetch, fetch, then sum up."""
+
+    def __init__(
+        self, plan: Plan, state: CollectionState, settings: Settings, progress: Progress
+    ) -> None:
+        self.plan = plan
+        self.state = state
+        self.settings = settings
+        self.progress = progress
+        self.manifest = Manifest(settings.manifest_dir)
+        self.counts: Counter[str] = Counter()
+        self.skipped_reasons: Counter[str] = Counter()
+
+    def run(self) -> RunSummary:
+        started = time.monotonic()
+        unfinished = self.manifest.inflight()
+        repaired = repair_open_warcs(
+            self.settings.warc_dir, self.settings.out, self.manifest.append_warc
+        )
+        listed = read_warc_sums(self.settings.manifest_dir / WARCS)
+        late = list_unlisted(self.settings.out, unfinished, listed, self.manifest.append_warc)
+        self.state.sync()
+        for fixed in repaired:
+            self.state.forget_cut(fixed.path, fixed.kept)
+        self._adopt(unfinished)
+        self.state.forget(self.state.dangling_revisits())
+        clear_claims(self.state.db)
+        to_fetch = Settle(self.plan, self.state, self.settings, self.manifest).run(self.counts)
+        not_selected = self.counts[Status.SKIPPED.value]
+        self.progress.start(len(self.plan.documents), len(to_fetch))
+        results: list[GroupResult] = []
+        try:
+            results = self._fetch(to_fetch)
+            self.manifest.clear_inflight()
+        finally:
+            self._list_documents()
+            self.manifest.close()
+            self.progress.finish()
+        self.state.sync()
+        for result in results:
+            self.counts.update(result.counts)
+        return self._summary(started, results, repaired, late, not_selected)
+
+    def _summary(
+        self,
+        started: float,
+        results: list[GroupResult],
+        repaired: list[Repaired],
+        late: list[str],
+        not_selected: int,
+    ) -> RunSummary:
+        return RunSummary(
+            collection=self.settings.collection,
+            documents=len(self.plan.documents),
+            links_found=self.plan.links_found,
+            links_selected=len(self.plan) - not_selected,
+            urls=len(self.plan),
+            not_selected=not_selected,
+            roles=tuple(sorted(role.value for role in self.settings.roles)),
+            skipped_reasons=dict(self.skipped_reasons),
+            counts=dict(self.counts),
+            fetched=sum(result.fetched for result in results),
+            bytes_fetched=sum(result.bytes_fetched for result in results),
+            seconds=round(time.monotonic() - started, 3),
+            warc_files=tuple(sorted(f for result in results for f in result.warc_files)),
+            repaired=tuple(
+                f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
+            )
+            + tuple(f"{path} (closed but never listed; listed now)" for path in late),
+            warnings=tuple(self.manifest.repairs + self.state.problems)
+            + tuple(f"{d.path}: skipped: {d.skipped}" for d in self.plan.skipped),
+        )
+
+    def _list_documents(self) -> None:
+        """A documents.jsonl line for each document (and skipped file) whose line would say
+        something new: a re-run over unchanged documents adds none."""
+        known = {_identity(row) for row in read_lines(self.settings.manifest_dir / DOCUMENTS)}
+        for document in [*self.plan.documents, *self.plan.skipped]:
+            record = document_record(document)
+            if _identity(record) not in known:
+                known.add(_identity(record))
+                self.manifest.append_document(record)
+
+    def _adopt(self, unfinished: list[str]) -> None:
+        """List the captures that runs which did not finish wrote but had not listed yet: in
+        every file they wrote, closed or repaired, since a file can close (rotation, repair)
+        before the manifest line of its last records is written."""
+        out = self.settings.out
+        warc_files = sorted({rel for rel in unfinished if is_regular(out / rel)})
+        if not warc_files:
+            return
+        settings = self.settings
+        found = adopt(
+            settings.out, warc_files, self.plan, self.state, settings.roles, settings.max_redirects
+        )
+        for entry in found:
+            self.manifest.append_link(with_time(entry))
+        self.state.sync()
+
+    def _fetch(self, targets: list[Target]) -> list[GroupResult]:
+        if not targets:
+            return []
+        count = worker_count(self.settings, len(targets))
+        if count == 1:
+            return [fetch_group(targets, self.settings, Slot(), self._advance)]
+        groups = partition(targets, count)
+        return run_workers(groups, self.settings, self._advance, self.state.sync)
+
+    def _advance(self, status: Status, size: int, url: str, error: str | None) -> None:
+        """A link ended: tally why a selected link was skipped, and tell the display."""
+        if status == Status.SKIPPED:
+            self.skipped_reasons[(error or "unknown").split(":", 1)[0]] += 1
+        self.progress.advance(status, size, url, error)

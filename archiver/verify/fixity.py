@@ -1,0 +1,362 @@
+"""Fixity: WARC files against warcs.sha256, records against their digests, manifest against WARCs.
+
+Every problem names the file, the offset and the URL where it applies, and what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import multiprocessing
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.config import Settings, check_collection
+from archiver.errors import InputError
+from archiver.files import kind, open_binary
+from archiver.store.lock import is_locked
+from archiver.store.manifest import CHECKS, LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
+from archiver.store.reader import Damage, Record, read_warc
+from archiver.store.warc import OPEN_SUFFIX
+
+CHUNK = 1024 * 1024
+PARALLEL_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    message: str
+    offset: int | None = None
+    url: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f" @{self.offset}" if self.offset is not None else "")
+        return f"{where}: {self.message}" + (f" [{self.url}]" if self.url else "")
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    offset: int
+    length: int
+    record_id: str
+    record_type: str
+    url: str | None
+    payload_digest: str | None
+
+
+@dataclass
+class VerifyReport:
+    collection: str
+    fast: bool = False
+    warc_files: int = 0
+    records: int = 0
+    entries: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "ok": self.ok,
+            "checked": "sizes and counts only" if self.fast else "every byte and digest",
+            "warc_files": self.warc_files,
+            "records": self.records,
+            "manifest_entries": self.entries,
+            "problems": [p.__dict__ for p in self.problems],
+            "notes": [p.__dict__ for p in self.notes],
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open_binary(path) as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class FileScan:
+    """What one WARC file holds: its records by offset (those that start a gzip member, or
+    every record of a plain file), how many records were read and checked, the offsets of
+    records that could not be checked, the problems and notes, and the file's sha256."""
+
+    records: dict[int, RecordInfo] = field(default_factory=dict)
+    checked: int = 0
+    damage: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+    sha256: str | None = None
+
+
+def scan_file(path: Path, name: str, urls: dict[int, str]) -> FileScan:
+    """Read every record with its digests, whatever the file's layout (see warcread); what
+    could not be read is a problem. `urls` names the URL at each offset, for the problems."""
+    scan = FileScan()
+    try:
+        with open_binary(path) as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                scan.sha256 = hashlib.sha256().hexdigest()
+                _add(read_warc(b"", name.endswith(".gz")), name, urls, scan)
+                return scan
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                scan.sha256 = _mapped_sha256(mapped)
+                _add(read_warc(mapped, name.endswith(".gz")), name, urls, scan)
+    except OSError as exc:
+        scan.problems.append(Problem(name, f"cannot be read ({exc.strerror or exc})"))
+    return scan
+
+
+def _mapped_sha256(mapped: mmap.mmap) -> str:
+    digest = hashlib.sha256()
+    with memoryview(mapped) as view:
+        digest.update(view)
+    return digest.hexdigest()
+
+
+def _add(found: list[Record | Damage], name: str, urls: dict[int, str], scan: FileScan) -> None:
+    unchecked = 0
+    for item in found:
+        if isinstance(item, Damage):
+            scan.damage.extend(item.lost)
+            lost = len(item.lost)
+            more = f"; {lost} records read from it not checked" if lost > 1 else ""
+            message = item.message + more
+            scan.problems.append(Problem(name, message, item.offset, urls.get(item.offset)))
+            continue
+        _add_record(item, name, scan)
+        unchecked += not item.digests
+    if unchecked:
+        message = f"{unchecked} record(s) carry no digest: read whole, but their bytes unchecked"
+        scan.notes.append(Problem(name, message))
+
+
+def scan_files(jobs: list[tuple[Path, str, dict[int, str]]]) -> list[FileScan]:
+    """scan_file over many files, one process per core when there is enough to read."""
+    total = sum(path.stat().st_size for path, _, _ in jobs)
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or total < PARALLEL_BYTES:
+        return [scan_file(*job) for job in jobs]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+        others = pool.map(scan_file, *zip(*jobs[1:], strict=True))
+        first = scan_file(*jobs[0])  # this process reads one file meanwhile
+        return [first, *others]
+
+
+def _add_record(record: Record, name: str, scan: FileScan) -> None:
+    record_id = record.record_id or "?"
+    where = f" ({record.inner} bytes into the gzip member)" if record.inner else ""
+    for issue in record.problems:
+        message = f"record {record_id}{where}: {issue}"
+        scan.problems.append(Problem(name, message, record.offset, record.url))
+    for note in record.notes:
+        scan.notes.append(Problem(name, f"record {record_id}{where}: {note}", record.offset))
+    scan.checked += 1
+    if not record.inner:
+        scan.records[record.offset] = RecordInfo(
+            record.offset,
+            record.length,
+            record_id,
+            record.record_type or "?",
+            record.url,
+            record.payload_digest,
+        )
+
+
+def current_entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, Any]]:
+    rows, issues = read_jsonl(manifest_dir / LINKS)
+    problems.extend(Problem(f"manifests/{manifest_dir.name}/{LINKS}", issue) for issue in issues)
+    current: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if "url" in row:
+            current[row["url"]] = row
+    yield from current.values()
+
+
+def recheck_captures(manifest_dir: Path, problems: list[Problem]) -> list[dict[str, Any]]:
+    """The captures `recheck --capture-changes` named in checks.jsonl, shaped as entries."""
+    rows, issues = read_jsonl(manifest_dir / CHECKS)
+    problems.extend(Problem(f"manifests/{manifest_dir.name}/{CHECKS}", issue) for issue in issues)
+    return [
+        row["capture"] | {"url": row["url"]}
+        for row in rows
+        if isinstance(row.get("capture"), dict) and row["capture"].get("warc_file")
+    ]
+
+
+def check_entry(entry: dict[str, Any], scan: FileScan) -> str | None:
+    """What is wrong with one manifest entry's pointer into its WARC, or None."""
+    offset, length = entry.get("warc_offset"), entry.get("warc_length")
+    record = scan.records.get(offset) if isinstance(offset, int) else None
+    if record is None:
+        return f"manifest says a record starts at offset {offset}; none does"
+    wrong = []
+    if record.length != length:
+        wrong.append(f"length {length} in manifest, {record.length} in WARC")
+    if record.record_id != entry.get("record_id"):
+        wrong.append(f"record id {entry.get('record_id')} in manifest, {record.record_id} in WARC")
+    if entry.get("payload_digest") and record.payload_digest != entry.get("payload_digest"):
+        wrong.append(
+            f"payload digest {entry.get('payload_digest')} in manifest, "
+            f"{record.payload_digest} in WARC"
+        )
+    if record.url != entry.get("final_url"):
+        wrong.append(f"record is for {record.url}, manifest says {entry.get('final_url')}")
+    stored = (record.payload_digest or "").removeprefix("sha256:")
+    if entry.get("sha256") and record.payload_digest and stored != entry.get("sha256"):
+        wrong.append(f"sha256 {entry.get('sha256')} in manifest, {stored} in WARC")
+    return "; ".join(wrong) or None
+
+
+def verify(settings: Settings) -> VerifyReport:
+    """Check the collection's WARC files, records and manifest against each other."""
+    name = check_collection(settings.collection)
+    manifest_dir = settings.manifest_dir
+    if not manifest_dir.is_dir():
+        raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
+    report = VerifyReport(name)
+    problems = report.problems
+    issues: list[str] = []
+    sums = read_warc_sums(manifest_dir / WARCS, issues)
+    problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
+    on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
+    problems.extend(not_regular(settings))
+    links = list(current_entries(manifest_dir, problems))
+    entries = links + recheck_captures(manifest_dir, problems)
+    referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
+    live = is_locked(manifest_dir)
+    urls: dict[str, dict[int, str]] = defaultdict(dict)
+    for entry in entries:
+        if entry.get("warc_file") and isinstance(entry.get("warc_offset"), int):
+            urls[entry["warc_file"]][entry["warc_offset"]] = entry["url"]
+    names = sorted(set(sums) | set(on_disk) | referenced)
+    jobs = []
+    for rel in names:
+        path = on_disk.get(rel) or on_disk.get(rel + OPEN_SUFFIX)
+        if path is not None and not (live and path.name.endswith(OPEN_SUFFIX)):
+            jobs.append((path, rel, urls[rel.removesuffix(OPEN_SUFFIX)]))
+    scans = dict(zip((rel for _, rel, _ in jobs), scan_files(jobs), strict=True))
+    indexes: dict[str, FileScan] = {}
+    for rel in names:
+        _check_file(rel, on_disk, sums, referenced, live, problems, scans.get(rel))
+        if rel in scans:
+            problems.extend(scans[rel].problems)
+            report.notes.extend(scans[rel].notes)
+            indexes[rel.removesuffix(OPEN_SUFFIX)] = scans[rel]
+    report.warc_files = len(indexes)
+    report.records = sum(scan.checked for scan in indexes.values())
+    _check_sizes(settings, problems)
+    problems.extend(duplicated(links))
+    for entry in entries:
+        if not entry.get("warc_file"):
+            continue
+        report.entries += 1
+        index = indexes.get(entry["warc_file"])
+        if index is None or entry.get("warc_offset") in index.damage:
+            continue  # a missing file or a damaged record is already reported, with this URL
+        message = check_entry(entry, index)
+        if message:
+            problems.append(
+                Problem(entry["warc_file"], message, entry.get("warc_offset"), entry.get("url"))
+            )
+    return report
+
+
+def duplicated(entries: list[dict[str, Any]]) -> list[Problem]:
+    """Two URLs whose current lines claim the same record."""
+    seen: dict[tuple[str, int], str] = {}
+    found = []
+    for entry in entries:
+        key = (entry.get("warc_file"), entry.get("warc_offset"))
+        if not key[0] or not isinstance(key[1], int):
+            continue
+        if key in seen:
+            message = f"manifest lines of {seen[key]} and {entry['url']} claim the same record"
+            found.append(Problem(str(key[0]), message, key[1], entry["url"]))
+        seen[(str(key[0]), key[1])] = entry["url"]
+    return found
+
+
+def read_sizes(manifest_dir: Path, problems: list[Problem]) -> dict[str, int]:
+    """path -> size of every closed WARC, from warcs.jsonl (its bad lines are problems)."""
+    rows, issues = read_jsonl(manifest_dir / WARC_SIZES)
+    problems.extend(Problem(f"manifests/{manifest_dir.name}/{WARC_SIZES}", i) for i in issues)
+    return {str(row["path"]): int(row["size"]) for row in rows if "path" in row and "size" in row}
+
+
+def _check_sizes(settings: Settings, problems: list[Problem]) -> None:
+    for rel, size in read_sizes(settings.manifest_dir, problems).items():
+        path = settings.out / rel
+        if kind(path) == "file" and path.stat().st_size != size:
+            message = f"size is {path.stat().st_size} bytes, {WARC_SIZES} says {size}"
+            problems.append(Problem(rel, message))
+
+
+def warc_files_in(directory: Path) -> list[Path]:
+    """The regular files of `directory` named like WARC files (a link to one is not one)."""
+    return [path for path, what in _named_like_warcs(directory) if what == "file"]
+
+
+def _named_like_warcs(directory: Path) -> list[tuple[Path, str | None]]:
+    if not directory.is_dir():
+        return []
+    return sorted((p, kind(p)) for p in directory.iterdir() if ".warc" in p.name)
+
+
+def not_regular(settings: Settings) -> list[Problem]:
+    """A problem for each name like a WARC file's in the collection's folder that is a link,
+    FIFO, folder or device: never read (it could lead outside the collection, or block)."""
+    return [
+        Problem(
+            path.relative_to(settings.out).as_posix(), f"a {what}, not a regular file: not read"
+        )
+        for path, what in _named_like_warcs(settings.warc_dir)
+        if what not in (None, "file")
+    ]
+
+
+def present(rel: str, on_disk: dict[str, Path], live: bool, problems: list[Problem]) -> Path | None:
+    """The file of a listed or found WARC name, or None with the reason added to `problems`
+    (an unfinished `.open` file, unless a live run holds it; a listed file that is missing)."""
+    if rel.endswith(OPEN_SUFFIX):
+        if not live:
+            problems.append(Problem(rel, "unfinished WARC (.open): run `archive` again to repair"))
+        return None
+    path = on_disk.get(rel)
+    if path is None and on_disk.get(rel + OPEN_SUFFIX) is None:
+        problems.append(Problem(rel, "missing: the manifest names this WARC file"))
+    return path
+
+
+def _check_file(
+    rel: str,
+    on_disk: dict[str, Path],
+    sums: dict[str, str],
+    referenced: set[str],
+    live: bool,
+    problems: list[Problem],
+    scan: FileScan | None,
+) -> None:
+    path = present(rel, on_disk, live, problems)
+    if path is None:
+        return
+    if rel not in sums:
+        if rel not in referenced:
+            problems.append(Problem(rel, "unknown WARC file: no manifest mentions it"))
+        else:
+            problems.append(Problem(rel, f"not listed in {WARCS}"))
+        return
+    actual = scan.sha256 if scan is not None and scan.sha256 else file_sha256(path)
+    if actual != sums[rel]:
+        problems.append(Problem(rel, f"sha256 is {actual}, {WARCS} says {sums[rel]}"))
