@@ -47,6 +47,13 @@ _USER_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:]")
 MAX_URL_LENGTH = 65536  # characters, as httpx allows
 MAX_ENTITY_LEVELS = 8  # documents escaped twice or thrice are common; eight is plenty
 CACHE_SIZE = 8192  # canonical forms remembered: mirrors repeat their menus in every document
+# What the URL Standard's serializer already writes in archiver's canonical form (most URLs):
+# a lower-case host of ASCII labels, no userinfo, a port that is not the default, and a path
+# and a non-empty query of characters that `_quote` keeps, with no escape to normalise.
+_CANONICAL_REST = re.compile(
+    r"//([a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*)(?::[1-9][0-9]{0,4})?"
+    r"(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
+)
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
@@ -74,7 +81,24 @@ def canonicalize(raw: str, base: str | None = None) -> str:
     scheme, _, rest = href.split("#", 1)[0].partition(":")
     if scheme not in DEFAULT_PORTS:
         raise UnfetchableURL(raw, "scheme")
+    if _already_canonical(rest):
+        url = f"{scheme}:{rest}"
+        return _protect_entities(url) if "&" in url else url
     return _build(raw, scheme, rest)
+
+
+def _already_canonical(rest: str) -> bool:
+    """Whether `_build` would give `rest` back unchanged (the URL Standard's serializer has
+    removed dot segments and default ports): a shortcut, never a different answer."""
+    found = _CANONICAL_REST.fullmatch(rest)
+    if found is None or "/." in rest or len(rest) > MAX_URL_LENGTH - 8:
+        return False
+    host = found.group(1)
+    return (
+        len(host) <= 253
+        and "xn--" not in host
+        and not _NUMERIC_LABEL.fullmatch(host.rpartition(".")[2])
+    )
 
 
 def url_text(raw: str) -> str:

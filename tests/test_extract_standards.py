@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archiver import urls
 from archiver.errors import UnfetchableURL
 from archiver.extract.css import css_urls
 from archiver.extract.links import extract_links
@@ -214,3 +215,41 @@ URLISH = st.lists(st.one_of(st.sampled_from(URL_PIECES), st.text(max_size=4)), m
 @given(URLISH.map("".join), st.sampled_from([None, "https://base.org/a/b?c", "http://[::1]/"]))
 def test_canonical_form_is_idempotent(raw: str, base: str | None) -> None:
     canonical_fixed_point(raw, base)
+
+
+LABEL = st.sampled_from(["a", "B", "example", "0", "12", "0x1f", "xn--zca", "a_b", "-a", "例", ""])
+PORT = st.sampled_from(["", ":", ":0", ":00080", ":80", ":443", ":8080", ":65535", ":65536"])
+PATH_PIECE = st.sampled_from(
+    ["/", "a", ".", "..", "%2e", "%41", "%7e", "|", "&amp;", "&x", "?", "é"]
+)
+URL_SHAPED = st.builds(
+    lambda scheme, labels, port, path: f"{scheme}{'.'.join(labels)}{port}/{''.join(path)}",
+    st.sampled_from(["http://", "https://", "//", ""]),
+    st.lists(LABEL, min_size=1, max_size=4),
+    PORT,
+    st.lists(PATH_PIECE, max_size=8),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(URL_SHAPED, URLISH.map("".join)),
+    st.sampled_from([None, "https://base.org/a/b?c", "http://b.example/n/"]),
+)
+def test_the_shortcut_for_urls_already_canonical_never_changes_the_answer(
+    raw: str, base: str | None
+) -> None:
+    """Most URLs come out of the URL Standard's serializer already in canonical form and skip
+    the rebuild (`urls._already_canonical`); the answer must be the rebuild's, or the same
+    link would get two canonical forms depending on which path it took."""
+    answers = []
+    for shortcut in (urls._already_canonical, lambda rest: False):
+        canonicalize.cache_clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(urls, "_already_canonical", shortcut)
+            try:
+                answers.append(canonicalize(raw, base))
+            except UnfetchableURL as exc:
+                answers.append(f"unfetchable: {exc.reason}")
+    canonicalize.cache_clear()
+    assert answers[0] == answers[1]
