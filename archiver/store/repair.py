@@ -15,7 +15,7 @@ from typing import BinaryIO
 from archiver.errors import StorageError
 from archiver.files import is_regular, kind, open_binary
 from archiver.store.members import Damage, Member, walk_members
-from archiver.store.warc import OPEN_SUFFIX, ClosedWarc
+from archiver.store.writer import OPEN_SUFFIX, ClosedWarc
 
 DAMAGED_SUFFIX = ".damaged"
 LOG = logging.getLogger("archiver")

@@ -22,7 +22,7 @@ from archiver.files import kind, open_binary
 from archiver.store.lock import is_locked
 from archiver.store.manifest import CHECKS, LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
 from archiver.store.reader import Damage, Record, read_warc
-from archiver.store.warc import OPEN_SUFFIX
+from archiver.store.writer import OPEN_SUFFIX
 
 CHUNK = 1024 * 1024
 PARALLEL_BYTES = 32 * 1024 * 1024
