@@ -86,6 +86,7 @@ class Dechunker:
         self.error: str | None = None
 
     def feed(self, data: memoryview) -> None:
+        """Take off the framing of the next bytes of a chunked body and hash what it frames."""
         while data and self.error is None:
             if self.state == "data":
                 piece = data[: self.left]
@@ -222,6 +223,7 @@ class BlockChecker:
         self.feed_payload(data[end - seen :])
 
     def feed_payload(self, data: memoryview) -> None:
+        """Hash `data` as payload: as stored, and de-chunked when the body is chunked."""
         assert self.raw is not None
         self.raw.update(data)
         if self.dechunker is not None:

@@ -80,12 +80,11 @@ class Record:
 
 @dataclass(frozen=True)
 class Damage:
-    """A stretch of the file that could not be read as records, at `offset` bytes into the
-    file (the gzip member, or the record, where it starts): `message` says why (a member
-    that does not inflate or is cut short, bytes that are not a WARC record, a Content-Length
-    that is not a number, a block cut short...), and `lost` holds the offsets of the records
-    that were being read there and so were not checked (one entry per record; empty when
-    the damage held no record's start, or when only the file's name belies its content)."""
+    """A stretch that could not be read as records, `offset` bytes into the file (where its
+    gzip member, or record, starts): `message` says why (a member that does not inflate or is
+    cut short, bytes that are no WARC record, a Content-Length that is no number, a block cut
+    short...); `lost`: the offsets of the records being read there, so not checked (one per
+    record; empty when no record started there, or when only the file's name is wrong)."""
 
     offset: int
     message: str
@@ -124,11 +123,13 @@ class _Parser:
         self.queue: list[tuple[_Open, int] | Damage] = []
 
     def member_start(self, offset: int) -> None:
+        """A gzip member starts at file offset `offset`: inner positions count from it."""
         self.member, self.inner = offset, 0
         if self.state == "skip":
             self.carry = b"\r\n\r\n"  # a member may start a record
 
     def feed(self, data: memoryview | bytes) -> None:
+        """Read the next bytes of the (inflated) stream."""
         data = memoryview(data)
         while data:
             if self.state == "block":

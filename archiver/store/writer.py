@@ -58,11 +58,13 @@ class _GzipMember:
         self._z = zlib.compressobj(level, zlib.DEFLATED, 31)
 
     def write(self, data: bytes) -> None:
+        """Compress `data` into the member, handing on what zlib has ready."""
         out = self._z.compress(data)
         if out:
             self._sink(out)
 
     def finish(self) -> None:
+        """End the member: the rest of the deflate stream, then CRC-32 and size (RFC 1952)."""
         self._sink(self._z.flush())
 
 

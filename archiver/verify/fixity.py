@@ -42,6 +42,10 @@ class Problem:
 
 @dataclass(frozen=True)
 class RecordInfo:
+    """What verify keeps of a record that starts a gzip member (or of any record of a plain
+    file) to check manifest lines against: its offset and length in bytes, WARC-Record-ID,
+    WARC-Type, WARC-Target-URI and WARC-Payload-Digest."""
+
     offset: int
     length: int
     record_id: str
@@ -78,6 +82,7 @@ class VerifyReport:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of the file at `path`, in hex (as `sha256sum` writes it). Raises OSError."""
     digest = hashlib.sha256()
     with open_binary(path) as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
