@@ -118,7 +118,7 @@ def stored_head(raw_head: bytes, raw_trailers: bytes, size: int) -> bytes:
         for line in group:
             if line[:1] not in (b" ", b"\t"):  # not an obs-fold continuation line
                 name = line.rstrip(b"\r\n").partition(b":")[0].rstrip(b" \t")
-                keep = name.lower() not in dropped and _sendable(_warcio_text(name))
+                keep = name.lower() not in dropped and _sendable(warcio_text(name))
             if keep and _replayable(line):
                 kept.append(line)
     kept.append(b"Content-Length: %d\r\n" % size)
@@ -126,7 +126,7 @@ def stored_head(raw_head: bytes, raw_trailers: bytes, size: int) -> bytes:
     return b"".join(kept)
 
 
-def _warcio_text(line: bytes) -> str:
+def warcio_text(line: bytes) -> str:
     """`line` as warcio (so pywb) decodes a header line: as UTF-8, else as Latin-1."""
     try:
         return line.decode("utf-8")
@@ -147,7 +147,7 @@ def _sendable(text: str) -> bool:
 def _replayable(line: bytes) -> bool:
     """Whether warcio reads `line` as a header line (it strips whitespace as Python's
     str.rstrip does: a line of whitespace ends the head) that pywb can send (no CR inside)."""
-    text = _warcio_text(line).rstrip()
+    text = warcio_text(line).rstrip()
     return bool(text.strip()) and "\r" not in text
 
 
@@ -155,7 +155,7 @@ def _status_line(line: bytes) -> bytes:
     """The status line to store: `line` as received when warcio reads its status code from it
     (the text after the first space starts with the code) and pywb can send it; else rebuilt as
     `HTTP/1.x NNN reason`, the reason left out when pywb could not send it."""
-    text = _warcio_text(line).rstrip()
+    text = warcio_text(line).rstrip()
     try:
         head = parse_head(line)
     except ProtocolViolation:  # not a head archiver's reader produced: nothing to compare
@@ -163,5 +163,5 @@ def _status_line(line: bytes) -> bytes:
     after = text.split(" ", 1)[1].strip() if " " in text else ""
     if _sendable(text) and after.split(" ", 1)[0] == str(head.status):
         return line
-    reason = b" " + head.reason if _sendable(_warcio_text(head.reason)) and head.reason else b""
+    reason = b" " + head.reason if _sendable(warcio_text(head.reason)) and head.reason else b""
     return b"%s %d%s\r\n" % (head.version, head.status, reason)

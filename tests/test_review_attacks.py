@@ -91,7 +91,7 @@ def test_repair_never_deletes_whole_records_that_follow_a_damaged_member(
     tail is cut; records that are whole after damage are never thrown away."""
     from archiver.config import Settings
     from archiver.run.archive import archive
-    from archiver.store.members import Member, walk_members
+    from archiver.store.reader import Record, read_warc_file
     from archiver.store.repair import repair_open_warcs
 
     for n in range(3):
@@ -101,8 +101,7 @@ def test_repair_never_deletes_whole_records_that_follow_a_damaged_member(
     archive([str(doc)], Settings(out=tmp_path, collection="r", allow_private=True))
     [closed] = list((tmp_path / "warcs/r").glob("*.warc.gz"))
     data = bytearray(closed.read_bytes())
-    with closed.open("rb") as handle:
-        members = [part for part in walk_members(handle) if isinstance(part, Member)]
+    members = [part for part in read_warc_file(closed) if isinstance(part, Record)]
     first = members[0]
     data[first.offset + first.length // 2] ^= 0xFF  # inside the warcinfo's deflate data
     torn = tmp_path / "torn/warcs/r"

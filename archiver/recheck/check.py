@@ -54,7 +54,8 @@ from archiver.store.entries import entry_from_result, with_time
 from archiver.store.lines import utc_time
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import CHECKS, LINKS, Manifest, entry_to_json, read_lines
-from archiver.store.warc import WarcWriter, warc_date
+from archiver.store.records import warc_date
+from archiver.store.writer import WarcWriter
 
 STORING: ContextVar[bool] = ContextVar("recheck_storing", default=False)
 """Whether the fetch running in this task stores its responses (a capture) or only hashes them."""

@@ -6,8 +6,10 @@ The records are read as the fetcher would have judged them: a redirect whose `Lo
 be followed ends its link `failed` (error `redirect`), exactly as the run that was killed would
 have recorded it, so a capture no run can follow never stops the runs after it. A `Location`
 is read as the bytes stored, as the fetcher read it when it followed it (`urls.header_url`):
-warcio's text of a header is a guess (UTF-8, else Latin-1) that names another URL for any bytes
-that are not UTF-8 (GBK, Latin-1), and the chain would not be found.
+a text of a header guessed from its bytes (UTF-8, else Latin-1, as warcio reads it) names
+another URL for any bytes that are not UTF-8 (GBK, Latin-1), and the chain would not be found.
+The records are read by the one WARC reader (store.reader), so a record adopted here is one
+that verify checks and repair keeps.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.config import MAX_REDIRECTS
+from archiver.exchange import warcio_text
 from archiver.fetch.classify import http_error, status_for
-from archiver.fetch.http1 import MAX_HEAD_BYTES
 from archiver.fetch.redirects import redirect_target
-from archiver.files import open_binary
+from archiver.messages import ProtocolViolation, parse_fields, parse_head
 from archiver.models import ErrorInfo, ManifestEntry, Role, Target
 from archiver.run.plan import Plan
+from archiver.store.reader import Damage, read_warc_file
 from archiver.store.state import CollectionState
 
 
@@ -46,55 +49,53 @@ class Capture:
 
 
 def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
-    from warcio.archiveiterator import ArchiveIterator  # only a run after a crash needs it
+    """The response and revisit records of the WARC file `warc_file` (a path relative to the
+    output folder `root`) that carry a target URI and an HTTP head, as the one reader
+    (store.reader) reads them: whole records only, each starting its gzip member (a record
+    whose place no offset alone can name is no capture). Raises OSError when the file cannot
+    be read."""
+    for record in read_warc_file(root / warc_file, http_heads=True):
+        if (
+            isinstance(record, Damage)
+            or record.inner
+            or record.record_type not in ("response", "revisit")
+            or record.http_head is None
+            or not record.url
+        ):
+            continue
+        status, fields = _http_head(record.http_head)
+        location = _field(fields, b"location")
+        content_type = _field(fields, b"content-type")
+        yield Capture(
+            warc_file,
+            record.offset,
+            record.length,
+            record.headers.get("warc-record-id", ""),
+            record.url,
+            record.headers.get("warc-date", ""),
+            status,
+            location.decode("ascii") if location is not None and location.isascii() else location,
+            warcio_text(content_type) if content_type is not None else None,
+            _number(warcio_text(_field(fields, b"content-length") or b"")),
+            record.payload_digest,
+            record.headers.get("warc-refers-to"),
+            record.headers.get("warc-truncated"),
+        )
 
-    with open_binary(root / warc_file) as handle:
-        iterator = ArchiveIterator(handle)
-        for record in iterator:
-            if record.rec_type not in ("response", "revisit") or record.http_headers is None:
-                continue
-            headers, http = record.rec_headers, record.http_headers
-            if not headers.get_header("WARC-Target-URI"):
-                continue
-            offset = iterator.get_record_offset()
-            iterator.read_to_end(record)
-            location = http.get_header("Location")
-            if location is not None and not location.isascii():
-                location = stored_location(root / warc_file, offset)
-            yield Capture(
-                warc_file,
-                offset,
-                iterator.get_record_length(),
-                headers.get_header("WARC-Record-ID"),
-                headers.get_header("WARC-Target-URI"),
-                headers.get_header("WARC-Date"),
-                _number(http.get_statuscode()),
-                location,
-                http.get_header("Content-Type"),
-                _number(http.get_header("Content-Length")),
-                headers.get_header("WARC-Payload-Digest"),
-                headers.get_header("WARC-Refers-To"),
-                headers.get_header("WARC-Truncated"),
-            )
+
+def _http_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """A stored HTTP head's status code (0 when its status line is no HTTP/1.x one) and its
+    fields (RFC 9112, read as the fetcher read them: messages.parse_head)."""
+    try:
+        parsed = parse_head(head)
+    except ProtocolViolation:
+        return 0, parse_fields(head.split(b"\n")[1:])
+    return parsed.status, parsed.headers
 
 
-def stored_location(path: Path, offset: int) -> bytes | None:
-    """The first `Location` header of the record at `offset` in the WARC file `path`, as the
-    bytes stored in its HTTP head (RFC 9112 field lines: name, colon, value without the
-    surrounding spaces and tabs); None when the head has none or cannot be read."""
-    from warcio.archiveiterator import ArchiveIterator
-
-    with open_binary(path) as handle:
-        handle.seek(offset)
-        record = next(iter(ArchiveIterator(handle, no_record_parse=True)), None)
-        if record is None:
-            return None
-        head = bytes(record.raw_stream.read(MAX_HEAD_BYTES + 4))
-    for line in head.split(b"\r\n\r\n", 1)[0].split(b"\n")[1:]:
-        name, colon, value = line.partition(b":")
-        if colon and name.strip().lower() == b"location":
-            return value.strip(b" \t\r")
-    return None
+def _field(fields: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The value of the first field called `name` (lower case), as the bytes stored."""
+    return next((value for key, value in fields if key.lower() == name), None)
 
 
 def _number(text: str | None) -> int:

@@ -16,18 +16,14 @@ from archiver.errors import InputError
 from archiver.extract.cache import ExtractCache
 from archiver.extract.documents import check_document, find_inputs
 from archiver.fetch.client import check_network
-from archiver.files import is_regular
 from archiver.models import PlannedDocument, RunSummary, Status, Target
-from archiver.run.adopt import adopt
 from archiver.run.decide import Settle
 from archiver.run.fetchloop import GroupResult, Slot, fetch_group
 from archiver.run.plan import Plan, plan_documents
+from archiver.run.resume import Resumed, resume
 from archiver.run.workers import partition, run_workers, worker_count
-from archiver.store.dedup import clear_claims
-from archiver.store.entries import with_time
 from archiver.store.lock import CollectionLock
-from archiver.store.manifest import DOCUMENTS, WARCS, Manifest, read_lines, read_warc_sums
-from archiver.store.repair import Repaired, list_unlisted, repair_open_warcs
+from archiver.store.manifest import DOCUMENTS, Manifest, read_lines
 from archiver.store.state import CollectionState
 
 
@@ -118,18 +114,7 @@ class _Run:
 
     def run(self) -> RunSummary:
         started = time.monotonic()
-        unfinished = self.manifest.inflight()
-        repaired = repair_open_warcs(
-            self.settings.warc_dir, self.settings.out, self.manifest.append_warc
-        )
-        listed = read_warc_sums(self.settings.manifest_dir / WARCS)
-        late = list_unlisted(self.settings.out, unfinished, listed, self.manifest.append_warc)
-        self.state.sync()
-        for fixed in repaired:
-            self.state.forget_cut(fixed.path, fixed.kept)
-        self._adopt(unfinished)
-        self.state.forget(self.state.dangling_revisits())
-        clear_claims(self.state.db)
+        resumed = resume(self.plan, self.state, self.settings, self.manifest)
         to_fetch = Settle(self.plan, self.state, self.settings, self.manifest).run(self.counts)
         not_selected = self.counts[Status.SKIPPED.value]
         self.progress.start(len(self.plan.documents), len(to_fetch))
@@ -144,14 +129,13 @@ class _Run:
         self.state.sync()
         for result in results:
             self.counts.update(result.counts)
-        return self._summary(started, results, repaired, late, not_selected)
+        return self._summary(started, results, resumed, not_selected)
 
     def _summary(
         self,
         started: float,
         results: list[GroupResult],
-        repaired: list[Repaired],
-        late: list[str],
+        resumed: Resumed,
         not_selected: int,
     ) -> RunSummary:
         return RunSummary(
@@ -168,10 +152,7 @@ class _Run:
             bytes_fetched=sum(result.bytes_fetched for result in results),
             seconds=round(time.monotonic() - started, 3),
             warc_files=tuple(sorted(f for result in results for f in result.warc_files)),
-            repaired=tuple(
-                f"{fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})" for fixed in repaired
-            )
-            + tuple(f"{path} (closed but never listed; listed now)" for path in late),
+            repaired=resumed.lines(),
             warnings=tuple(self.manifest.repairs + self.state.problems)
             + tuple(f"{d.path}: skipped: {d.skipped}" for d in self.plan.skipped),
         )
@@ -185,22 +166,6 @@ class _Run:
             if _identity(record) not in known:
                 known.add(_identity(record))
                 self.manifest.append_document(record)
-
-    def _adopt(self, unfinished: list[str]) -> None:
-        """List the captures that runs which did not finish wrote but had not listed yet: in
-        every file they wrote, closed or repaired, since a file can close (rotation, repair)
-        before the manifest line of its last records is written."""
-        out = self.settings.out
-        warc_files = sorted({rel for rel in unfinished if is_regular(out / rel)})
-        if not warc_files:
-            return
-        settings = self.settings
-        found = adopt(
-            settings.out, warc_files, self.plan, self.state, settings.roles, settings.max_redirects
-        )
-        for entry in found:
-            self.manifest.append_link(with_time(entry))
-        self.state.sync()
 
     def _fetch(self, targets: list[Target]) -> list[GroupResult]:
         if not targets:

@@ -21,8 +21,8 @@ from archiver.store.capture import new_writer
 from archiver.store.dedup import PayloadIndex
 from archiver.store.entries import entry_from_result, with_time
 from archiver.store.manifest import Manifest
+from archiver.store.records import new_record_id, warc_date
 from archiver.store.state import STATE_NAME
-from archiver.store.warc import new_record_id, warc_date
 
 Advance = Callable[[Status, int, str, str | None], None]
 """Told of each link as it ends: its status, bytes stored, URL, and error ("kind: message")."""

@@ -7,7 +7,7 @@ import socket
 from archiver import __version__
 from archiver.config import Settings
 from archiver.store.manifest import Manifest
-from archiver.store.warc import WarcWriter
+from archiver.store.writer import WarcWriter
 
 
 def warcinfo(settings: Settings) -> dict[str, str]:

@@ -86,6 +86,7 @@ class Dechunker:
         self.error: str | None = None
 
     def feed(self, data: memoryview) -> None:
+        """Take off the framing of the next bytes of a chunked body and hash what it frames."""
         while data and self.error is None:
             if self.state == "data":
                 piece = data[: self.left]
@@ -152,7 +153,7 @@ def take_head(
     return -1
 
 
-def _http_head_end(head: bytes | bytearray, start: int) -> int:
+def http_head_end(head: bytes | bytearray, start: int) -> int:
     """Where an HTTP header section ends (after its empty line), or -1; bare LFs are allowed,
     as HTTP parsers and warcio allow them."""
     ends = [
@@ -182,6 +183,7 @@ class BlockChecker:
         self, length: int, block: Expected | None, payload: Expected | None, http: bool
     ) -> None:
         self.left = length
+        self.http = http
         self.block = block
         self.payload = payload
         self.block_hash = hashlib.new(block.algorithm) if block else None
@@ -209,7 +211,7 @@ class BlockChecker:
     def _head(self, data: memoryview) -> None:
         assert self.http_head is not None and self.payload is not None
         seen = len(self.http_head)
-        end = take_head(self.http_head, data, HTTP_HEAD_LIMIT, _http_head_end)
+        end = take_head(self.http_head, data, HTTP_HEAD_LIMIT, http_head_end)
         if end < 0:
             if len(self.http_head) > HTTP_HEAD_LIMIT:
                 self.head_problem = "HTTP header longer than 64 KiB: payload digest not checked"
@@ -221,6 +223,7 @@ class BlockChecker:
         self.feed_payload(data[end - seen :])
 
     def feed_payload(self, data: memoryview) -> None:
+        """Hash `data` as payload: as stored, and de-chunked when the body is chunked."""
         assert self.raw is not None
         self.raw.update(data)
         if self.dechunker is not None:

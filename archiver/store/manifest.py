@@ -29,7 +29,7 @@ from archiver.errors import StorageError
 from archiver.files import NotRegular, kind, open_binary, open_fd
 from archiver.models import ManifestEntry
 from archiver.store.lines import JSON_CHECKS, BadLine, check_warc_path, check_warc_sum
-from archiver.store.warc import ClosedWarc
+from archiver.store.writer import ClosedWarc
 
 LINKS = "links.jsonl"
 DOCUMENTS = "documents.jsonl"

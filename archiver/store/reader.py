@@ -1,58 +1,90 @@
-"""Reading every WARC record of a file for verification, whatever its layout: a `.warc.gz` of
-one gzip member per record (as WARC 1.1 annex D recommends), one member for the whole file,
-several records per member or records across members; or an uncompressed `.warc`.
+"""The one WARC reader (WARC 1.1, ISO 28500:2017; 1.0 read the same): every record of a file
+and every stretch that is not one, whatever the layout: one gzip member per record (WARC 1.1
+annex D), one member for the whole file, several records per member or records across members,
+or an uncompressed `.warc`. verify checks what it reads, repair cuts an `.open` file after its
+last whole record, adopt reads captures back: all agree on what a whole record is.
 
-The file's bytes (inflated, for gzip) are one stream that a small state machine reads: a
-record's header (at most 64 KiB), then exactly Content-Length bytes of block, hashed as they
-go by (never held), then the CRLF CRLF that must follow. Everything else is a finding: a
-header that is not WARC, a Content-Length that is not a number, a block cut short, bytes
-between records. After a finding the reader skips to the next record it can find (the next
-gzip member that starts one, or the next CRLF CRLF `WARC/1.`), so one damaged record costs
-that record only. The standard followed is WARC 1.1 (ISO 28500:2017); 1.0 is read the same.
-
-Records are held back until the gzip member that holds their end has inflated whole and
-matched its CRC: a record in a damaged member is reported as damaged, not as checked.
+The bytes (inflated, for gzip: store.gzipmember) are one stream that a small state machine
+reads: a header (at most 64 KiB), exactly Content-Length bytes of block, hashed as they go by
+(never held), then CRLF CRLF. Everything else is a finding (a Damage): a header that is not
+WARC, a Content-Length that is not a number, a block cut short, bytes between records. After
+one the reader skips to the next record it can find (the next gzip member that starts one, or
+the next CRLF CRLF `WARC/1.`), so one damaged record costs that record only. Records are held
+back until the gzip member holding their end has inflated whole and matched its CRC-32
+(RFC 1952): a record in a damaged member is reported as damaged, not as checked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
-import re
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from archiver.store.digests import BlockChecker, read_digest, take_head
-from archiver.store.members import GZIP_MAGIC, Broken, inflate_member
+from archiver.files import open_binary
+from archiver.store.digests import BlockChecker, http_head_end, take_head
+from archiver.store.gzipmember import GZIP_MAGIC, Broken, inflate_member
+from archiver.store.warcheader import maybe_warc, read_header, warc_head_end
 
 CHUNK = 1024 * 1024
 HEADER_LIMIT = 64 * 1024
+HTTP_HEAD_BYTES = 100 * 1024 + 4  # the longest head the fetcher takes, and its blank line
 RESYNC = b"\r\n\r\nWARC/1."
-LENGTH = re.compile(r"[0-9]{1,18}")
-REQUIRED = ("WARC-Record-ID", "WARC-Type", "WARC-Date")
-_SINGLE = ("content-length", "warc-type", "warc-block-digest", "warc-payload-digest")
 
 
 @dataclass(frozen=True)
 class Record:
-    """A record read to its end. `offset` is where it starts in the file (for gzip, the offset
-    of the member it starts in, `inner` bytes into that member's inflated data) and `length`
-    runs to the end of the member (or the CRLF CRLF) that ends it."""
+    """A whole record: read to the end of its block and the CRLF CRLF after it.
+
+    `offset` is where it starts in the file, in bytes (for gzip, the offset of the member it
+    starts in, `inner` bytes into that member's inflated data; `inner` is 0 for a record that
+    starts its member, and for every record of a plain file) and `length` runs to the end of
+    the member (or the CRLF CRLF) that ends it. `headers` are its WARC named fields (names in
+    lower case, the first value of each). `problems` say what is wrong with it (a digest that
+    does not match, a missing field), `notes` what is worth knowing (which convention a
+    chunked body's payload digest follows); `digests` counts the digests checked (0-2).
+    `http_head` is the HTTP header section of an `application/http` block, blank line
+    included, when the read asked for heads (None otherwise, or when the block has none)."""
 
     offset: int
     length: int
     inner: int
-    record_id: str | None
-    record_type: str | None
-    url: str | None
-    payload_digest: str | None
+    headers: dict[str, str]
     problems: tuple[str, ...]
     notes: tuple[str, ...]
     digests: int
+    http_head: bytes | None = None
+
+    @property
+    def record_id(self) -> str | None:
+        """WARC-Record-ID, or None when the header has none."""
+        return self.headers.get("warc-record-id")
+
+    @property
+    def record_type(self) -> str | None:
+        """WARC-Type (`warcinfo`, `request`, `response`, `revisit`...), or None."""
+        return self.headers.get("warc-type")
+
+    @property
+    def url(self) -> str | None:
+        """WARC-Target-URI, or None."""
+        return self.headers.get("warc-target-uri")
+
+    @property
+    def payload_digest(self) -> str | None:
+        """WARC-Payload-Digest as written (`sha256:...`, `sha1:...`), or None."""
+        return self.headers.get("warc-payload-digest")
 
 
 @dataclass(frozen=True)
 class Damage:
-    """A stretch of the file that could not be read as records: why, and the offsets of the
-    records that were being read there and so were not checked (one entry per record)."""
+    """A stretch that could not be read as records, `offset` bytes into the file (where its
+    gzip member, or record, starts): `message` says why (a member that does not inflate or is
+    cut short, bytes that are no WARC record, a Content-Length that is no number, a block cut
+    short...); `lost`: the offsets of the records being read there, so not checked (one per
+    record; empty when no record started there, or when only the file's name is wrong)."""
 
     offset: int
     message: str
@@ -69,53 +101,7 @@ class _Open:
     checker: BlockChecker
     problems: list[str]
     notes: list[str]
-
-
-def _maybe_warc(start: bytes) -> bool:
-    """Whether a record can start with these bytes (all it has of them so far)."""
-    return b"WARC/".startswith(start[:5])
-
-
-def _warc_head_end(head: bytearray, start: int) -> int:
-    return head.find(b"\r\n\r\n", start)
-
-
-def _parse_header(raw: bytes) -> tuple[dict[str, str], list[str]]:
-    """Named fields (lower-cased names, first value kept) and what is wrong with them."""
-    version, _, rest = raw.decode("utf-8", "replace").partition("\r\n")
-    if version in ("WARC/1.0", "WARC/1.1") and _PLAIN_FIELDS.fullmatch(rest):
-        fields = _FIELD.findall(rest)
-        headers = {name.lower(): value.strip() for name, value in fields}
-        if len(headers) == len(fields):  # no field twice: nothing more to look at
-            return headers, [f"no {f} field" for f in REQUIRED if f.lower() not in headers]
-    return _parse_fields(version, rest)
-
-
-_FIELD = re.compile(r"([^:\r\n \t]+)[ \t]*:([^\r\n]*)")
-_PLAIN_FIELDS = re.compile(r"[^:\r\n \t]+[ \t]*:[^\r\n]*(?:\r\n[^:\r\n \t]+[ \t]*:[^\r\n]*)*")
-
-
-def _parse_fields(version: str, rest: str) -> tuple[dict[str, str], list[str]]:
-    """The slow and careful reading, for a header the quick one did not take."""
-    problems = []
-    if version not in ("WARC/1.0", "WARC/1.1"):
-        problems.append(f"unknown WARC version {version[:20]!r}")
-    headers: dict[str, str] = {}
-    last = ""
-    for line in rest.split("\r\n") if rest else ():
-        name, colon, value = line.partition(":")
-        if line[:1] in (" ", "\t") and last:  # a folded (continued) field, WARC 1.0
-            headers[last] += " " + line.strip()
-            continue
-        key = name.strip().lower()
-        if not colon or not key:
-            problems.append(f"malformed header line {line[:40]!r}")
-            continue
-        last, value = key, value.strip()
-        if headers.setdefault(key, value) != value and key in _SINGLE:
-            problems.append(f"two different {name.strip()} fields")
-    problems += [f"no {field} field" for field in REQUIRED if field.lower() not in headers]
-    return headers, problems
+    http: bytearray | None  # the block's first bytes, when its HTTP head is wanted
 
 
 class _Parser:
@@ -123,8 +109,9 @@ class _Parser:
     finding, looking for the next record). Completed records and findings wait in `queue`
     until `commit` (the member holding them inflated whole) or `abandon` (it did not)."""
 
-    def __init__(self, gz: bool) -> None:
+    def __init__(self, gz: bool, heads: bool) -> None:
         self.gz = gz
+        self.heads = heads
         self.state = "head"
         self.head = bytearray()
         self.open: _Open | None = None
@@ -136,16 +123,21 @@ class _Parser:
         self.queue: list[tuple[_Open, int] | Damage] = []
 
     def member_start(self, offset: int) -> None:
+        """A gzip member starts at file offset `offset`: inner positions count from it."""
         self.member, self.inner = offset, 0
         if self.state == "skip":
             self.carry = b"\r\n\r\n"  # a member may start a record
 
     def feed(self, data: memoryview | bytes) -> None:
+        """Read the next bytes of the (inflated) stream."""
         data = memoryview(data)
         while data:
             if self.state == "block":
                 assert self.open is not None
                 used = self.open.checker.feed(data)
+                http = self.open.http
+                if http is not None and len(http) < HTTP_HEAD_BYTES:
+                    http += data[: min(used, HTTP_HEAD_BYTES - len(http))]
                 data, self.inner = data[used:], self.inner + used
                 if not self.open.checker.left:
                     self.state = "trailer"
@@ -160,11 +152,11 @@ class _Parser:
         if not self.head:
             self.start = (self.member, self.inner)
         seen = len(self.head)
-        if seen < 5 and not _maybe_warc(bytes(self.head) + bytes(data[: 5 - seen])):
+        if seen < 5 and not maybe_warc(bytes(self.head) + bytes(data[: 5 - seen])):
             before = bytes(self.head)  # `data` itself is left to the search
             self._lose(f"not a WARC record (starts {before + bytes(data[:16])!r})", before)
             return data
-        end = take_head(self.head, data, HEADER_LIMIT, _warc_head_end)
+        end = take_head(self.head, data, HEADER_LIMIT, warc_head_end)
         used = (end + 4 if end >= 0 else len(self.head)) - seen
         self.inner += used
         if end >= 0:
@@ -175,22 +167,13 @@ class _Parser:
         return data[used:]
 
     def _begin(self, raw: bytes) -> None:
-        headers, problems = _parse_header(raw)
-        length = headers.get("content-length")
-        if length is None or not LENGTH.fullmatch(length):
-            why = f"Content-Length {length[:40]!r}" if length is not None else "no Content-Length"
-            self._lose(f"{why}: the record's end cannot be found", b"")
+        header = read_header(raw)
+        if isinstance(header, str):
+            self._lose(header, b"")
             return
-        block, bad_block = read_digest("WARC-Block-Digest", headers.get("warc-block-digest"))
-        payload, bad_payload = (None, None)
-        if headers.get("warc-type") != "revisit":  # a revisit's payload is elsewhere
-            payload, bad_payload = read_digest(
-                "WARC-Payload-Digest", headers.get("warc-payload-digest")
-            )
-        problems += [p for p in (bad_block, bad_payload) if p]
-        http = headers.get("content-type", "").lower().startswith("application/http")
-        checker = BlockChecker(int(length), block, payload, http)
-        self.open = _Open(self.start[0], self.start[1], headers, checker, problems, [])
+        headers, checker, problems = header
+        head = bytearray() if checker.http and self.heads else None
+        self.open = _Open(self.start[0], self.start[1], headers, checker, problems, [], head)
         self.state, self.trailer = ("block" if checker.left else "trailer"), 0
 
     def _trailer(self, data: memoryview) -> memoryview:
@@ -287,64 +270,84 @@ class _Parser:
 
 
 def _record(record: _Open, offset: int, length: int, inner: int) -> Record:
-    headers = record.headers
+    http = record.http
+    end = http_head_end(http, 0) if http is not None else -1
     return Record(
         offset,
         length,
         inner,
-        headers.get("warc-record-id"),
-        headers.get("warc-type"),
-        headers.get("warc-target-uri"),
-        headers.get("warc-payload-digest"),
+        record.headers,
         tuple(record.problems),
         tuple(record.notes),
         int(record.checker.block is not None) + int(record.checker.payload is not None),
+        bytes(http[:end]) if http is not None and end >= 0 else None,
     )
 
 
-def read_warc(data: bytes | mmap.mmap, named_gz: bool) -> list[Record | Damage]:
-    """Every record of a WARC file's bytes, and every stretch that is not one, in file order.
-    A file is read as gzip when it starts like gzip or is named so; a name that belies the
-    content is itself a finding."""
+def read_warc(
+    data: bytes | mmap.mmap, named_gz: bool, http_heads: bool = False
+) -> Iterator[Record | Damage]:
+    """Every record of a WARC file's bytes (`data`, the whole file), and every stretch that
+    is not one, in file order. A file is read as gzip when it starts like gzip or is named so
+    (`named_gz`: its name ends in `.gz`); a name that belies the content is itself a Damage
+    (with nothing lost). `http_heads` keeps each HTTP block's head in its Record (up to
+    100 KiB). Raises nothing for bad bytes: they are Damage."""
     if not data:
-        return [Damage(0, "empty file: no WARC record in it", ())]
+        yield Damage(0, "empty file: no WARC record in it", ())
+        return
     gz = data[:2] == GZIP_MAGIC[:2]
-    found: list[Record | Damage] = []
     if named_gz and not gz and data[:5] == b"WARC/":
-        found.append(Damage(0, "named .gz but not gzip-compressed (read as a plain WARC)", ()))
+        yield Damage(0, "named .gz but not gzip-compressed (read as a plain WARC)", ())
     elif gz and not named_gz:
-        found.append(Damage(0, "gzip-compressed but not named .gz (read as gzip)", ()))
+        yield Damage(0, "gzip-compressed but not named .gz (read as gzip)", ())
     else:
         gz = gz or named_gz
+    parser = _Parser(gz, http_heads)
     with memoryview(data) as view:
-        found += _read_gzip(data, view) if gz else _read_plain(view)
-    return found
+        yield from _read_gzip(data, view, parser) if gz else _read_plain(view, parser)
 
 
-def _read_plain(view: memoryview) -> list[Record | Damage]:
-    parser = _Parser(gz=False)
-    found: list[Record | Damage] = []
+@contextlib.contextmanager
+def mapped(path: Path) -> Iterator[bytes | mmap.mmap]:
+    """The bytes of the WARC file at `path`, mapped read-only (b"" for an empty file, which
+    cannot be mapped). Raises OSError when the file cannot be opened or mapped."""
+    with open_binary(path) as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            yield data
+
+
+def read_warc_file(path: Path, http_heads: bool = False) -> Iterator[Record | Damage]:
+    """read_warc over the file at `path`, read as gzip if its name (less any `.open`) ends in
+    `.gz` or its bytes start like gzip. Raises OSError when the file cannot be read."""
+    with mapped(path) as data:
+        yield from read_warc(data, path.name.removesuffix(".open").endswith(".gz"), http_heads)
+
+
+def _read_plain(view: memoryview, parser: _Parser) -> Iterator[Record | Damage]:
     for start in range(0, len(view), CHUNK):
         parser.feed(view[start : start + CHUNK])
-        found += parser.commit(None)
-    return found + parser.finish()
+        yield from parser.commit(None)
+    yield from parser.finish()
 
 
-def _read_gzip(data: bytes | mmap.mmap, view: memoryview) -> list[Record | Damage]:
+def _read_gzip(
+    data: bytes | mmap.mmap, view: memoryview, parser: _Parser
+) -> Iterator[Record | Damage]:
     """Member by member; after a damaged member, on from the next gzip header."""
-    parser = _Parser(gz=True)
-    found: list[Record | Damage] = []
     offset = 0
     while offset < len(view):
         parser.member_start(offset)
         try:
             length = inflate_member(view, offset, parser.feed)
         except Broken as broken:
-            found.append(Damage(offset, broken.message, parser.abandon()))
+            yield Damage(offset, broken.message, parser.abandon())
             offset = data.find(GZIP_MAGIC, offset + 1)
             if offset < 0:
                 break
             continue
-        found += parser.commit(offset + length)
+        yield from parser.commit(offset + length)
         offset += length
-    return found + parser.finish()
+    yield from parser.finish()

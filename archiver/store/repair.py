@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import zlib
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from archiver.errors import StorageError
 from archiver.files import is_regular, kind, open_binary
-from archiver.store.members import Damage, Member, walk_members
-from archiver.store.warc import OPEN_SUFFIX, ClosedWarc
+from archiver.store.reader import Damage, read_warc_file
+from archiver.store.writer import OPEN_SUFFIX, ClosedWarc
 
 DAMAGED_SUFFIX = ".damaged"
 LOG = logging.getLogger("archiver")
@@ -30,25 +28,20 @@ class Repaired:
     cut: int
 
 
-def _whole_records_end(path: Path) -> tuple[int, bool]:
-    """Where the whole records before the first damage end, and whether a whole member that
-    starts a WARC record follows that damage (then the damage is no torn tail)."""
+def whole_records_end(path: Path) -> tuple[int, bool]:
+    """Where the whole records (as store.reader reads them: the ones verify checks) before
+    the first damage of the WARC file at `path` end, in bytes, and whether a whole record that
+    starts a gzip member (or any, in a plain file) follows that damage: then the damage is no
+    torn tail but a flipped bit. Raises OSError when the file cannot be read."""
     end, damaged = 0, False
-    with open_binary(path) as handle:
-        for part in walk_members(handle):
-            if isinstance(part, Damage):
-                damaged = True
-            elif not damaged:
-                end = part.offset + part.length
-            elif _starts_record(handle, part):
-                return end, True
+    for item in read_warc_file(path):
+        if isinstance(item, Damage):
+            damaged = True
+        elif not damaged:
+            end = item.offset + item.length
+        elif not item.inner:
+            return end, True
     return end, False
-
-
-def _starts_record(handle: BinaryIO, member: Member) -> bool:
-    handle.seek(member.offset)
-    head = zlib.decompressobj(31).decompress(handle.read(min(member.length, 4096)), 5)
-    return head == b"WARC/"
 
 
 def repair_open_warcs(
@@ -67,7 +60,7 @@ def repair_open_warcs(
             continue
         try:
             size = path.stat().st_size
-            kept, more = _whole_records_end(path)
+            kept, more = whole_records_end(path)
             if more:
                 _set_aside(path, final, kept)
             elif kept == 0:

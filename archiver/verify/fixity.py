@@ -10,7 +10,7 @@ import mmap
 import multiprocessing
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +21,8 @@ from archiver.errors import InputError
 from archiver.files import kind, open_binary
 from archiver.store.lock import is_locked
 from archiver.store.manifest import CHECKS, LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
-from archiver.store.reader import Damage, Record, read_warc
-from archiver.store.warc import OPEN_SUFFIX
+from archiver.store.reader import Damage, Record, mapped, read_warc
+from archiver.store.writer import OPEN_SUFFIX
 
 CHUNK = 1024 * 1024
 PARALLEL_BYTES = 32 * 1024 * 1024
@@ -42,6 +42,10 @@ class Problem:
 
 @dataclass(frozen=True)
 class RecordInfo:
+    """What verify keeps of a record that starts a gzip member (or of any record of a plain
+    file) to check manifest lines against: its offset and length in bytes, WARC-Record-ID,
+    WARC-Type, WARC-Target-URI and WARC-Payload-Digest."""
+
     offset: int
     length: int
     record_id: str
@@ -78,6 +82,7 @@ class VerifyReport:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of the file at `path`, in hex (as `sha256sum` writes it). Raises OSError."""
     digest = hashlib.sha256()
     with open_binary(path) as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
@@ -100,31 +105,28 @@ class FileScan:
 
 
 def scan_file(path: Path, name: str, urls: dict[int, str]) -> FileScan:
-    """Read every record with its digests, whatever the file's layout (see warcread); what
-    could not be read is a problem. `urls` names the URL at each offset, for the problems."""
+    """Read every record of the WARC file at `path` with its digests, whatever the file's
+    layout (store.reader); what could not be read is a problem. `name` is the file's path as
+    verify reports it (`.gz` at its end: read as gzip); `urls` names the URL at each offset,
+    for the problems. Never raises for a file that cannot be read: that is a problem too."""
     scan = FileScan()
     try:
-        with open_binary(path) as handle:
-            if os.fstat(handle.fileno()).st_size == 0:
-                scan.sha256 = hashlib.sha256().hexdigest()
-                _add(read_warc(b"", name.endswith(".gz")), name, urls, scan)
-                return scan
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                scan.sha256 = _mapped_sha256(mapped)
-                _add(read_warc(mapped, name.endswith(".gz")), name, urls, scan)
+        with mapped(path) as data:
+            scan.sha256 = _mapped_sha256(data)
+            _add(read_warc(data, name.endswith(".gz")), name, urls, scan)
     except OSError as exc:
         scan.problems.append(Problem(name, f"cannot be read ({exc.strerror or exc})"))
     return scan
 
 
-def _mapped_sha256(mapped: mmap.mmap) -> str:
+def _mapped_sha256(data: bytes | mmap.mmap) -> str:
     digest = hashlib.sha256()
-    with memoryview(mapped) as view:
+    with memoryview(data) as view:
         digest.update(view)
     return digest.hexdigest()
 
 
-def _add(found: list[Record | Damage], name: str, urls: dict[int, str], scan: FileScan) -> None:
+def _add(found: Iterable[Record | Damage], name: str, urls: dict[int, str], scan: FileScan) -> None:
     unchecked = 0
     for item in found:
         if isinstance(item, Damage):

@@ -1,20 +1,20 @@
-"""Walking the gzip members of a WARC file (RFC 1952): exact boundaries, and where damage lies.
+"""Inflating one gzip member of a WARC file (RFC 1952), checked against its own trailer: the
+WARC reader's (store.reader) access to gzip, and imported by nothing else. It is a module of
+its own because it knows gzip and nothing of WARC: the reader knows records, not deflate
+blocks.
 
 Each member is inflated with zlib, whose CRC-32 and length trailer check it, and the inflated
 bytes are handed on in pieces of at most 1 MiB as they are produced: a member that inflates to
 gigabytes costs no more memory than one that inflates to kilobytes. A member made of stored
 deflate blocks only (how incompressible bodies are written) is not inflated at all: its CRC-32
-runs over the file's own bytes. After damage a walk resumes at the next gzip header, so one
+runs over the file's own bytes. After damage the reader resumes at the next gzip header, so one
 flipped byte costs one member, not the rest of the file.
 """
 
 from __future__ import annotations
 
-import mmap
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import IO
 
 OUT_LIMIT = 1024 * 1024  # the most inflated bytes held at once
 IN_LIMIT = 256 * 1024
@@ -25,24 +25,9 @@ CUT_SHORT = "cut short: the file ends inside this gzip member"
 Sink = Callable[[memoryview | bytes], None]
 
 
-@dataclass(frozen=True)
-class Member:
-    """An intact gzip member."""
-
-    offset: int
-    length: int
-
-
-@dataclass(frozen=True)
-class Damage:
-    """A stretch that does not inflate: bad data, a bad CRC, or a member cut short."""
-
-    offset: int
-    message: str
-
-
 class Broken(Exception):
-    """The member at `offset` is not a whole, intact gzip member; `message` says why."""
+    """The member at `offset` (bytes into the file) is not a whole, intact gzip member:
+    `message` says why (not gzip, a bad CRC-32 or length, cut short)."""
 
     def __init__(self, offset: int, message: str) -> None:
         super().__init__(message)
@@ -51,9 +36,10 @@ class Broken(Exception):
 
 
 def inflate_member(view: memoryview, offset: int, sink: Sink) -> int:
-    """Hand the inflated bytes of the member at `offset` to `sink`, in pieces of at most
-    1 MiB; return the member's length in the file. Broken if it is not a whole, intact member
-    (`sink` may have had some of its bytes by then)."""
+    """Hand the inflated bytes of the member at `offset` of `view` (the whole file) to `sink`,
+    in pieces of at most 1 MiB; return the member's length in the file, in bytes. Raises
+    Broken if it is not a whole, intact member (`sink` may have had some of its bytes by
+    then)."""
     if bytes(view[offset : offset + 3]) != GZIP_MAGIC:
         raise Broken(offset, f"not a gzip member (starts {bytes(view[offset : offset + 8])!r})")
     try:
@@ -129,35 +115,3 @@ def _inflated_member(view: memoryview, offset: int, sink: Sink) -> int:
             if inflater.eof or (not data and len(out) < OUT_LIMIT):
                 break
     return position - offset - len(inflater.unused_data)
-
-
-def walk_members(handle: IO[bytes]) -> Iterator[Member | Damage]:
-    """Yield every intact member and every damaged stretch of an open file, in file order."""
-    handle.seek(0, 2)
-    if handle.tell() == 0:
-        return
-    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        view = memoryview(mapped)
-        try:
-            yield from _walk(mapped, view)
-        finally:
-            view.release()
-
-
-def _walk(mapped: mmap.mmap, view: memoryview) -> Iterator[Member | Damage]:
-    offset = 0
-    while offset < len(view):
-        try:
-            length = inflate_member(view, offset, _discard)
-        except Broken as broken:
-            yield Damage(offset, broken.message)
-            offset = mapped.find(GZIP_MAGIC, offset + 1)
-            if offset < 0:
-                return
-            continue
-        yield Member(offset, length)
-        offset += length
-
-
-def _discard(data: memoryview | bytes) -> None:
-    """A sink for walks that need boundaries only."""

@@ -1,4 +1,6 @@
-"""WARC/1.1 files: warcinfo first, request/response pairs, one gzip member per record.
+"""WARC/1.1 files (ISO 28500:2017): warcinfo first, request/response pairs, one gzip member
+(RFC 1952) per record, as WARC 1.1 annex D recommends. The records' bytes come from
+store.records; this module handles the files.
 
 Records are written by hand (not through warcio's writer) so that bodies stream from their spool
 files, the compression level is ours to choose, and every record's offset and length are known
@@ -16,20 +18,19 @@ import os
 import re
 import socket
 import threading
-import uuid
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from archiver import __version__
 from archiver.errors import StorageError
 from archiver.exchange import Exchange
 from archiver.models import Original, WarcRecordRef
+from archiver.store import records
+from archiver.store.records import CHUNK, RecordParts, header_bytes, new_record_id, warc_date
 
-CHUNK = 256 * 1024
 SAMPLE = 64 * 1024
 OPEN_SUFFIX = ".open"
 WRITEBACK_BYTES = 4 * 1024 * 1024
@@ -45,15 +46,6 @@ class ClosedWarc:
     size: int
 
 
-def warc_date(when: datetime) -> str:
-    """WARC/1.1 date with microseconds, always UTC."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def new_record_id() -> str:
-    return f"<urn:uuid:{uuid.uuid4()}>"
-
-
 def _hostname() -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
 
@@ -66,11 +58,13 @@ class _GzipMember:
         self._z = zlib.compressobj(level, zlib.DEFLATED, 31)
 
     def write(self, data: bytes) -> None:
+        """Compress `data` into the member, handing on what zlib has ready."""
         out = self._z.compress(data)
         if out:
             self._sink(out)
 
     def finish(self) -> None:
+        """End the member: the rest of the deflate stream, then CRC-32 and size (RFC 1952)."""
         self._sink(self._z.flush())
 
 
@@ -198,14 +192,13 @@ class WarcWriter:
         self._hash.update(data)
         self._size += len(data)
 
-    def _write_record(
-        self, headers: list[tuple[str, str]], head: bytes, body: IO[bytes] | None, length: int
-    ) -> tuple[int, int]:
+    def _write_record(self, parts: RecordParts) -> tuple[int, int]:
+        """Write `parts` as one gzip member; return the record's (offset, length) in the file."""
         offset = self._size
-        member = _GzipMember(self._sink, self._level_for(body))
-        lines = ["WARC/1.1", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {length}"]
-        member.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
-        member.write(head)
+        member = _GzipMember(self._sink, self._level_for(parts.body))
+        member.write(header_bytes(parts))
+        member.write(parts.head)
+        body = parts.body
         if body is not None:
             for chunk in iter(lambda: body.read(CHUNK), b""):
                 member.write(chunk)
@@ -243,95 +236,18 @@ class WarcWriter:
         return 0 if len(zlib.compress(sample, 1)) > len(sample) * 0.97 else self._level
 
     def _write_warcinfo(self, filename: str) -> None:
-        fields = {"software": f"archiver/{__version__}", "format": "WARC File Format 1.1"}
-        fields |= {"conformsTo": "https://iipc.github.io/warc-specifications/"} | self._info
-        block = "".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode("utf-8")
-        headers = [
-            ("WARC-Type", "warcinfo"),
-            ("WARC-Record-ID", new_record_id()),
-            ("WARC-Date", warc_date(datetime.now(UTC))),
-            ("WARC-Filename", filename),
-            ("Content-Type", "application/warc-fields"),
-            ("WARC-Block-Digest", _digest([block])),
-        ]
-        self._write_record(headers, block, None, len(block))
+        self._write_record(records.warcinfo(filename, self._info))
 
     def _write_request(self, exchange: Exchange, date: str, response_id: str) -> None:
-        head = exchange.request_head
-        headers = [
-            ("WARC-Type", "request"),
-            ("WARC-Record-ID", new_record_id()),
-            ("WARC-Date", date),
-            ("WARC-Target-URI", exchange.url),
-            ("WARC-Concurrent-To", response_id),
-            ("Content-Type", "application/http; msgtype=request"),
-            ("WARC-Block-Digest", _digest([head])),
-        ]
-        self._write_record(headers, head, None, len(head))
+        self._write_record(records.request(exchange, date, response_id))
 
     def _write_revisit(
         self, exchange: Exchange, date: str, record_id: str, original: Original
     ) -> WarcRecordRef:
-        head = exchange.response_head()
-        headers = [
-            *_capture_headers("revisit", exchange, date, record_id),
-            ("WARC-Profile", REVISIT_PROFILE),
-            ("WARC-Refers-To", original.record_id),
-            ("WARC-Refers-To-Target-URI", original.url),
-            ("WARC-Refers-To-Date", original.date),
-            ("Content-Type", "application/http; msgtype=response"),
-            ("WARC-Payload-Digest", payload_digest(exchange.body.sha256)),
-            ("WARC-Block-Digest", _digest([head])),
-        ]
-        offset, length = self._write_record(headers, head, None, len(head))
+        parts = records.revisit(exchange, date, record_id, original)
+        offset, length = self._write_record(parts)
         return WarcRecordRef(self.files[-1], offset, length, record_id, date, original.record_id)
 
     def _write_response(self, exchange: Exchange, date: str, record_id: str) -> WarcRecordRef:
-        head = exchange.response_head()
-        body = exchange.body
-        block_digest = _digest(_chain(head, body.rewind()))
-        headers = [
-            *_capture_headers("response", exchange, date, record_id),
-            ("Content-Type", "application/http; msgtype=response"),
-            ("WARC-Payload-Digest", payload_digest(body.sha256)),
-            ("WARC-Block-Digest", block_digest),
-        ]
-        if exchange.truncated:
-            headers.append(("WARC-Truncated", exchange.truncated))
-        offset, length = self._write_record(headers, head, body.rewind(), len(head) + body.size)
+        offset, length = self._write_record(records.response(exchange, date, record_id))
         return WarcRecordRef(self.files[-1], offset, length, record_id, date)
-
-
-REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
-
-
-def _capture_headers(
-    kind: str, exchange: Exchange, date: str, record_id: str
-) -> list[tuple[str, str]]:
-    """The headers a response and a revisit record share."""
-    headers = [
-        ("WARC-Type", kind),
-        ("WARC-Record-ID", record_id),
-        ("WARC-Date", date),
-        ("WARC-Target-URI", exchange.url),
-    ]
-    if exchange.ip_address:
-        headers.append(("WARC-IP-Address", exchange.ip_address))
-    return headers
-
-
-def payload_digest(sha256_hex: str) -> str:
-    """The WARC-Payload-Digest string for a payload's sha256 (hex, as browsertrix writes it)."""
-    return f"sha256:{sha256_hex}"
-
-
-def _digest(parts: Iterable[bytes]) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part)
-    return f"sha256:{digest.hexdigest()}"
-
-
-def _chain(head: bytes, body: IO[bytes]) -> Iterable[bytes]:
-    yield head
-    yield from iter(lambda: body.read(CHUNK), b"")
