@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -27,10 +26,11 @@ from archiver.addresses import parse_networks, refuse_literal
 from archiver.config import Settings
 from archiver.errors import StorageError
 from archiver.exchange import BodySpool, Exchange
-from archiver.fetch.classify import classify, http_error, status_for
+from archiver.fetch.attempt import Attempt, Trail, failed
+from archiver.fetch.classify import classify
 from archiver.fetch.politeness import HostGate
 from archiver.fetch.redirects import redirect_problem, redirect_target, sent_cookie
-from archiver.fetch.retry import NAMING_STATUSES, Outcome, RetryPolicy, named_moment
+from archiver.fetch.retry import NAMING_STATUSES, RetryPolicy, named_moment
 from archiver.fetch.robots import RobotsCache
 from archiver.models import ErrorInfo, ErrorKind, FetchResult, Hop, WarcRecordRef
 
@@ -43,43 +43,6 @@ CUT_REASONS: dict[str, str] = {
 Store = Callable[[Exchange], Awaitable[WarcRecordRef | None]]
 """Stores one exchange (a response with its request) and says where: None when it is not stored
 (a recheck that only hashes what it fetches)."""
-
-
-@dataclass
-class Attempt:
-    """One try at one URL: an exchange (maybe cut short), an error, or both."""
-
-    exchange: Exchange | None = None
-    error: ErrorInfo | None = None
-    retry_after: float | None = None  # seconds, from the answer to the moment Retry-After names
-    spent: bool = False  # the resource's whole time went: another try would spend it again
-    retry_at: float | None = None  # that moment, in time.monotonic() seconds
-    tls_error: str | None = None  # --tls-verify record: received without a valid certificate
-
-    @property
-    def outcome(self) -> Outcome:
-        """What the retry policy reads of this attempt."""
-        return Outcome(
-            http_status=self.exchange.status if self.exchange else None,
-            error_kind=self.error.kind if self.error else None,
-            retry_after=self.retry_after,
-            retry_at=self.retry_at,
-            spent=self.spent,
-        )
-
-    def close(self) -> None:
-        if self.exchange is not None:
-            self.exchange.close()
-
-
-@dataclass
-class _Trail:
-    """How far one link got: the URL being fetched, the attempts made, the redirects stored."""
-
-    current: str
-    attempts: int = 0
-    hops: list[Hop] = field(default_factory=list)
-    tls_error: str | None = None  # the first response on the way without a valid certificate
 
 
 class Fetcher:
@@ -106,31 +69,26 @@ class Fetcher:
         the link `failed` with its reason, and the other links go on. Only `StorageError` (the
         run cannot go on) and cancellation propagate.
         """
-        trail = _Trail(url)
+        trail = Trail(url, url)
         try:
             urlsplit(url)
         except ValueError as exc:  # from a manifest or a caller, not from canonicalize
-            return _failure(url, url, ErrorInfo(ErrorKind.URL, f"cannot be parsed: {exc}"), 0, [])
+            return failed(url, url, ErrorInfo(ErrorKind.URL, f"cannot be parsed: {exc}"), 0, [])
         try:
-            return await self._follow(url, trail)
+            return await self._follow(trail)
         except StorageError:
             raise
         except Exception as exc:  # the last resort: one link must never cancel the others
-            return _failure(url, trail.current, classify(exc), trail.attempts, trail.hops)
+            return failed(url, trail.current, classify(exc), trail.attempts, trail.hops)
 
-    async def _follow(self, url: str, trail: _Trail) -> FetchResult:
+    async def _follow(self, trail: Trail) -> FetchResult:
         asked: set[tuple[str, bytes]] = set()  # (URL, Cookie header) of every request sent
         while True:
             attempt, tries = await self._with_retries(trail.current)
-            trail.attempts += tries
+            trail.note(attempt, tries)
             exchange = attempt.exchange
-            if attempt.tls_error and trail.tls_error is None:
-                where = f"{trail.current}: " if trail.hops else ""
-                trail.tls_error = where + attempt.tls_error
-            if exchange is None:
-                error = attempt.error or ErrorInfo(ErrorKind.ERROR, "no response")
-                failed = _failure(url, trail.current, error, trail.attempts, trail.hops)
-                return replace(failed, tls_error=trail.tls_error)  # hops stored unverified
+            if exchange is None:  # the hops on the way were stored, unverified if tls_error
+                return trail.failure(attempt.error or ErrorInfo(ErrorKind.ERROR, "no response"))
             try:
                 ref = await self._store(exchange)
             finally:
@@ -138,16 +96,13 @@ class Fetcher:
             asked.add((trail.current, sent_cookie(exchange.request_head)))
             target = _redirect_target(trail.current, exchange)
             if not isinstance(target, str):
-                final = _final(url, exchange, attempt, ref, trail.attempts, trail.hops, target)
-                return replace(final, tls_error=trail.tls_error)
+                return trail.final(exchange, attempt, ref, target)
             record_id = ref.record_id if ref is not None else None
             trail.hops.append(Hop(trail.current, exchange.status, target, record_id))
             limit = self._settings.max_redirects
             problem = redirect_problem(target, self._cookie_for(target), asked, trail.hops, limit)
             if problem is not None:
-                status = exchange.status
-                failed = _failure(url, trail.current, problem, trail.attempts, trail.hops, status)
-                return replace(failed, tls_error=trail.tls_error)
+                return trail.failure(problem, exchange.status)
             trail.current = target
 
     def _cookie_for(self, url: str) -> bytes:
@@ -300,51 +255,3 @@ def _peer_address(response: httpx.Response) -> str | None:
 def _redirect_target(current: str, exchange: Exchange) -> str | ErrorInfo | None:
     location = next((v for k, v in exchange.headers if k.lower() == b"location"), None)
     return redirect_target(current, exchange.status, location)
-
-
-def _failure(
-    url: str,
-    current: str,
-    error: ErrorInfo,
-    attempts: int,
-    hops: list[Hop],
-    http_status: int | None = None,
-) -> FetchResult:
-    return FetchResult(
-        url=url,
-        status=status_for(None, error),
-        attempts=attempts,
-        final_url=current,
-        http_status=http_status,
-        error=error,
-        redirects=tuple(hops),
-    )
-
-
-def _final(
-    url: str,
-    exchange: Exchange,
-    attempt: Attempt,
-    ref: WarcRecordRef | None,
-    attempts: int,
-    hops: list[Hop],
-    unfollowed: ErrorInfo | None = None,
-) -> FetchResult:
-    """The result ending in `exchange`, stored as `ref` (None: not stored); `unfollowed` is
-    why a redirect it made was not followed."""
-    error = unfollowed or attempt.error or http_error(exchange.status)
-    return FetchResult(
-        url=url,
-        status=status_for(exchange.status, error),
-        attempts=attempts,
-        final_url=exchange.url,
-        http_status=exchange.status,
-        error=error,
-        content_type=exchange.content_type,
-        size=exchange.body.size,
-        sha256=exchange.body.sha256,
-        payload_digest=f"sha256:{exchange.body.sha256}",
-        truncated=exchange.truncated,
-        record=ref,
-        redirects=tuple(hops),
-    )
