@@ -245,3 +245,43 @@ class Extracted:
 
     document: PlannedDocument
     links: list[tuple[str, Role]]
+
+
+class ErrorKind(StrEnum):
+    """The short class of why a fetch did not end in a capture, or why a recheck found a link
+    not live: the part before ": " of a manifest line's `error` (DESIGN.md, "Output layout").
+    A final HTTP status of 400 or more is not a member: its class is `http-NNN` (`http_kind`).
+
+    The fetch decides a link's status from its class (fetch/classify.py): `dns`, `connect`,
+    `tls` make it dead; `robots`, `private-address` (and `role`, a run's choice) skipped; the
+    rest failed, retried first when transient (fetch/retry.py)."""
+
+    DNS = "dns"  # the name does not exist
+    DNS_TEMPORARY = "dns-temporary"  # the resolver could not answer now
+    PRIVATE_ADDRESS = "private-address"
+    TLS = "tls"
+    PROXY = "proxy"
+    TIMEOUT = "timeout"
+    CONNECT = "connect"
+    DISCONNECT = "disconnect"
+    PROTOCOL = "protocol"  # the server broke HTTP
+    SCHEME = "scheme"
+    URL = "url"
+    ERROR = "error"  # an exception nobody foresaw
+    TOO_LARGE = "too-large"
+    ROBOTS = "robots"
+    ROBOTS_UNAVAILABLE = "robots-unavailable"  # a 5xx robots.txt holds the origin back
+    REDIRECT = "redirect"  # a Location that cannot be followed
+    REDIRECT_LOOP = "redirect-loop"
+    REDIRECTS = "redirects"  # more than --max-redirects
+    ROLE = "role"  # the link's role is not selected
+    MOVED = "moved"  # recheck: the answer comes from another resource
+    CONTENT_TYPE = "content-type"  # recheck: the answer is another kind of media
+
+
+HTTP_KIND_PREFIX = "http-"
+
+
+def http_kind(http_status: int) -> str:
+    """The error class of a final HTTP status: `http-404` for 404."""
+    return f"{HTTP_KIND_PREFIX}{http_status}"

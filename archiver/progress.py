@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from archiver.models import RunSummary, Status
+from archiver.models import ErrorKind, RunSummary, Status
 from archiver.neutral import for_terminal
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ def summary_text(summary: RunSummary) -> str:
         f"fetched {summary.fetched} URLs this run ({kept} kept as earlier runs left them), "
         f"{size_text(summary.bytes_fetched)} in {summary.seconds:.1f} s",
     ]
-    refused = summary.skipped_reasons.get("private-address", 0)
+    refused = summary.skipped_reasons.get(ErrorKind.PRIVATE_ADDRESS, 0)
     if refused:
         lines.append(SELECTED_REFUSED_HINT.format(n=refused))
     lines.extend(f"repaired {text}, left by an interrupted run" for text in summary.repaired)

@@ -10,10 +10,10 @@ import httpx
 from archiver.fetch.guard import PrivateAddress, ResolveFailed
 from archiver.fetch.retry import DEAD_STATUSES
 from archiver.messages import IncompleteMessage, ProtocolViolation
-from archiver.models import ErrorInfo, Status
+from archiver.models import HTTP_KIND_PREFIX, ErrorInfo, ErrorKind, Status, http_kind
 
-DEAD_ERRORS = frozenset({"dns", "connect", "tls"})
-SKIP_ERRORS = frozenset({"private-address", "robots"})
+DEAD_ERRORS = frozenset({ErrorKind.DNS, ErrorKind.CONNECT, ErrorKind.TLS})
+SKIP_ERRORS = frozenset({ErrorKind.PRIVATE_ADDRESS, ErrorKind.ROBOTS})
 DNS_WORDS = (
     "name or service not known",
     "nodename nor servname",
@@ -45,47 +45,48 @@ def classify(exc: BaseException) -> ErrorInfo:
     message = str(exc) or type(exc).__name__
     for link in _chain(exc):
         if isinstance(link, ResolveFailed):
-            return ErrorInfo("dns-temporary" if link.temporary else "dns", str(link))
+            kind = ErrorKind.DNS_TEMPORARY if link.temporary else ErrorKind.DNS
+            return ErrorInfo(kind, str(link))
         if isinstance(link, PrivateAddress):
-            return ErrorInfo("private-address", str(link))
+            return ErrorInfo(ErrorKind.PRIVATE_ADDRESS, str(link))
         if isinstance(link, ssl.SSLError):
-            return ErrorInfo("tls", str(link))
+            return ErrorInfo(ErrorKind.TLS, str(link))
     if isinstance(exc, httpx.ProxyError):
-        return ErrorInfo(_dns_kind(message) or "proxy", message)
+        return ErrorInfo(_dns_kind(message) or ErrorKind.PROXY, message)
     if isinstance(exc, httpx.TimeoutException):
-        return ErrorInfo("timeout", message)
+        return ErrorInfo(ErrorKind.TIMEOUT, message)
     if isinstance(exc, httpx.ConnectError):
         return ErrorInfo(_connect_kind(message), message)
     protocol = _protocol_kind(exc)
     if protocol is not None:
         return ErrorInfo(protocol, message)
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        return ErrorInfo("disconnect", message)
+        return ErrorInfo(ErrorKind.DISCONNECT, message)
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return ErrorInfo("scheme", message)
+        return ErrorInfo(ErrorKind.SCHEME, message)
     if isinstance(exc, httpx.InvalidURL | UnicodeError):
-        return ErrorInfo("url", f"no request can be made for it: {message}")
-    return ErrorInfo("error", f"{type(exc).__name__}: {message}")
+        return ErrorInfo(ErrorKind.URL, f"no request can be made for it: {message}")
+    return ErrorInfo(ErrorKind.ERROR, f"{type(exc).__name__}: {message}")
 
 
-def _connect_kind(message: str) -> str:
+def _connect_kind(message: str) -> ErrorKind:
     """The class of a connection that could not be made, from what the library said."""
     lowered = message.lower()
     if "ssl" in lowered or "certificate" in lowered:
-        return _dns_kind(message) or "tls"
-    return _dns_kind(message) or "connect"
+        return _dns_kind(message) or ErrorKind.TLS
+    return _dns_kind(message) or ErrorKind.CONNECT
 
 
-def _dns_kind(message: str) -> str | None:
+def _dns_kind(message: str) -> ErrorKind | None:
     """`dns-temporary` or `dns` when a proxy's or library's message is about name resolution
     (a temporary failure first: "temporary failure in name resolution"), else None."""
     lowered = message.lower()
     if any(word in lowered for word in TEMPORARY_DNS_WORDS):
-        return "dns-temporary"
-    return "dns" if any(word in lowered for word in DNS_WORDS) else None
+        return ErrorKind.DNS_TEMPORARY
+    return ErrorKind.DNS if any(word in lowered for word in DNS_WORDS) else None
 
 
-def _protocol_kind(exc: BaseException) -> str | None:
+def _protocol_kind(exc: BaseException) -> ErrorKind | None:
     """`protocol` for a server that broke HTTP (archiver.fetch.http1's ProtocolViolation anywhere in
     the chain: a status line out of range, lengths that differ, a head over the limit),
     `disconnect` for a connection that ended mid-answer (its IncompleteMessage, or any other
@@ -93,15 +94,15 @@ def _protocol_kind(exc: BaseException) -> str | None:
     archiver's own transport, so http1's two types are the whole story."""
     for link in _chain(exc):
         if isinstance(link, ProtocolViolation):
-            return "protocol"
+            return ErrorKind.PROTOCOL
         if isinstance(link, IncompleteMessage):
-            return "disconnect"
-    return "disconnect" if isinstance(exc, httpx.RemoteProtocolError) else None
+            return ErrorKind.DISCONNECT
+    return ErrorKind.DISCONNECT if isinstance(exc, httpx.RemoteProtocolError) else None
 
 
 def status_for(http_status: int | None, error: ErrorInfo | None) -> Status:
     """archived, dead, failed or skipped, from the final HTTP status or error class."""
-    if error is not None and not error.kind.startswith("http-"):
+    if error is not None and not error.kind.startswith(HTTP_KIND_PREFIX):
         if error.kind in SKIP_ERRORS:
             return Status.SKIPPED
         return Status.DEAD if error.kind in DEAD_ERRORS else Status.FAILED
@@ -118,4 +119,4 @@ def http_error(http_status: int) -> ErrorInfo | None:
     """The error recorded for a final HTTP status (`http-404`), or None for success."""
     if http_status < 400:
         return None
-    return ErrorInfo(f"http-{http_status}", f"the server answered {http_status}")
+    return ErrorInfo(http_kind(http_status), f"the server answered {http_status}")

@@ -65,6 +65,9 @@ class ProxiedRoute(httpx.AsyncBaseTransport):
         self._proxy = proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx's transport call: `request` through the proxy, its host judged first (a name
+        by its literal form: the proxy resolves it). Raises guard.PrivateAddress, and httpx
+        exceptions as DirectTransport.send does."""
         self._guard.check_host(request.url.raw_host.decode("ascii"))
         return await self._transport.send(request, self._proxy)
 
@@ -105,6 +108,8 @@ class SetCookieOnly(httpx.Cookies):
     the connection's slot taken."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep the cookies `response` sets (RFC 6265 as http.cookiejar reads it); never
+        raises."""
         if "set-cookie" in response.headers:
             try:
                 super().extract_cookies(response)

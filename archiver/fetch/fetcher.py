@@ -1,8 +1,9 @@
 """Link -> FetchResult: polite, retried, hop-by-hop fetching. A dead link is a value.
 
-Each attempt is one HTTP exchange with its body spooled and hashed; tenacity decides whether to
-try again (`retry.should_retry`), Retry-After pauses the whole host, and only the exchange that
-ends the retries is stored, through the `store` callback, before the next redirect hop.
+Each attempt is one HTTP exchange with its body spooled and hashed; the retry policy
+(archiver.fetch.retry) decides whether to try again and when, Retry-After pauses the whole
+host, and only the exchange that ends the retries is stored, through the `store` callback,
+before the next redirect hop.
 
 One deadline (`Settings.total_time`) bounds each attempt at a resource: the wait for its origin's
 robots.txt, connecting, the response head and the body. Time spent waiting for our own turn at
@@ -16,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,57 +26,23 @@ from archiver.addresses import parse_networks, refuse_literal
 from archiver.config import Settings
 from archiver.errors import StorageError
 from archiver.exchange import BodySpool, Exchange
-from archiver.fetch.classify import classify, http_error, status_for
+from archiver.fetch.attempt import Attempt, Trail, failed
+from archiver.fetch.classify import classify
 from archiver.fetch.politeness import HostGate
 from archiver.fetch.redirects import redirect_problem, redirect_target, sent_cookie
-from archiver.fetch.retry import backoff, named_moment, retry_limit, should_retry
+from archiver.fetch.retry import NAMING_STATUSES, RetryPolicy, named_moment
 from archiver.fetch.robots import RobotsCache
-from archiver.models import ErrorInfo, FetchResult, Hop, Status, WarcRecordRef
-
-if TYPE_CHECKING:
-    from tenacity import RetryCallState
+from archiver.models import ErrorInfo, ErrorKind, FetchResult, Hop, WarcRecordRef
 
 # WARC-Truncated for a body cut by an error (WARC 1.1: length, time, disconnect, unspecified)
-CUT_REASONS = {"timeout": "time", "disconnect": "disconnect", "protocol": "unspecified"}
-Store = Callable[[Exchange], Awaitable[WarcRecordRef]]
-
-
-@dataclass
-class Attempt:
-    """One try at one URL: an exchange (maybe cut short), an error, or both."""
-
-    exchange: Exchange | None = None
-    error: ErrorInfo | None = None
-    retry_after: float | None = None  # seconds, from the answer to the moment Retry-After names
-    spent: bool = False  # the resource's whole time went: another try would spend it again
-    retry_at: float | None = None  # that moment, in time.monotonic() seconds
-    tls_error: str | None = None  # --tls-verify record: received without a valid certificate
-
-    @property
-    def http_status(self) -> int | None:
-        return self.exchange.status if self.exchange else None
-
-    @property
-    def retryable(self) -> bool:
-        if self.spent:
-            return False
-        if self.error is None and self.exchange is not None:
-            return should_retry(self.exchange.status, None)
-        return should_retry(None, self.error.kind if self.error else None)
-
-    def close(self) -> None:
-        if self.exchange is not None:
-            self.exchange.close()
-
-
-@dataclass
-class _Trail:
-    """How far one link got: the URL being fetched, the attempts made, the redirects stored."""
-
-    current: str
-    attempts: int = 0
-    hops: list[Hop] = field(default_factory=list)
-    tls_error: str | None = None  # the first response on the way without a valid certificate
+CUT_REASONS: dict[str, str] = {
+    ErrorKind.TIMEOUT: "time",
+    ErrorKind.DISCONNECT: "disconnect",
+    ErrorKind.PROTOCOL: "unspecified",
+}
+Store = Callable[[Exchange], Awaitable[WarcRecordRef | None]]
+"""Stores one exchange (a response with its request) and says where: None when it is not stored
+(a recheck that only hashes what it fetches)."""
 
 
 class Fetcher:
@@ -87,6 +52,7 @@ class Fetcher:
         self, settings: Settings, client: httpx.AsyncClient, store: Store, *, proxied: bool
     ) -> None:
         self._settings = settings
+        self._policy = RetryPolicy.from_settings(settings)
         self._client = client
         self._store = store
         self._proxied = proxied
@@ -103,31 +69,26 @@ class Fetcher:
         the link `failed` with its reason, and the other links go on. Only `StorageError` (the
         run cannot go on) and cancellation propagate.
         """
-        trail = _Trail(url)
+        trail = Trail(url, url)
         try:
             urlsplit(url)
         except ValueError as exc:  # from a manifest or a caller, not from canonicalize
-            return _failure(url, url, ErrorInfo("url", f"cannot be parsed: {exc}"), 0, [])
+            return failed(url, url, ErrorInfo(ErrorKind.URL, f"cannot be parsed: {exc}"), 0, [])
         try:
-            return await self._follow(url, trail)
+            return await self._follow(trail)
         except StorageError:
             raise
         except Exception as exc:  # the last resort: one link must never cancel the others
-            return _failure(url, trail.current, classify(exc), trail.attempts, trail.hops)
+            return failed(url, trail.current, classify(exc), trail.attempts, trail.hops)
 
-    async def _follow(self, url: str, trail: _Trail) -> FetchResult:
+    async def _follow(self, trail: Trail) -> FetchResult:
         asked: set[tuple[str, bytes]] = set()  # (URL, Cookie header) of every request sent
         while True:
             attempt, tries = await self._with_retries(trail.current)
-            trail.attempts += tries
+            trail.note(attempt, tries)
             exchange = attempt.exchange
-            if attempt.tls_error and trail.tls_error is None:
-                where = f"{trail.current}: " if trail.hops else ""
-                trail.tls_error = where + attempt.tls_error
-            if exchange is None:
-                error = attempt.error or ErrorInfo("error", "no response")
-                failed = _failure(url, trail.current, error, trail.attempts, trail.hops)
-                return replace(failed, tls_error=trail.tls_error)  # hops stored unverified
+            if exchange is None:  # the hops on the way were stored, unverified if tls_error
+                return trail.failure(attempt.error or ErrorInfo(ErrorKind.ERROR, "no response"))
             try:
                 ref = await self._store(exchange)
             finally:
@@ -135,15 +96,13 @@ class Fetcher:
             asked.add((trail.current, sent_cookie(exchange.request_head)))
             target = _redirect_target(trail.current, exchange)
             if not isinstance(target, str):
-                final = _final(url, exchange, attempt, ref, trail.attempts, trail.hops, target)
-                return replace(final, tls_error=trail.tls_error)
-            trail.hops.append(Hop(trail.current, exchange.status, target, ref.record_id))
+                return trail.final(exchange, attempt, ref, target)
+            record_id = ref.record_id if ref is not None else None
+            trail.hops.append(Hop(trail.current, exchange.status, target, record_id))
             limit = self._settings.max_redirects
             problem = redirect_problem(target, self._cookie_for(target), asked, trail.hops, limit)
             if problem is not None:
-                status = exchange.status
-                failed = _failure(url, trail.current, problem, trail.attempts, trail.hops, status)
-                return replace(failed, tls_error=trail.tls_error)
+                return trail.failure(problem, exchange.status)
             trail.current = target
 
     def _cookie_for(self, url: str) -> bytes:
@@ -156,47 +115,17 @@ class Fetcher:
         return sent_cookie(_request_head(request))
 
     async def _with_retries(self, url: str) -> tuple[Attempt, int]:
-        """The attempt that ends the retries, and how many were made. Most links need one
-        attempt, made without building any retry machinery; tenacity takes over from there."""
-        first = await self._attempt(url)
-        if not first.retryable:
-            return first, 1
-        from tenacity import AsyncRetrying, retry_if_result  # most runs never need it
-
-        settings = self._settings
-        pending = [first]
+        """The attempt that ends the retries, and how many were made: attempts are made as
+        long as the policy (archiver.fetch.retry) finds the last one worth another."""
+        policy = self._policy
+        attempt = await self._attempt(url)
         tries = 1
-
-        async def one() -> Attempt:
-            nonlocal tries
-            if pending:  # tenacity judges the first attempt like any other
-                return pending.pop()
+        while policy.retryable(attempt.outcome) and not policy.give_up(tries, attempt.outcome):
+            pause = policy.wait(tries, attempt.outcome)
+            attempt.close()
+            await asyncio.sleep(pause)
+            attempt = await self._attempt(url)
             tries += 1
-            return await self._attempt(url)
-
-        def wait(state: RetryCallState) -> float:
-            attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
-            if attempt.retry_at is not None:
-                # the gate holds the retry (and the host) to the moment named, and no later:
-                # `_receive` paused the host as the head arrived, unless the moment was past
-                # the cap, which ends the link and must not hold back the host's other links
-                return 0.0
-            return backoff(state.attempt_number, settings.backoff_base)
-
-        def give_up(state: RetryCallState) -> bool:
-            attempt: Attempt = state.outcome.result()  # type: ignore[union-attr]
-            too_long = (attempt.retry_after or 0.0) > settings.max_retry_after
-            kind = attempt.error.kind if attempt.error else None
-            return too_long or state.attempt_number > retry_limit(kind, settings.retries)
-
-        retrying = AsyncRetrying(
-            stop=give_up,
-            wait=wait,
-            retry=retry_if_result(lambda attempt: bool(attempt.retryable)),
-            before_sleep=lambda state: state.outcome.result().close(),  # type: ignore[union-attr]
-            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
-        )
-        attempt: Attempt = await retrying(one)
         return attempt, tries
 
     async def _attempt(self, url: str) -> Attempt:
@@ -205,13 +134,13 @@ class Fetcher:
         if not self._settings.allow_private:  # the client's routes judge again, hop by hop
             refused = refuse_literal(host, self._networks, names=self._proxied)
             if refused:
-                return Attempt(error=ErrorInfo("private-address", refused))
+                return Attempt(error=ErrorInfo(ErrorKind.PRIVATE_ADDRESS, refused))
         budget = self._settings.total_time
         if self._settings.robots == "obey":
             started = time.monotonic()
             blocked = await self._robots.check(url)
             if blocked is not None:  # a robots.txt that outlived its deadline stays so
-                return Attempt(error=blocked, spent=blocked.kind == "timeout")
+                return Attempt(error=blocked, spent=blocked.kind == ErrorKind.TIMEOUT)
             budget -= time.monotonic() - started
         async with self._gate.slot(parts.netloc):
             return await self._exchange(url, time.monotonic() + budget)
@@ -220,14 +149,14 @@ class Fetcher:
         try:
             request = self._client.build_request("GET", url)
         except Exception as exc:  # a URL that httpx cannot express is this link's failure
-            return Attempt(error=ErrorInfo("url", f"no request can be made for it: {exc}"))
+            return Attempt(error=ErrorInfo(ErrorKind.URL, f"no request can be made for it: {exc}"))
         date = datetime.now(UTC)
         try:
             async with asyncio.timeout(deadline - time.monotonic()):
                 response = await self._send(request)
         except TimeoutError:
             total = self._settings.total_time
-            error = ErrorInfo("timeout", f"no response head within {total:g} s")
+            error = ErrorInfo(ErrorKind.TIMEOUT, f"no response head within {total:g} s")
             return Attempt(error=error, spent=True)
         except Exception as exc:  # every per-link failure becomes a value
             return Attempt(error=classify(exc))
@@ -258,7 +187,7 @@ class Fetcher:
             response.status_code, response.headers.get("retry-after")
         )  # taken as the head arrives: the moment named counts from the answer
         host = urlsplit(url).netloc
-        if retry_at is not None and (retry_after or 0.0) <= self._settings.max_retry_after:
+        if retry_at is not None and not self._policy.too_far(retry_after):
             self._gate.pause_until(host, retry_at)  # at once: the body may take its time
         spool = BodySpool()
         error, truncated, spent = await self._read_body(response, spool, deadline)
@@ -277,8 +206,8 @@ class Fetcher:
             raw_head=response.extensions.get("raw_head"),
             raw_trailers=bytes(response.extensions.get("raw_trailers", b"")),
         )
-        if response.status_code in (429, 503):
-            if retry_after is None or retry_after > self._settings.max_retry_after:
+        if response.status_code in NAMING_STATUSES:
+            if retry_after is None or self._policy.too_far(retry_after):
                 self._gate.strike(host)  # no moment named, or one not honoured: slow down
         elif response.status_code < 400:
             self._gate.relieve(host)
@@ -298,11 +227,11 @@ class Fetcher:
                     if spool.size + len(chunk) > limit:
                         spool.write(chunk[: limit - spool.size])
                         message = f"body exceeds {limit} bytes; kept the first {limit}"
-                        return ErrorInfo("too-large", message), "length", False
+                        return ErrorInfo(ErrorKind.TOO_LARGE, message), "length", False
                     spool.write(chunk)
         except TimeoutError:
             message = f"the response took longer than {self._settings.total_time:g} s"
-            return ErrorInfo("timeout", message), "time", True
+            return ErrorInfo(ErrorKind.TIMEOUT, message), "time", True
         except Exception as exc:  # a cut body is kept and marked, never raised
             error = classify(exc)
             return error, CUT_REASONS.get(error.kind, "disconnect"), False
@@ -326,54 +255,3 @@ def _peer_address(response: httpx.Response) -> str | None:
 def _redirect_target(current: str, exchange: Exchange) -> str | ErrorInfo | None:
     location = next((v for k, v in exchange.headers if k.lower() == b"location"), None)
     return redirect_target(current, exchange.status, location)
-
-
-def _failure(
-    url: str,
-    current: str,
-    error: ErrorInfo,
-    attempts: int,
-    hops: list[Hop],
-    http_status: int | None = None,
-) -> FetchResult:
-    status = status_for(None, error)
-    if error.kind.startswith("redirect"):
-        status = Status.FAILED
-    return FetchResult(
-        url=url,
-        status=status,
-        attempts=attempts,
-        final_url=current,
-        http_status=http_status,
-        error=error,
-        redirects=tuple(hops),
-    )
-
-
-def _final(
-    url: str,
-    exchange: Exchange,
-    attempt: Attempt,
-    ref: WarcRecordRef,
-    attempts: int,
-    hops: list[Hop],
-    unfollowed: ErrorInfo | None = None,
-) -> FetchResult:
-    """The result ending in `exchange`, stored as `ref`; `unfollowed` is why a redirect it
-    made was not followed."""
-    error = unfollowed or attempt.error or http_error(exchange.status)
-    return FetchResult(
-        url=url,
-        status=status_for(exchange.status, error),
-        attempts=attempts,
-        final_url=exchange.url,
-        http_status=exchange.status,
-        error=error,
-        content_type=exchange.content_type,
-        size=exchange.body.size,
-        sha256=exchange.body.sha256,
-        payload_digest=f"sha256:{exchange.body.sha256}",
-        truncated=exchange.truncated,
-        record=ref,
-        redirects=tuple(hops),
-    )

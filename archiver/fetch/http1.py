@@ -312,6 +312,7 @@ class Connection:
         self.finished, self.keep_alive = True, keep
 
     def close(self) -> None:
+        """Close the connection (its stream writer); the reader sees the end."""
         self.writer.close()
 
 

@@ -81,6 +81,9 @@ class HostGate:
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one of `host`'s slots (a URL's authority) and one of the total, from the
+        moment its turn comes (--delay after the last start, a pause asked for, a slow-down)
+        for as long as the `async with` body runs."""
         state = self._host(host)
         async with state.slots:
             await self._wait_turn(state)

@@ -4,7 +4,7 @@ server sent), and when following it must stop (a loop, or too many hops). Pure: 
 from __future__ import annotations
 
 from archiver.errors import UnfetchableURL
-from archiver.models import ErrorInfo, Hop
+from archiver.models import ErrorInfo, ErrorKind, Hop
 from archiver.urls import header_url, resolve_location
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -23,7 +23,7 @@ def redirect_target(url: str, status: int, location: str | bytes | None) -> str 
     except UnfetchableURL as exc:
         text = header_url(location) if isinstance(location, bytes) else location
         shown = text if len(text) <= 200 else text[:200] + "..."
-        return ErrorInfo("redirect", f"cannot follow Location {shown!r} ({exc.reason})")
+        return ErrorInfo(ErrorKind.REDIRECT, f"cannot follow Location {shown!r} ({exc.reason})")
 
 
 def redirect_problem(
@@ -35,11 +35,11 @@ def redirect_problem(
     is the same request again: the same URL with no new cookie (a first-visit check that sets
     a cookie and redirects to the same URL is not one); any chain ends past `limit` hops."""
     if (target, cookie) in asked:
-        return ErrorInfo("redirect-loop", f"redirect loop back to {target} (no new cookie)")
+        return ErrorInfo(ErrorKind.REDIRECT_LOOP, f"redirect loop back to {target} (no new cookie)")
     if len(hops) > limit:
         again = any(url == target for url, _ in asked)
         why = f"; back to {target} with a new cookie each time" if again else ""
-        return ErrorInfo("redirects", f"more than {limit} redirects{why}")
+        return ErrorInfo(ErrorKind.REDIRECTS, f"more than {limit} redirects{why}")
     return None
 
 

@@ -22,7 +22,7 @@ from protego import Protego
 from archiver.errors import UnfetchableURL
 from archiver.fetch.decoding import BoundedDecoder, DecodingError, parse_codings
 from archiver.fetch.politeness import HostGate
-from archiver.models import ErrorInfo
+from archiver.models import ErrorInfo, ErrorKind
 from archiver.urls import resolve_location
 
 MAX_ROBOTS_BYTES = 512 * 1024
@@ -48,7 +48,8 @@ class RobotsCache:
         self._rules: dict[str, asyncio.Task[Protego | ErrorInfo]] = {}
 
     async def check(self, url: str) -> ErrorInfo | None:
-        """None if allowed; else the error that keeps the link out (`robots` or `robots-5xx`)."""
+        """None if `url` may be fetched (RFC 9309); else the error that keeps the link out:
+        `robots` (disallowed), `robots-unavailable` (a 5xx robots.txt) or `timeout`."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._rules:
@@ -58,7 +59,7 @@ class RobotsCache:
             return rules
         if rules.can_fetch(url, self._agent):
             return None
-        return ErrorInfo("robots", f"disallowed by {origin}/robots.txt")
+        return ErrorInfo(ErrorKind.ROBOTS, f"disallowed by {origin}/robots.txt")
 
     async def _load_within(self, origin: str) -> Protego | ErrorInfo:
         """`_load` within the total time of one resource, counted from the first link that asked
@@ -69,8 +70,8 @@ class RobotsCache:
             async with asyncio.timeout(self._total_time):
                 return await self._load(origin)
         except TimeoutError:
-            total = self._total_time
-            return ErrorInfo("timeout", f"{origin}/robots.txt did not arrive within {total:g} s")
+            message = f"{origin}/robots.txt did not arrive within {self._total_time:g} s"
+            return ErrorInfo(ErrorKind.TIMEOUT, message)
 
     async def _load(self, origin: str) -> Protego | ErrorInfo:
         url: str | None = f"{origin}/robots.txt"
@@ -101,7 +102,7 @@ class RobotsCache:
                 return None, _next_hop(url, location[0] if location else None)
             if status >= 500:
                 message = f"{origin}/robots.txt answered {status}; origin held back"
-                return ErrorInfo("robots-unavailable", message), None
+                return ErrorInfo(ErrorKind.ROBOTS_UNAVAILABLE, message), None
             if status >= 300:
                 return ALLOW_ALL, None
             text = await read_decoded(response, MAX_ROBOTS_BYTES)

@@ -170,6 +170,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
             del self._pools[pool.key]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx's transport call: `request` sent directly (see `send`)."""
         return await self.send(request, None)
 
     async def send(self, request: httpx.Request, proxy: Proxy | None) -> httpx.Response:

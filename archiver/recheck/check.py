@@ -33,11 +33,12 @@ new `archived` line, having no capture to displace.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, defaultdict, deque
+from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,16 +47,16 @@ from archiver.errors import InputError
 from archiver.exchange import Exchange
 from archiver.fetch.client import build_client, check_network, proxy_in_use
 from archiver.fetch.fetcher import Fetcher
+from archiver.fetch.hosts import drain_by_host
 from archiver.fetch.loop import new_event_loop
 from archiver.models import FetchResult, Role, Status, Target, WarcRecordRef
 from archiver.recheck.liveness import Verdict, judge
-from archiver.store.capture import new_writer
+from archiver.store.capture import CaptureStore
 from archiver.store.entries import entry_from_result, with_time
 from archiver.store.lines import utc_time
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import CHECKS, LINKS, Manifest, entry_to_json, read_lines
 from archiver.store.records import warc_date
-from archiver.store.writer import WarcWriter
 
 STORING: ContextVar[bool] = ContextVar("recheck_storing", default=False)
 """Whether the fetch running in this task stores its responses (a capture) or only hashes them."""
@@ -209,9 +210,8 @@ class _Recheck:
         self.capture = capture_changes
         self.on_checked = on_checked
         self.manifest = Manifest(settings.manifest_dir)
-        self.writer: WarcWriter | None = None
+        self.captures: CaptureStore | None = None  # where captures go, with capture_changes
         self.summary = RecheckSummary(settings.collection)
-        self.lock = asyncio.Lock()
 
     async def check_all(self, rows: list[dict[str, Any]]) -> None:
         """Check `rows`, one task per host slot. When every check is done and the WARC closed,
@@ -221,28 +221,20 @@ class _Recheck:
         earlier = self.manifest.inflight()
         proxied = proxy_in_use(self.settings) is not None
         try:
+            if self.capture:
+                self.captures = CaptureStore(self.settings, self.manifest, sole=True)
             async with build_client(self.settings) as client:
                 fetcher = Fetcher(self.settings, client, self._store, proxied=proxied)
-                queues: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
-                for row in rows:
-                    queues[urlsplit(row["url"]).netloc].append(row)
-                async with asyncio.TaskGroup() as group:
-                    for queue in queues.values():
-                        for _ in range(min(self.settings.per_host, len(queue))):
-                            group.create_task(self._drain(fetcher, queue))
-            if self.writer is not None:
-                self.writer.close()
-                self.writer = None
+                check = partial(self._check, fetcher)
+                await drain_by_host(rows, _host, self.settings.per_host, check)
+            if self.captures is not None:
+                self.captures.close()
             if not earlier:
                 self.manifest.clear_inflight()
         finally:
-            if self.writer is not None:
-                self.writer.close()
+            if self.captures is not None:
+                self.captures.close()
             self.manifest.close()
-
-    async def _drain(self, fetcher: Fetcher, queue: deque[dict[str, Any]]) -> None:
-        while queue:
-            await self._check(fetcher, queue.popleft())
 
     async def _check(self, fetcher: Fetcher, row: dict[str, Any]) -> None:
         checked_at = warc_date(datetime.now(UTC))
@@ -270,8 +262,7 @@ class _Recheck:
             result = await fetcher.fetch(url)
         finally:
             STORING.reset(token)
-        stored = result.record is not None and bool(result.record.warc_file)
-        return result if stored or result.redirects else None
+        return result if result.record is not None or result.redirects else None
 
     def _count(self, row: dict[str, Any], verdict: Verdict, captured: bool) -> None:
         summary = self.summary
@@ -291,11 +282,13 @@ class _Recheck:
         if verdict.changed:
             summary.counts["changed"] += 1
 
-    async def _store(self, exchange: Exchange) -> WarcRecordRef:
-        """Write the exchange when the fetch in this task is a capture; else only hash it."""
-        if not STORING.get():
-            return WarcRecordRef("", 0, 0, "", warc_date(exchange.date))
-        async with self.lock:
-            if self.writer is None:
-                self.writer = new_writer(self.settings, self.manifest)
-            return await asyncio.to_thread(self.writer.write_exchange, exchange)
+    async def _store(self, exchange: Exchange) -> WarcRecordRef | None:
+        """Store the exchange when the fetch in this task is a capture; else None (the check
+        only hashes what it fetches)."""
+        if self.captures is None or not STORING.get():
+            return None
+        return await self.captures.store(exchange)
+
+
+def _host(row: dict[str, Any]) -> str:
+    return str(urlsplit(row["url"]).netloc)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from archiver.models import FetchResult, Status
+from archiver.models import HTTP_KIND_PREFIX, ErrorKind, FetchResult, Status
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 GENERIC_TYPES = frozenset(
@@ -114,7 +114,7 @@ def _baseline(row: dict[str, Any]) -> str:
 def _moved(row: dict[str, Any], now: str) -> str:
     front = urlsplit(now).path in ("", "/") and urlsplit(_baseline(row)).path not in ("", "/")
     where = "the site's front page, " if front else ""
-    return f"moved: now leads to {where}{now}"
+    return f"{ErrorKind.MOVED}: now leads to {where}{now}"
 
 
 def judge(row: dict[str, Any], result: FetchResult) -> Verdict:
@@ -126,10 +126,11 @@ def judge(row: dict[str, Any], result: FetchResult) -> Verdict:
         reason = result.error.kind if result.error else "not checked"
         return Verdict(None, None, error, reason)
     if result.status != Status.ARCHIVED:
-        return Verdict(False, None, error or f"http-{result.http_status}")
+        return Verdict(False, None, error or f"{HTTP_KIND_PREFIX}{result.http_status}")
     if not 200 <= (result.http_status or 0) < 300:  # a 3xx with no Location, say
         status = result.http_status
-        return Verdict(False, None, f"http-{status}: the server answered {status}, not 2xx")
+        message = f"{HTTP_KIND_PREFIX}{status}: the server answered {status}, not 2xx"
+        return Verdict(False, None, message)
     archived = row.get("status") == Status.ARCHIVED.value
     changed = result.sha256 != row.get("sha256") if archived and result.sha256 else None
     now = result.final_url or str(row["url"])
@@ -137,6 +138,7 @@ def judge(row: dict[str, Any], result: FetchResult) -> Verdict:
         return Verdict(False, changed, _moved(row, now))
     then, now_kind = media_kind(row.get("content_type")), media_kind(result.content_type)
     if archived and then is not None and now_kind is not None and then != now_kind:
-        message = f"content-type: was {row.get('content_type')}, now {result.content_type}"
+        was, now_type = row.get("content_type"), result.content_type
+        message = f"{ErrorKind.CONTENT_TYPE}: was {was}, now {now_type}"
         return Verdict(False, changed, message)
     return Verdict(True, changed, error)

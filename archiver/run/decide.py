@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from archiver.config import Settings
-from archiver.models import ErrorInfo, Role, Status, Target
+from archiver.models import ErrorInfo, ErrorKind, Role, Status, Target
 from archiver.run.plan import Plan, interleave_by_host
 from archiver.store.entries import skipped_entry, with_time
 from archiver.store.manifest import Manifest
@@ -54,7 +54,7 @@ def kept_statuses(settings: Settings) -> frozenset[str]:
 
 
 def _not_selected(role: Role) -> ErrorInfo:
-    return ErrorInfo("role", f"role {role} not selected")
+    return ErrorInfo(ErrorKind.ROLE, f"role {role} not selected")
 
 
 class Settle:

@@ -24,6 +24,7 @@ def _eligible(exchange: Exchange) -> bool:
 
 
 def clear_claims(db: sqlite3.Connection) -> None:
+    """Drop every claim in the state database `db` (see the module docstring for when)."""
     db.execute("DELETE FROM claims")
 
 
@@ -65,4 +66,5 @@ class PayloadIndex:
         )
 
     def close(self) -> None:
+        """Close the index's connection (safe to call more than once)."""
         self._db.close()
