@@ -18,6 +18,7 @@ from archiver.fetch.fetcher import Fetcher
 from archiver.fetch.loop import new_event_loop
 from archiver.models import Status, Target, WarcRecordRef
 from archiver.store.capture import new_writer
+from archiver.store.collection import Collection
 from archiver.store.dedup import PayloadIndex
 from archiver.store.entries import entry_from_result, with_time
 from archiver.store.manifest import Manifest
@@ -81,8 +82,9 @@ class _Group:
         self.settings = settings = replace(settings, concurrency=share)
         self.slot = slot
         self.advance = advance
-        self.manifest = Manifest(settings.manifest_dir, cut_torn_tails=False)
-        self.payloads = PayloadIndex(settings.manifest_dir / STATE_NAME)
+        manifest_dir = Collection.named(settings).manifest_dir
+        self.manifest = Manifest(manifest_dir, cut_torn_tails=False)
+        self.payloads = PayloadIndex(manifest_dir / STATE_NAME)
         self.writer = new_writer(settings, self.manifest, (slot.index, slot.count))
         self.write_lock = asyncio.Lock()
         self.result = GroupResult()

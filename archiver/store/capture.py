@@ -6,6 +6,7 @@ import socket
 
 from archiver import __version__
 from archiver.config import Settings
+from archiver.store.collection import Collection
 from archiver.store.manifest import Manifest
 from archiver.store.warc import WarcWriter
 
@@ -28,7 +29,7 @@ def new_writer(
     (warcs.jsonl) in `manifest`. `serials` is (first, step) of its files' serial numbers:
     worker i of n numbers its files i, i + n, ..."""
     return WarcWriter(
-        settings.warc_dir,
+        Collection.named(settings).warc_dir,
         settings.out,
         settings.collection,
         max_size=settings.warc_size,
