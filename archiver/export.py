@@ -17,14 +17,8 @@ from archiver.errors import ArchiverError, InputError, StorageError
 from archiver.files import kind
 from archiver.models import Status
 from archiver.store.collection import Collection
-from archiver.store.lines import DOCUMENTS, LINKS, WARCS
-from archiver.store.readlines import (
-    current_entries,
-    read_jsonl,
-    read_links,
-    read_warc_sums,
-    warned,
-)
+from archiver.store.lines import DOCUMENTS, WARCS
+from archiver.store.readlines import current_links, read_documents, read_warc_sums, warned
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 PAGES_MEMBER = "pages/pages.jsonl"
@@ -34,20 +28,20 @@ def pages(collection: Collection) -> list[dict[str, str]]:
     """One page per document whose source URL is archived, as WACZ's pages.jsonl lists it:
     `id`, `url` (the capture's final URL), `ts` (its fetched_at, RFC 3339) and `title` (the
     document's, else its path). Bad manifest lines are warned and skipped."""
-    documents = warned(read_jsonl(collection.manifest_dir / DOCUMENTS))
-    current = current_entries(warned(read_links(collection.manifest_dir / LINKS)))
+    documents = warned(read_documents(collection.manifest_dir / DOCUMENTS))
+    current = current_links(collection.manifest_dir)
     found: dict[str, dict[str, str]] = {}
     for document in documents:
-        line = current.get(str(document.get("source_url")))
+        line = current.get(str(document.source_url))
         if line is None or line.status != Status.ARCHIVED:
             continue
         page = {
             "id": f"p{len(found)}",
             "url": str(line.final_url),
             "ts": str(line.fetched_at),
-            "title": str(document.get("title") or document.get("path")),
+            "title": document.title or document.path,
         }
-        found.setdefault(str(document.get("path")), page)
+        found.setdefault(document.path, page)
     return list(found.values())
 
 

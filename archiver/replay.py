@@ -22,14 +22,8 @@ from archiver.errors import ArchiverError, InputError
 from archiver.files import is_regular
 from archiver.models import Status
 from archiver.store.collection import Collection
-from archiver.store.lines import DOCUMENTS, LINKS, WARCS
-from archiver.store.readlines import (
-    current_entries,
-    read_jsonl,
-    read_links,
-    read_warc_sums,
-    warned,
-)
+from archiver.store.lines import DOCUMENTS, WARCS
+from archiver.store.readlines import current_links, read_documents, read_warc_sums, warned
 
 REPLAY_DIR = "replay"
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
@@ -38,6 +32,9 @@ SHOWN_ROLES = ("source", "image", "media", "related")
 
 @dataclass(frozen=True)
 class ReplayLink:
+    """One capture `archiver replay` lists: the citing document (its path and title), the
+    link's role and URL, and where pywb replays it (BASE/NAME/TIMESTAMP/URL)."""
+
     document: str
     title: str | None
     role: str
@@ -55,6 +52,7 @@ def pywb_tool(name: str) -> str:
 
 
 def clean_env() -> dict[str, str]:
+    """This process's environment without the proxy variables, for pywb (module docstring)."""
     return {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
 
 
@@ -112,9 +110,9 @@ def replay_links(settings: Settings, base: str) -> list[ReplayLink]:
     images, media and related links, by document, then role, then URL (none for a collection
     that does not exist). Raises InputError for a bad collection name."""
     collection = Collection.named(settings)
-    documents = warned(read_jsonl(collection.manifest_dir / DOCUMENTS))
-    titles = {str(doc["path"]): doc.get("title") for doc in documents}
-    current = current_entries(warned(read_links(collection.manifest_dir / LINKS)))
+    documents = warned(read_documents(collection.manifest_dir / DOCUMENTS))
+    titles = {document.path: document.title for document in documents}
+    current = current_links(collection.manifest_dir)
     found = []
     for line in current.values():
         if line.status != Status.ARCHIVED or line.role not in SHOWN_ROLES:

@@ -20,7 +20,7 @@ from archiver.progress import LiveProgress, check_text, link_line
 from archiver.replay import replay_links
 from archiver.report.build import build_report, render
 from archiver.report.model import ReportData
-from archiver.store.linetypes import LinkLine
+from archiver.store.linetypes import DocumentLine, LinkLine
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 
@@ -260,7 +260,7 @@ def _line(row: dict[str, object]) -> LinkLine:
 
 
 def _data(base: str | None = None) -> ReportData:
-    documents = [{"path": "d.md", "title": "t", "source_url": HOSTILE}]
+    documents = [DocumentLine("d.md", "t", HOSTILE)]
     lines = [_line(row) for row in _rows()]
     return replace(build_report("news", lines, documents, []), replay_base=base)
 

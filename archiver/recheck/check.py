@@ -51,11 +51,11 @@ from archiver.recheck.liveness import Verdict, judge
 from archiver.store.capture import new_writer
 from archiver.store.collection import Collection
 from archiver.store.entries import entry_from_result, with_time
-from archiver.store.lines import CHECKS, LINKS, utc_time
+from archiver.store.lines import CHECKS, utc_time
 from archiver.store.linetypes import LinkLine
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import Manifest, entry_to_json
-from archiver.store.readlines import current_entries, read_checks, read_links, warned
+from archiver.store.readlines import current_links, read_checks, warned
 from archiver.store.warc import WarcWriter, warc_date
 
 STORING: ContextVar[bool] = ContextVar("recheck_storing", default=False)
@@ -109,7 +109,7 @@ def due_links(
     of `roles` (None: every role) not checked, nor captured, within `older_than` days (None:
     however recently). Bad manifest lines are warned and skipped."""
     statuses = {Status.ARCHIVED} | ({Status.DEAD} if include_dead else set())
-    current = current_entries(warned(read_links(collection.manifest_dir / LINKS)))
+    current = current_links(collection.manifest_dir)
     checked = _last_checks(collection)
     limit = None
     if older_than is not None:

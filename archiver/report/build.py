@@ -24,8 +24,14 @@ from archiver.report.model import Check, DocumentView, HostLoss, LinkRow, Report
 from archiver.report.text import render_csv, render_json, render_md
 from archiver.store.collection import Collection
 from archiver.store.lines import CHECKS, DOCUMENTS, LINKS, utc_time
-from archiver.store.linetypes import CheckLine, LinkLine
-from archiver.store.readlines import current_entries, read_checks, read_jsonl, read_links, warn
+from archiver.store.linetypes import CheckLine, DocumentLine, LinkLine
+from archiver.store.readlines import (
+    current_entries,
+    read_checks,
+    read_documents,
+    read_links,
+    warn,
+)
 
 EXAMPLE_ERRORS = 3
 RENDERERS: dict[str, Callable[[ReportData], str]] = {
@@ -44,11 +50,11 @@ def load_report(settings: Settings) -> ReportData:
     collection = Collection.existing(settings)
     directory = collection.manifest_dir
     link_lines, problems = read_links(directory / LINKS)
-    document_lines, more = read_jsonl(directory / DOCUMENTS)
+    document_lines, more = read_documents(directory / DOCUMENTS)
     check_lines, even_more = read_checks(directory / CHECKS)
     problems += more + even_more
     warn(problems)
-    documents = [row for row in document_lines if "skipped" not in row]  # files, not documents
+    documents = [line for line in document_lines if line.skipped is None]  # not skipped files
     return build_report(collection.name, link_lines, documents, check_lines, problems)
 
 
@@ -63,12 +69,12 @@ def render(data: ReportData, fmt: str) -> str:
 def build_report(
     collection: str,
     link_lines: Iterable[LinkLine],
-    document_lines: Iterable[dict[str, Any]],
+    document_lines: Iterable[DocumentLine],
     check_lines: Iterable[CheckLine],
     problems: Sequence[str] = (),
 ) -> ReportData:
-    """ReportData from the lines of links.jsonl, documents.jsonl (checked dicts) and
-    checks.jsonl, each oldest first, and the problems met reading them."""
+    """ReportData from the lines of links.jsonl, documents.jsonl and checks.jsonl, each
+    oldest first, and the problems met reading them."""
     checks = check_histories(check_lines)
     links = link_rows(link_lines, checks)
     return ReportData(
@@ -80,10 +86,6 @@ def build_report(
         rot=rot_series(links, checks),
         problems=tuple(problems),
     )
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def parse_time(text: Any) -> datetime | None:
@@ -216,22 +218,22 @@ def host_losses(links: Iterable[LinkRow]) -> tuple[HostLoss, ...]:
 
 
 def document_views(
-    rows: Iterable[dict[str, Any]], links: Sequence[LinkRow]
+    lines: Iterable[DocumentLine], links: Sequence[LinkRow]
 ) -> tuple[DocumentView, ...]:
     """Every document of documents.jsonl (last line per path) or cited by a link, by path."""
-    described = {row["path"]: row for row in rows if isinstance(row.get("path"), str)}
+    described = {line.path: line for line in lines}
     cited: dict[str, list[LinkRow]] = defaultdict(list)
     for link in links:
         for path in link.documents:
             cited[path].append(link)
     views = []
     for path in sorted(set(described) | set(cited)):
-        row, own = described.get(path, {}), cited.get(path, [])
+        line, own = described.get(path), cited.get(path, [])
         views.append(
             DocumentView(
                 path=path,
-                title=_text(row.get("title")),
-                source_url=_text(row.get("source_url")),
+                title=(line.title or None) if line else None,
+                source_url=(line.source_url or None) if line else None,
                 total=len(own),
                 archived=sum(link.status == Status.ARCHIVED for link in own),
                 lost_at_origin=tuple(link for link in own if link.lost_at_origin),

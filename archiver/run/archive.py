@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Protocol
 
@@ -29,7 +29,7 @@ from archiver.store.entries import with_time
 from archiver.store.lines import DOCUMENTS, WARCS
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import Manifest
-from archiver.store.readlines import read_jsonl, read_warc_sums, warned
+from archiver.store.readlines import read_documents, read_warc_sums, warned
 from archiver.store.repair import Repaired, list_unlisted, repair_open_warcs
 from archiver.store.state import CollectionState
 
@@ -66,7 +66,7 @@ def document_record(document: PlannedDocument) -> dict[str, Any]:
     return record
 
 
-def _identity(record: dict[str, Any]) -> tuple[str, str]:
+def _identity(record: Mapping[str, Any]) -> tuple[str, str]:
     """A documents.jsonl line as one file's state, however its path was spelled."""
     rest = {key: value for key, value in record.items() if key != "path"}
     return os.path.realpath(str(record.get("path"))), json.dumps(rest, sort_keys=True)
@@ -186,8 +186,8 @@ class _Run:
     def _list_documents(self) -> None:
         """A documents.jsonl line for each document (and skipped file) whose line would say
         something new: a re-run over unchanged documents adds none."""
-        lines = warned(read_jsonl(self.collection.manifest_dir / DOCUMENTS))
-        known = {_identity(row) for row in lines}
+        lines = warned(read_documents(self.collection.manifest_dir / DOCUMENTS))
+        known = {_identity(line.as_read) for line in lines}
         for document in [*self.plan.documents, *self.plan.skipped]:
             record = document_record(document)
             if _identity(record) not in known:

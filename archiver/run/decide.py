@@ -61,6 +61,10 @@ def _not_selected(role: Role) -> ErrorInfo:
 
 
 class Settle:
+    """Decides, once per run, what happens to each URL of `plan` given the collection's
+    `state` (caught up with links.jsonl): lines that change are appended to `manifest`, the
+    targets to fetch are returned by `run`, and `counts` tallies the kept links by status."""
+
     def __init__(
         self, plan: Plan, state: CollectionState, settings: Settings, manifest: Manifest
     ) -> None:

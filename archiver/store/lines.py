@@ -172,12 +172,12 @@ def check_link(row: Any, collection: str) -> dict[str, Any]:
 
 def check_document(row: Any, collection: str) -> dict[str, Any]:
     """A documents.jsonl line: `path` (as given on the command line: a name, never opened);
-    sha256, template, source_url, title, date, encoding strings and size and links counts
-    when present."""
+    sha256, template, source_url, title, date, encoding and skipped strings and size and
+    links counts when present."""
     if not isinstance(row, dict):
         raise BadLine(f"the line is a JSON {_what(row)}, not an object")
     _text(row, "path", required=True)
-    for name in ("sha256", "template", "source_url", "title", "date", "encoding"):
+    for name in ("sha256", "template", "source_url", "title", "date", "encoding", "skipped"):
         _text(row, name)
     _count(row, "size")
     links = row.get("links", {})

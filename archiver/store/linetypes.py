@@ -1,9 +1,10 @@
 """The manifest's lines as frozen types, each made only from a line the contract's checks
 (archiver.store.lines) accepted, so no reader handles an untyped dict:
 
-    links.jsonl   -> LinkLine     a link's outcome: a ManifestEntry, with when it was decided
-    checks.jsonl  -> CheckLine    one recheck, with the capture it stored
-    either        -> WarcPointer  where a line says its capture's record is, for verify
+    links.jsonl      -> LinkLine      a link's outcome: a ManifestEntry, with when it was decided
+    checks.jsonl     -> CheckLine     one recheck, with the capture it stored
+    documents.jsonl  -> DocumentLine  a document processed (or a file of a folder skipped)
+    both first two   -> WarcPointer   where a line says its capture's record is, for verify
 
 `from_json(value, collection)` takes what a line parsed to (json.loads) and the collection's
 name, and raises BadLine (with the check's message) for a line that breaks the contract. Pure:
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from archiver.models import ManifestEntry, Role, Status
-from archiver.store.lines import BadLine, check_check, check_link, utc_time
+from archiver.store.lines import BadLine, check_check, check_document, check_link, utc_time
 
 OWN_FIELDS = frozenset({"url", "role", "documents", "status", "redirects", "attempts"})
 PLAIN_FIELDS = tuple(f.name for f in fields(ManifestEntry) if f.name not in OWN_FIELDS)
@@ -163,3 +164,24 @@ class CheckLine:
             captured=capture is not None,
             stored=None if capture is None else WarcPointer.of(row["url"], capture),
         )
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """One documents.jsonl line as read: the document's `path` (as given on the command line),
+    its `title` and `source_url` when its template gave them, `skipped` (why a file of a
+    walked folder is no document; None for a document), and `as_read`, the JSON object itself
+    (a run compares it with the line it would write, to add none that says nothing new)."""
+
+    path: str
+    title: str | None = None
+    source_url: str | None = None
+    skipped: str | None = None
+    as_read: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, value: Any, collection: str) -> DocumentLine:
+        """The line `value` (parsed JSON) of collection `collection`'s documents.jsonl.
+        Raises BadLine when check_document refuses it."""
+        row = check_document(value, collection)
+        return cls(row["path"], row.get("title"), row.get("source_url"), row.get("skipped"), row)

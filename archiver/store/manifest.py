@@ -98,6 +98,8 @@ class Manifest:
         self.repairs = [message for message in cut if message]
 
     def append_link(self, line: dict[str, Any]) -> None:
+        """Append a links.jsonl line (the JSON object of a ManifestEntry, with checked_at:
+        store.entries.with_time; or a line carried forward). Raises StorageError."""
         self._append(LINKS, json.dumps(line, ensure_ascii=False))
 
     def note_inflight(self, warc_file: str) -> None:
@@ -130,9 +132,11 @@ class Manifest:
         (self.directory / INFLIGHT).unlink(missing_ok=True)
 
     def append_check(self, line: dict[str, Any]) -> None:
+        """Append a checks.jsonl line (recheck.check.check_line). Raises StorageError."""
         self._append(CHECKS, json.dumps(line, ensure_ascii=False))
 
     def append_document(self, record: dict[str, Any]) -> None:
+        """Append a documents.jsonl line (run.archive.document_record). Raises StorageError."""
         self._append(DOCUMENTS, json.dumps(record, ensure_ascii=False))
 
     def append_warc(self, closed: ClosedWarc) -> None:
@@ -159,6 +163,7 @@ class Manifest:
             raise StorageError(f"cannot write {path}: only {written} of {len(data)} bytes written")
 
     def close(self) -> None:
+        """Flush every file appended to to the disk (fsync) and close it."""
         for fd in self._fds.values():
             try:
                 os.fsync(fd)

@@ -1,9 +1,11 @@
 """Reading the manifest back: every line checked against the contract, typed, bad ones reported.
 
-    links.jsonl    read_links -> [LinkLine]; current_entries -> {url: its last LinkLine}
-    checks.jsonl   read_checks -> [CheckLine]
-    other JSON     read_jsonl -> [dict] checked by its kind (documents.jsonl, warcs.jsonl)
-    warcs.sha256   read_warc_sums -> {path: sha256}
+    links.jsonl       read_links -> [LinkLine]; current_entries -> {url: its last LinkLine}
+                      (current_links: the same from a manifest folder, problems warned)
+    checks.jsonl      read_checks -> [CheckLine]
+    documents.jsonl   read_documents -> [DocumentLine]
+    any JSON Lines    read_jsonl -> [dict] checked by its kind (warcs.jsonl...)
+    warcs.sha256      read_warc_sums -> {path: sha256}
 
 A line someone else broke (not UTF-8, not JSON, NaN, a duplicate key, a field of the wrong
 type, a WARC path outside the collection: archiver.store.lines), a line longer than
@@ -23,8 +25,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from archiver.files import NotRegular, kind, open_binary
-from archiver.store.lines import JSON_CHECKS, BadLine, check_warc_sum
-from archiver.store.linetypes import CheckLine, LinkLine
+from archiver.store.lines import JSON_CHECKS, LINKS, BadLine, check_warc_sum
+from archiver.store.linetypes import CheckLine, DocumentLine, LinkLine
 
 TAIL_CHUNK = 65536
 MAX_LINE_BYTES = 32 * 1024 * 1024  # a link cited by ~200,000 documents; longer lines are skipped
@@ -170,6 +172,11 @@ def read_checks(path: Path) -> tuple[list[CheckLine], list[str]]:
     return _read(path, lambda data: CheckLine.from_json(load_json(data), path.parent.name))
 
 
+def read_documents(path: Path) -> tuple[list[DocumentLine], list[str]]:
+    """The lines of a documents.jsonl file, oldest first, and the problems."""
+    return _read(path, lambda data: DocumentLine.from_json(load_json(data), path.parent.name))
+
+
 def current_entries(lines: Iterable[LinkLine]) -> dict[str, LinkLine]:
     """url -> the current line of every link (DESIGN.md: the last line for a url is its
     current state), in the order the urls first appear."""
@@ -177,6 +184,11 @@ def current_entries(lines: Iterable[LinkLine]) -> dict[str, LinkLine]:
     for line in lines:
         current[line.url] = line
     return current
+
+
+def current_links(manifest_dir: Path) -> dict[str, LinkLine]:
+    """current_entries of the links.jsonl in `manifest_dir`, its problems warned."""
+    return current_entries(warned(read_links(manifest_dir / LINKS)))
 
 
 def warn(problems: Iterable[str]) -> None:

@@ -64,6 +64,7 @@ class LinkState(NamedTuple):
     line_at: int
 
     def document_list(self) -> list[str]:
+        """The paths of the documents the line cites (`documents` is their JSON array)."""
         return list(json.loads(self.documents))
 
 
@@ -116,7 +117,10 @@ def _whole(line: LinkLine) -> bool:
 
 
 class CollectionState:
-    """The parent's view of a collection's links, caught up with links.jsonl by `sync`."""
+    """The parent's view of a collection's links, caught up with links.jsonl by `sync`.
+    `manifest_dir` is the collection's manifest folder (created when missing); `problems`
+    collects what was skipped or rebuilt, for the run's warnings. Raises StorageError when
+    the state file cannot be opened even anew."""
 
     def __init__(self, manifest_dir: Path) -> None:
         manifest_dir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +157,7 @@ class CollectionState:
         return connect(self.path)
 
     def close(self) -> None:
+        """Close the database (the state stays on disk for the next run)."""
         self.db.close()
 
     def _meta(self, key: str) -> str | None:
@@ -284,6 +289,7 @@ class CollectionState:
         )
 
     def get(self, url: str) -> LinkState | None:
+        """The state of `url`'s current line, or None when links.jsonl has no line for it."""
         found = self.db.execute(
             "SELECT url, status, role, documents, error, line_at FROM links WHERE url = ?", (url,)
         ).fetchone()
@@ -315,6 +321,7 @@ class CollectionState:
         return urls
 
     def forget(self, urls: Iterable[str]) -> None:
+        """Forget the lines of `urls`: the next run decides them as if it never saw them."""
         self.db.executemany("DELETE FROM links WHERE url = ?", ((url,) for url in urls))
 
     def dangling_revisits(self) -> list[str]:
