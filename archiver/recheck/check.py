@@ -8,7 +8,7 @@ links as they are). `roles` and `older_than` (days since the last check or captu
 Each link is fetched with the network settings and politeness of `archive` (per-host limits,
 --delay, robots.txt, Retry-After, retries, proxy, CA, the private-address guard); the body is
 hashed, not stored, and judged by archiver.recheck.liveness. One line per link is appended to
-checks.jsonl (checked by manifestlines.check_check):
+checks.jsonl (checked by store.lines.check_check, read back as store.linetypes.CheckLine):
 
     url, checked_at
     live          true | false | null (no check was made)

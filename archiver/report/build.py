@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.config import Settings
@@ -86,12 +84,6 @@ def build_report(
         rot=rot_series(links, checks),
         problems=tuple(problems),
     )
-
-
-def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 timestamp as an aware UTC datetime; None when it is not one
-    (manifestlines.utc_time)."""
-    return utc_time(text)
 
 
 def _skipped(line: CheckLine) -> str | None:
@@ -275,7 +267,7 @@ def _state_on(history: Sequence[Check], day: str, before: bool | None) -> bool |
 
 def latest_time(links: Iterable[LinkRow], checks: dict[str, list[Check]]) -> str | None:
     """The newest fetched_at or checked_at: the moment the report describes."""
-    moments = [(parse_time(link.fetched_at), link.fetched_at) for link in links]
+    moments = [(utc_time(link.fetched_at), link.fetched_at) for link in links]
     moments += [(check.at, check.checked_at) for history in checks.values() for check in history]
     known = [(moment, text) for moment, text in moments if moment is not None]
     return max(known)[1] if known else None
