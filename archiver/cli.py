@@ -336,11 +336,11 @@ def verify(
     from archiver.verify.fast import verify_fast, verify_files
     from archiver.verify.fixity import verify as run_verify
 
-    if files and (options.get("collection") or fast):
+    if files and (options.get("collection") is not None or fast):
         raise click.UsageError("give WARC files or -c NAME, not both (--fast needs -c)")
     if files:
         report = verify_files(files)
-    elif not options.get("collection"):
+    elif options.get("collection") is None:
         raise click.UsageError("give -c NAME or WARC files")
     else:
         settings = _settings(ctx, options)

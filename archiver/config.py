@@ -35,12 +35,12 @@ WARC_SIZE = 1024 * 1024 * 1024
 COMPRESS_LEVEL = 6
 PRODUCT = f"archiver/{__version__}"
 
-COLLECTION_NAME = re.compile(r"[A-Za-z0-9._-]+")
-
 
 @dataclass(frozen=True)
 class Settings:
-    """All knobs of a run. Every field can be set from the CLI or a TOML file."""
+    """All knobs of a run. Every field can be set from the CLI or a TOML file. `out` and
+    `collection` name the collection: archiver.store.collection checks the name and resolves
+    its folders."""
 
     out: Path = Path()
     collection: str = ""
@@ -79,24 +79,6 @@ class Settings:
         if self.contact:
             return f"{PRODUCT} (+{self.contact})"
         return f"{PRODUCT} (web archiving; no --contact given)"
-
-    @property
-    def warc_dir(self) -> Path:
-        return self.out / "warcs" / self.collection
-
-    @property
-    def manifest_dir(self) -> Path:
-        return self.out / "manifests" / self.collection
-
-
-def check_collection(name: str) -> str:
-    """Refuse collection names that could escape the output folders."""
-    if not COLLECTION_NAME.fullmatch(name) or name.startswith("."):
-        raise InputError(
-            f"invalid collection name {name!r}: use letters, digits, '.', '_' and '-', "
-            "not starting with a dot"
-        )
-    return name
 
 
 def parse_roles(text: str) -> frozenset[Role]:

@@ -15,43 +15,49 @@ from wacz.main import main as wacz_main
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError, StorageError
 from archiver.files import kind
-from archiver.store.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
+from archiver.models import Status
+from archiver.store.collection import Collection
+from archiver.store.lines import DOCUMENTS, WARCS
+from archiver.store.readlines import current_links, read_documents, read_warc_sums, warned
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 PAGES_MEMBER = "pages/pages.jsonl"
 
 
-def pages(settings: Settings) -> list[dict[str, str]]:
-    """One page per document whose source URL is archived: its capture URL, time and title."""
-    documents = read_lines(settings.manifest_dir / DOCUMENTS)
-    current = {row["url"]: row for row in read_lines(settings.manifest_dir / LINKS)}
+def pages(collection: Collection) -> list[dict[str, str]]:
+    """One page per document whose source URL is archived, as WACZ's pages.jsonl lists it:
+    `id`, `url` (the capture's final URL), `ts` (its fetched_at, RFC 3339) and `title` (the
+    document's, else its path). Bad manifest lines are warned and skipped."""
+    documents = warned(read_documents(collection.manifest_dir / DOCUMENTS))
+    current = current_links(collection.manifest_dir)
     found: dict[str, dict[str, str]] = {}
     for document in documents:
-        row = current.get(str(document.get("source_url")))
-        if row is None or row.get("status") != "archived":
+        line = current.get(str(document.source_url))
+        if line is None or line.status != Status.ARCHIVED:
             continue
         page = {
             "id": f"p{len(found)}",
-            "url": str(row["final_url"]),
-            "ts": str(row["fetched_at"]),
-            "title": str(document.get("title") or document.get("path")),
+            "url": str(line.final_url),
+            "ts": str(line.fetched_at),
+            "title": document.title or document.path,
         }
-        found.setdefault(str(document.get("path")), page)
+        found.setdefault(document.path, page)
     return list(found.values())
 
 
 def export_wacz(settings: Settings, target: Path) -> list[dict[str, str]]:
     """Write `target` (WACZ 1.1.1); return the pages its pages/pages.jsonl holds, read back
     from the package written (the `wacz` library may merge pages that share a URL and time).
-    Raises InputError for a missing collection or folder, ArchiverError when `wacz` fails."""
-    if not settings.manifest_dir.is_dir():
-        raise InputError(f"no collection {settings.collection!r} under {settings.out.resolve()}")
+    Raises InputError for a bad collection name or a missing collection, StorageError for a
+    target that cannot be written (no such folder, a folder), ArchiverError when `wacz`
+    fails."""
+    collection = Collection.existing(settings)
     if not target.parent.is_dir():
         raise StorageError(f"cannot write {target}: no folder {str(target.parent)!r}", str(target))
     if target.is_dir():
         raise StorageError(f"cannot write {target}: a folder", str(target))
-    warcs = _closed_warcs(settings)
-    listed = pages(settings)
+    warcs = _closed_warcs(collection)
+    listed = pages(collection)
     existed = target.exists()
     with tempfile.TemporaryDirectory() as work:
         pages_file = Path(work) / "pages.jsonl"
@@ -95,17 +101,17 @@ def written_pages(wacz: Path) -> list[dict[str, str]]:
     return found
 
 
-def _closed_warcs(settings: Settings) -> list[Path]:
+def _closed_warcs(collection: Collection) -> list[Path]:
     """The files warcs.sha256 lists, each a regular file of the collection: a link (to a file
     outside the collection), a FIFO (which would block) or a missing file refuses the export
     rather than leave a WARC out or copy a stranger's file in."""
     warcs = []
-    for rel in sorted(read_warc_sums(settings.manifest_dir / WARCS)):
-        what = kind(settings.out / rel)
+    for rel in sorted(read_warc_sums(collection.manifest_dir / WARCS)):
+        what = kind(collection.out / rel)
         if what != "file":
             state = "missing" if what is None else f"a {what}, not a regular file"
             raise ArchiverError(f"{rel}: {state}; run `archiver verify`; nothing exported")
-        warcs.append(settings.out / rel)
+        warcs.append(collection.out / rel)
     if not warcs:
-        raise InputError(f"collection {settings.collection!r} has no closed WARC files yet")
+        raise InputError(f"collection {collection.name!r} has no closed WARC files yet")
     return warcs

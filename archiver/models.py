@@ -136,7 +136,11 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One line of links.jsonl: the current state of one canonical URL."""
+    """One line of links.jsonl: the state of one canonical URL (DESIGN.md, "Output layout",
+    gives each field; store.manifest.entry_to_json writes it, store.linetypes.LinkLine reads
+    it back). `size` in bytes of the payload as stored, `sha256` its hex digest,
+    `warc_offset`/`warc_length` the response (or revisit) record's place in `warc_file` in
+    bytes, `fetched_at` that record's WARC-Date (RFC 3339 UTC), `error` "kind: message"."""
 
     url: str
     role: Role
@@ -215,6 +219,7 @@ class Target:
         return next(role for role in ROLE_PRIORITY if role in self.roles)
 
     def selected(self, selected: frozenset[Role]) -> bool:
+        """Whether any of the URL's roles is among the `selected` ones (so it is archived)."""
         return bool(self.roles & selected)
 
     @property

@@ -20,7 +20,10 @@ from pathlib import Path
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError
 from archiver.files import is_regular
-from archiver.store.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_warc_sums
+from archiver.models import Status
+from archiver.store.collection import Collection
+from archiver.store.lines import DOCUMENTS, WARCS
+from archiver.store.readlines import current_links, read_documents, read_warc_sums, warned
 
 REPLAY_DIR = "replay"
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
@@ -29,6 +32,9 @@ SHOWN_ROLES = ("source", "image", "media", "related")
 
 @dataclass(frozen=True)
 class ReplayLink:
+    """One capture `archiver replay` lists: the citing document (its path and title), the
+    link's role and URL, and where pywb replays it (BASE/NAME/TIMESTAMP/URL)."""
+
     document: str
     title: str | None
     role: str
@@ -46,10 +52,12 @@ def pywb_tool(name: str) -> str:
 
 
 def clean_env() -> dict[str, str]:
+    """This process's environment without the proxy variables, for pywb (module docstring)."""
     return {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
 
 
 def replay_root(settings: Settings) -> Path:
+    """OUT/replay: the folder pywb runs in (its collections/ and config)."""
     return settings.out / REPLAY_DIR
 
 
@@ -69,16 +77,18 @@ def _manager(settings: Settings, *args: str) -> None:
 
 
 def sync_collection(settings: Settings) -> list[str]:
-    """Link and index every closed WARC not yet in the pywb collection; return their names."""
-    if not settings.manifest_dir.is_dir():
-        raise InputError(f"no collection {settings.collection!r} under {settings.out.resolve()}")
-    collection = replay_root(settings) / "collections" / settings.collection
+    """Link and index every closed WARC not yet in the pywb collection; return their names.
+    Raises InputError for a bad collection name or a collection that does not exist (before
+    anything is created), ArchiverError when wb-manager fails."""
+    found = Collection.existing(settings)
+    name = found.name
+    collection = replay_root(settings) / "collections" / name
     if not collection.is_dir():
         replay_root(settings).mkdir(parents=True, exist_ok=True)
-        _manager(settings, "init", settings.collection)
+        _manager(settings, "init", name)
     archive = collection / "archive"
     new = []
-    for rel in sorted(read_warc_sums(settings.manifest_dir / WARCS)):
+    for rel in sorted(read_warc_sums(found.manifest_dir / WARCS)):
         listed = settings.out / rel
         if not is_regular(listed):
             continue  # a link out of the collection, a FIFO: never served (verify reports it)
@@ -90,25 +100,28 @@ def sync_collection(settings: Settings) -> list[str]:
             link.symlink_to(source)
             new.append(source.name)
     if new:
-        relative = (f"collections/{settings.collection}/archive/{name}" for name in new)
-        _manager(settings, "index", settings.collection, *relative)
+        relative = (f"collections/{name}/archive/{file}" for file in new)
+        _manager(settings, "index", name, *relative)
     return new
 
 
 def replay_links(settings: Settings, base: str) -> list[ReplayLink]:
-    """For each document, the replay URL of its archived source, images, media and related."""
-    documents = read_lines(settings.manifest_dir / DOCUMENTS)
-    titles = {str(doc["path"]): doc.get("title") for doc in documents}
-    current = {row["url"]: row for row in read_lines(settings.manifest_dir / LINKS)}
+    """For each document, the replay URL (`base`/NAME/TIMESTAMP/URL) of its archived source,
+    images, media and related links, by document, then role, then URL (none for a collection
+    that does not exist). Raises InputError for a bad collection name."""
+    collection = Collection.named(settings)
+    documents = warned(read_documents(collection.manifest_dir / DOCUMENTS))
+    titles = {document.path: document.title for document in documents}
+    current = current_links(collection.manifest_dir)
     found = []
-    for row in current.values():
-        if row.get("status") != "archived" or row.get("role") not in SHOWN_ROLES:
+    for line in current.values():
+        if line.status != Status.ARCHIVED or line.role not in SHOWN_ROLES:
             continue
-        stamp = "".join(ch for ch in str(row.get("fetched_at")) if ch.isdigit())[:14]
-        replay_url = f"{base}/{settings.collection}/{stamp}/{row['url']}"
-        for document in row.get("documents", []):
+        stamp = "".join(ch for ch in str(line.fetched_at) if ch.isdigit())[:14]
+        replay_url = f"{base}/{collection.name}/{stamp}/{line.url}"
+        for document in line.documents:
             found.append(
-                ReplayLink(document, titles.get(document), row["role"], row["url"], replay_url)
+                ReplayLink(document, titles.get(document), line.role.value, line.url, replay_url)
             )
     order = {role: n for n, role in enumerate(SHOWN_ROLES)}
     return sorted(found, key=lambda link: (link.document, order[link.role], link.url))

@@ -9,18 +9,20 @@ import click
 import pytest
 
 from archiver.cli import archive, recheck, with_network
-from archiver.models import ErrorInfo, FetchResult, Status
+from archiver.models import ErrorInfo, FetchResult, ManifestEntry, Role, Status
 from archiver.recheck.liveness import judge, media_kind, same_resource
 from archiver.store.lines import BadLine, check_check
 
 PDF = "https://news.example.cn/files/report.pdf"
-ROW = {
-    "url": PDF,
-    "status": "archived",
-    "final_url": PDF,
-    "sha256": "a" * 64,
-    "content_type": "application/pdf",
-}
+ROW = ManifestEntry(
+    url=PDF,
+    role=Role.SOURCE,
+    documents=(),
+    status=Status.ARCHIVED,
+    final_url=PDF,
+    sha256="a" * 64,
+    content_type="application/pdf",
+)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +106,14 @@ def test_a_check_not_made_says_why() -> None:
 
 
 def test_a_dead_link_that_answers_is_live_but_not_when_it_leads_elsewhere() -> None:
-    dead = {"url": PDF, "status": "dead", "final_url": PDF, "content_type": "text/html"}
+    dead = ManifestEntry(
+        url=PDF,
+        role=Role.SOURCE,
+        documents=(),
+        status=Status.DEAD,
+        final_url=PDF,
+        content_type="text/html",
+    )
     back = judge(dead, fetched())
     assert (back.live, back.changed) == (True, None)
     assert judge(dead, fetched(final_url="https://news.example.cn/")).live is False

@@ -22,8 +22,9 @@ from archiver.cli import main
 from archiver.config import Settings
 from archiver.replay import replay_links
 from archiver.run.archive import archive
-from archiver.store import manifest as manifest_module
-from archiver.store.manifest import read_jsonl, read_warc_sums
+from archiver.store import readlines as readlines_module
+from archiver.store.collection import Collection
+from archiver.store.readlines import read_jsonl, read_warc_sums
 from tests.conftest import Ran
 from tests.origin import body, random_bytes, running_origin
 
@@ -317,10 +318,11 @@ def test_replay_lists_the_good_lines_and_links_no_file_outside(
     assert len(found) == 3
     assert f"links.jsonl:{number}: url is list" in caplog.text
     problems: list[str] = []
-    sums = read_warc_sums(settings.manifest_dir / "warcs.sha256", problems)
+    manifest_dir = Collection.named(settings).manifest_dir
+    sums = read_warc_sums(manifest_dir / "warcs.sha256", problems)
     assert sorted(sums) == [p.relative_to(copy).as_posix() for p in (copy / "warcs/v").iterdir()]
     assert problems == [
-        f"{settings.manifest_dir}/warcs.sha256:2: WARC path '/etc/passwd' is outside warcs/v/: "
+        f"{manifest_dir}/warcs.sha256:2: WARC path '/etc/passwd' is outside warcs/v/: "
         "refused; line skipped"
     ]
 
@@ -328,7 +330,7 @@ def test_replay_lists_the_good_lines_and_links_no_file_outside(
 def test_a_line_longer_than_the_limit_is_skipped_without_being_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(manifest_module, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(readlines_module, "MAX_LINE_BYTES", 1000)
     path = tmp_path / "manifests/v/documents.jsonl"
     path.parent.mkdir(parents=True)
     long = json.dumps({"path": "x" * 200_000})
@@ -353,7 +355,7 @@ def test_a_line_of_100_mb_costs_no_more_than_the_limit(tmp_path: Path) -> None:
         handle.write(b'{"url": "' + b"a" * (100 * 1024 * 1024) + b'"}\n')
     code = (
         "import re, sys\n"
-        "from archiver.store.manifest import read_jsonl\n"
+        "from archiver.store.readlines import read_jsonl\n"
         "from pathlib import Path\n"
         "rows, problems = read_jsonl(Path(sys.argv[1]))\n"
         "print(len(rows), problems[0][-60:])\n"

@@ -21,6 +21,7 @@ from archiver.config import Settings
 from archiver.errors import InputError
 from archiver.report.build import load_report, render
 from archiver.report.text import md_code, md_text
+from archiver.store.collection import Collection
 from tests.chromium import dump_dom, screenshot
 
 EVIL_URL = 'https://x.test/"><script>alert(1)</script>'
@@ -268,7 +269,7 @@ def test_html_escapes_hostile_urls_and_titles(settings: Settings) -> None:
 
 
 def test_html_without_rechecks_says_so(settings: Settings) -> None:
-    (settings.manifest_dir / "checks.jsonl").unlink()
+    (Collection.named(settings).manifest_dir / "checks.jsonl").unlink()
     data = load_report(settings)
     assert data.rot == ()
     assert data.lost_at_origin == ()
@@ -279,7 +280,7 @@ def test_html_without_rechecks_says_so(settings: Settings) -> None:
 
 def test_a_later_failure_of_a_captured_link_is_still_safe(settings: Settings) -> None:
     later = {**LINKS[0], "status": "dead", "error": "http-404: the server answered 404"}
-    write_jsonl(settings.manifest_dir / "links.jsonl", [*LINKS, later])
+    write_jsonl(Collection.named(settings).manifest_dir / "links.jsonl", [*LINKS, later])
     data = load_report(settings)
     assert IMG1 in {link.url for link in data.lost_at_origin}
     assert IMG1 not in {link.url for view in data.documents for link in view.lost}
@@ -324,7 +325,8 @@ def test_a_check_that_could_not_be_made_is_no_problem_and_no_verdict(settings: S
         "error": "robots: disallowed by https://img.example.cn/robots.txt",
         "changed": None,
     }
-    with (settings.manifest_dir / "checks.jsonl").open("a", encoding="utf-8") as handle:
+    checks = Collection.named(settings).manifest_dir / "checks.jsonl"
+    with checks.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(line) + "\n")
     after = load_report(settings)
     assert after.problems == before.problems

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Settings
+from archiver.store.linetypes import LinkLine
 from archiver.store.state import CollectionState
 from archiver.verify.fixity import verify
 from tests.conftest import run_cli
@@ -140,7 +141,7 @@ def test_catching_up_while_a_worker_is_mid_line_applies_only_whole_lines(tmp_pat
         assert state.sync() == 1
         found = state.get("http://e.test/2.jpg")
         assert found is not None and found.status == "archived"
-        assert state.line(found) == json.loads(lines[2])
+        assert state.line(found) == LinkLine.from_json(json.loads(lines[2]), "s")
     finally:
         state.close()
 

@@ -15,11 +15,12 @@ import pytest
 from rich.console import Console
 
 from archiver.config import Settings
-from archiver.models import Status
+from archiver.models import Role, Status
 from archiver.progress import LiveProgress, check_text, link_line
 from archiver.replay import replay_links
 from archiver.report.build import build_report, render
 from archiver.report.model import ReportData
+from archiver.store.linetypes import DocumentLine, LinkLine
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 
@@ -244,9 +245,24 @@ def _rows() -> list[dict[str, object]]:
     ]  # fmt: skip
 
 
+def _line(row: dict[str, object]) -> LinkLine:
+    """A hand-made row as the report reads a line (LinkLine)."""
+    text = {name: str(row[name]) if name in row else None for name in row}
+    return LinkLine(
+        url=str(row["url"]),
+        role=Role(row["role"]),
+        documents=("d.md",),
+        status=Status(row["status"]),
+        error=text.get("error"),
+        fetched_at=text.get("fetched_at"),
+        checked_at=text.get("checked_at"),
+    )
+
+
 def _data(base: str | None = None) -> ReportData:
-    documents = [{"path": "d.md", "title": "t", "source_url": HOSTILE}]
-    return replace(build_report("news", _rows(), documents, []), replay_base=base)
+    documents = [DocumentLine("d.md", "t", HOSTILE)]
+    lines = [_line(row) for row in _rows()]
+    return replace(build_report("news", lines, documents, []), replay_base=base)
 
 
 def test_html_report_links_each_capture_beside_its_origin() -> None:

@@ -8,7 +8,7 @@ links as they are). `roles` and `older_than` (days since the last check or captu
 Each link is fetched with the network settings and politeness of `archive` (per-host limits,
 --delay, robots.txt, Retry-After, retries, proxy, CA, the private-address guard); the body is
 hashed, not stored, and judged by archiver.recheck.liveness. One line per link is appended to
-checks.jsonl (checked by manifestlines.check_check):
+checks.jsonl (checked by store.lines.check_check, read back as store.linetypes.CheckLine):
 
     url, checked_at
     live          true | false | null (no check was made)
@@ -42,8 +42,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.config import Settings, check_collection
-from archiver.errors import InputError
+from archiver.config import Settings
 from archiver.exchange import Exchange
 from archiver.fetch.client import build_client, check_network, proxy_in_use
 from archiver.fetch.fetcher import Fetcher
@@ -52,10 +51,13 @@ from archiver.fetch.loop import new_event_loop
 from archiver.models import FetchResult, Role, Status, Target, WarcRecordRef
 from archiver.recheck.liveness import Verdict, judge
 from archiver.store.capture import CaptureStore
+from archiver.store.collection import Collection
 from archiver.store.entries import entry_from_result, with_time
-from archiver.store.lines import utc_time
+from archiver.store.lines import CHECKS, utc_time
+from archiver.store.linetypes import LinkLine
 from archiver.store.lock import CollectionLock
-from archiver.store.manifest import CHECKS, LINKS, Manifest, entry_to_json, read_lines
+from archiver.store.manifest import Manifest, entry_to_json
+from archiver.store.readlines import current_links, read_checks, warned
 from archiver.store.records import warc_date
 
 STORING: ContextVar[bool] = ContextVar("recheck_storing", default=False)
@@ -93,36 +95,37 @@ class RecheckSummary:
     captured: int = 0
 
 
-def _last_checks(settings: Settings) -> dict[str, str]:
-    rows = read_lines(settings.manifest_dir / CHECKS)
-    return {str(row["url"]): str(row.get("checked_at")) for row in rows if "url" in row}
+def _last_checks(collection: Collection) -> dict[str, str]:
+    """url -> checked_at of its last line in checks.jsonl."""
+    lines = warned(read_checks(collection.manifest_dir / CHECKS))
+    return {line.url: line.checked_at for line in lines}
 
 
 def due_links(
-    settings: Settings,
+    collection: Collection,
     roles: frozenset[Role] | None,
     older_than: float | None,
     include_dead: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[LinkLine]:
     """The current links.jsonl lines to check: archived (and dead, with `include_dead`) links
-    of `roles` not checked, nor captured, within `older_than` days."""
-    statuses = {Status.ARCHIVED.value} | ({Status.DEAD.value} if include_dead else set())
-    rows = read_lines(settings.manifest_dir / LINKS)
-    current = {row["url"]: row for row in rows if "url" in row}
-    checked = _last_checks(settings)
+    of `roles` (None: every role) not checked, nor captured, within `older_than` days (None:
+    however recently). Bad manifest lines are warned and skipped."""
+    statuses = {Status.ARCHIVED} | ({Status.DEAD} if include_dead else set())
+    current = current_links(collection.manifest_dir)
+    checked = _last_checks(collection)
     limit = None
     if older_than is not None:
         limit = datetime.now(UTC) - timedelta(days=older_than)
     due = []
-    for url, row in current.items():
-        if row.get("status") not in statuses:
+    for url, line in current.items():
+        if line.status not in statuses:
             continue
-        if roles is not None and row.get("role") not in {role.value for role in roles}:
+        if roles is not None and line.role not in roles:
             continue
-        last = checked.get(url) or str(row.get("fetched_at") or row.get("checked_at"))
+        last = checked.get(url) or str(line.fetched_at or line.checked_at)
         if limit is not None and _when(last) > limit:
             continue
-        due.append(row)
+        due.append(line)
     return due
 
 
@@ -131,34 +134,35 @@ def _when(text: str) -> datetime:
     return utc_time(text) or datetime.min.replace(tzinfo=UTC)
 
 
-def _target(row: dict[str, Any]) -> Target:
-    return Target(row["url"], frozenset({Role(row["role"])}), tuple(row["documents"]))
+def _target(line: LinkLine) -> Target:
+    return Target(line.url, frozenset({line.role}), line.documents)
 
 
-def capture_json(row: dict[str, Any], result: FetchResult) -> dict[str, Any]:
+def capture_json(line: LinkLine, result: FetchResult) -> dict[str, Any]:
     """The `capture` object of a check line: the capture fields of the links.jsonl line that
-    `result` (a storing fetch of `row`'s URL) would make."""
-    line = entry_to_json(entry_from_result(_target(row), Role(row["role"]), result))
-    return {name: line[name] for name in CAPTURE_FIELDS}
+    `result` (a storing fetch of `line`'s URL) would make."""
+    written = entry_to_json(entry_from_result(_target(line), line.role, result))
+    return {name: written[name] for name in CAPTURE_FIELDS}
 
 
 def check_line(
-    row: dict[str, Any],
+    link: LinkLine,
     result: FetchResult,
     verdict: Verdict,
     checked_at: str,
     capture: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The checks.jsonl line of one check (fields in the module docstring)."""
-    line = {
-        "url": row["url"],
+    """The checks.jsonl line of the check of `link`'s current line (fields in the module
+    docstring; checked_at RFC 3339 UTC)."""
+    line: dict[str, Any] = {
+        "url": link.url,
         "checked_at": checked_at,
         "live": verdict.live,
         "changed": verdict.changed,
         "http_status": result.http_status,
         "error": verdict.error,
         "skipped": verdict.skipped,
-        "link_status": row.get("status"),
+        "link_status": link.status.value,
         "final_url": result.final_url,
         "content_type": result.content_type,
     }
@@ -167,11 +171,12 @@ def check_line(
     return line
 
 
-def worth_capturing(row: dict[str, Any], result: FetchResult, verdict: Verdict) -> bool:
-    """A 2xx answer that is not the archived payload: changed, moved, of another kind, or the
-    answer of a dead link (which has no archived payload)."""
+def worth_capturing(line: LinkLine, result: FetchResult, verdict: Verdict) -> bool:
+    """Whether `result`, the check of `line`'s URL, is a 2xx answer that is not the archived
+    payload: changed, moved, of another kind, or the answer of a dead link (which has no
+    archived payload)."""
     answered = result.status == Status.ARCHIVED and 200 <= (result.http_status or 0) < 300
-    archived = row.get("status") == Status.ARCHIVED.value
+    archived = line.status == Status.ARCHIVED
     return answered and (verdict.changed is True or not archived)
 
 
@@ -185,14 +190,12 @@ def recheck(
 ) -> RecheckSummary:
     """Check the due links of `settings.collection` (see `due_links`), appending one line per
     link to checks.jsonl (and passing it to `on_checked`, as each check ends). Raises
-    InputError for a collection that does not exist, LockError when another process holds it,
-    StorageError when the manifest or a WARC cannot be written."""
-    name = check_collection(settings.collection)
-    if not settings.manifest_dir.is_dir():
-        raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
+    InputError for a bad collection name or a collection that does not exist, CollectionLocked
+    when another process holds it, StorageError when the manifest or a WARC cannot be written."""
+    collection = Collection.existing(settings)
     check_network(settings)  # a proxy or CA file that cannot be used: refused before the lock
-    with CollectionLock(settings.manifest_dir, name):
-        rows = due_links(settings, roles, older_than, include_dead)
+    with CollectionLock(collection.manifest_dir, collection.name):
+        rows = due_links(collection, roles, older_than, include_dead)
         run = _Recheck(settings, capture_changes, on_checked)
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(run.check_all(rows))
@@ -209,11 +212,11 @@ class _Recheck:
         self.settings = settings
         self.capture = capture_changes
         self.on_checked = on_checked
-        self.manifest = Manifest(settings.manifest_dir)
+        self.manifest = Manifest(Collection.named(settings).manifest_dir)
         self.captures: CaptureStore | None = None  # where captures go, with capture_changes
         self.summary = RecheckSummary(settings.collection)
 
-    async def check_all(self, rows: list[dict[str, Any]]) -> None:
+    async def check_all(self, rows: list[LinkLine]) -> None:
         """Check `rows`, one task per host slot. When every check is done and the WARC closed,
         every record written has its check line: the WARC is no unfinished run's output, so
         .inflight is cleared, unless an earlier killed run left entries there, which the next
@@ -236,22 +239,22 @@ class _Recheck:
                 self.captures.close()
             self.manifest.close()
 
-    async def _check(self, fetcher: Fetcher, row: dict[str, Any]) -> None:
+    async def _check(self, fetcher: Fetcher, link: LinkLine) -> None:
         checked_at = warc_date(datetime.now(UTC))
-        result = await fetcher.fetch(row["url"])
-        verdict = judge(row, result)
+        result = await fetcher.fetch(link.url)
+        verdict = judge(link, result)
         captured = None
-        if self.capture and worth_capturing(row, result, verdict):
-            captured = await self._capture(fetcher, row["url"])
-        capture = capture_json(row, captured) if captured is not None else None
-        line = check_line(row, result, verdict, checked_at, capture)
+        if self.capture and worth_capturing(link, result, verdict):
+            captured = await self._capture(fetcher, link.url)
+        capture = capture_json(link, captured) if captured is not None else None
+        line = check_line(link, result, verdict, checked_at, capture)
         self.manifest.append_check(line)
         if self.on_checked is not None:
             self.on_checked(line)
-        self._count(row, verdict, captured is not None)
-        came_back = verdict.live and row.get("status") == Status.DEAD.value
+        self._count(link, verdict, captured is not None)
+        came_back = verdict.live and link.status == Status.DEAD
         if came_back and captured is not None and captured.status == Status.ARCHIVED:
-            entry = entry_from_result(_target(row), Role(row["role"]), captured)
+            entry = entry_from_result(_target(link), link.role, captured)
             self.manifest.append_link(with_time(entry))
 
     async def _capture(self, fetcher: Fetcher, url: str) -> FetchResult | None:
@@ -264,7 +267,7 @@ class _Recheck:
             STORING.reset(token)
         return result if result.record is not None or result.redirects else None
 
-    def _count(self, row: dict[str, Any], verdict: Verdict, captured: bool) -> None:
+    def _count(self, link: LinkLine, verdict: Verdict, captured: bool) -> None:
         summary = self.summary
         summary.checked += 1
         summary.captured += captured
@@ -274,7 +277,7 @@ class _Recheck:
             summary.reasons[reason] += 1
         elif verdict.live:
             summary.counts["live"] += 1
-            if row.get("status") == Status.DEAD.value:
+            if link.status == Status.DEAD:
                 summary.counts["came back"] += 1
         else:
             summary.counts["not live"] += 1
@@ -290,5 +293,6 @@ class _Recheck:
         return await self.captures.store(exchange)
 
 
-def _host(row: dict[str, Any]) -> str:
-    return str(urlsplit(row["url"]).netloc)
+def _host(link: LinkLine) -> str:
+    """The authority a link's checks queue under (as `Target.host` for a run's fetches)."""
+    return urlsplit(link.url).netloc

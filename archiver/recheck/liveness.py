@@ -22,10 +22,9 @@ there is no archived payload to compare, or no payload now). A check that could 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from archiver.models import HTTP_KIND_PREFIX, ErrorKind, FetchResult, Status
+from archiver.models import HTTP_KIND_PREFIX, ErrorKind, FetchResult, ManifestEntry, Status
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 GENERIC_TYPES = frozenset(
@@ -106,21 +105,21 @@ def media_kind(content_type: str | None) -> str | None:
     return essence
 
 
-def _baseline(row: dict[str, Any]) -> str:
-    final = row.get("final_url")
-    return final if isinstance(final, str) and final else str(row["url"])
+def _baseline(entry: ManifestEntry) -> str:
+    return entry.final_url or entry.url
 
 
-def _moved(row: dict[str, Any], now: str) -> str:
-    front = urlsplit(now).path in ("", "/") and urlsplit(_baseline(row)).path not in ("", "/")
+def _moved(entry: ManifestEntry, now: str) -> str:
+    front = urlsplit(now).path in ("", "/") and urlsplit(_baseline(entry)).path not in ("", "/")
     where = "the site's front page, " if front else ""
     return f"{ErrorKind.MOVED}: now leads to {where}{now}"
 
 
-def judge(row: dict[str, Any], result: FetchResult) -> Verdict:
-    """The verdict on links.jsonl line `row` (archived or dead) from `result`, a fresh fetch of
-    its URL. A dead line's type is that of its error page, so only an archived line's kind is
-    compared; a dead line has no payload, so `changed` is None for it."""
+def judge(entry: ManifestEntry, result: FetchResult) -> Verdict:
+    """The verdict on a link's current line `entry` (archived or dead; a LinkLine as read)
+    from `result`, a fresh fetch of its URL. A dead line's type is that of its error page, so
+    only an archived line's kind is compared; a dead line has no payload, so `changed` is None
+    for it."""
     error = str(result.error) if result.error else None
     if result.status in NOT_CHECKED:
         reason = result.error.kind if result.error else "not checked"
@@ -131,14 +130,13 @@ def judge(row: dict[str, Any], result: FetchResult) -> Verdict:
         status = result.http_status
         message = f"{HTTP_KIND_PREFIX}{status}: the server answered {status}, not 2xx"
         return Verdict(False, None, message)
-    archived = row.get("status") == Status.ARCHIVED.value
-    changed = result.sha256 != row.get("sha256") if archived and result.sha256 else None
-    now = result.final_url or str(row["url"])
-    if not same_resource(_baseline(row), now):
-        return Verdict(False, changed, _moved(row, now))
-    then, now_kind = media_kind(row.get("content_type")), media_kind(result.content_type)
+    archived = entry.status == Status.ARCHIVED
+    changed = result.sha256 != entry.sha256 if archived and result.sha256 else None
+    now = result.final_url or entry.url
+    if not same_resource(_baseline(entry), now):
+        return Verdict(False, changed, _moved(entry, now))
+    then, now_kind = media_kind(entry.content_type), media_kind(result.content_type)
     if archived and then is not None and now_kind is not None and then != now_kind:
-        was, now_type = row.get("content_type"), result.content_type
-        message = f"{ErrorKind.CONTENT_TYPE}: was {was}, now {now_type}"
+        message = f"{ErrorKind.CONTENT_TYPE}: was {entry.content_type}, now {result.content_type}"
         return Verdict(False, changed, message)
     return Verdict(True, changed, error)

@@ -2,7 +2,8 @@
 
     manifests/NAME/{links,documents,checks}.jsonl -> load_report -> ReportData -> render -> text
 
-`load_report` is the only reader; everything else is a pure function of the manifest rows.
+`load_report` is the only reader; everything else is a pure function of the manifest's lines
+(typed: archiver.store.linetypes).
 `render` writes html (one self-contained page, archiver.report.html), md, csv or json
 (archiver.report.text). No network.
 """
@@ -11,18 +12,24 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.config import Settings, check_collection
+from archiver.config import Settings
 from archiver.errors import InputError
 from archiver.models import Status
 from archiver.report.html import render_html
 from archiver.report.model import Check, DocumentView, HostLoss, LinkRow, ReportData, RotPoint
 from archiver.report.text import render_csv, render_json, render_md
-from archiver.store.lines import utc_time
-from archiver.store.manifest import CHECKS, DOCUMENTS, LINKS, read_jsonl, warn
+from archiver.store.collection import Collection
+from archiver.store.lines import CHECKS, DOCUMENTS, LINKS, utc_time
+from archiver.store.linetypes import CheckLine, DocumentLine, LinkLine
+from archiver.store.readlines import (
+    current_entries,
+    read_checks,
+    read_documents,
+    read_links,
+    warn,
+)
 
 EXAMPLE_ERRORS = 3
 RENDERERS: dict[str, Callable[[ReportData], str]] = {
@@ -35,22 +42,22 @@ FORMATS = tuple(RENDERERS)
 
 
 def load_report(settings: Settings) -> ReportData:
-    """Read the collection's manifest files (torn lines are skipped and listed as problems)."""
-    name = check_collection(settings.collection)
-    directory = settings.manifest_dir
-    if not directory.is_dir():
-        raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
-    link_lines, problems = read_jsonl(directory / LINKS)
-    document_lines, more = read_jsonl(directory / DOCUMENTS)
-    check_lines, even_more = read_jsonl(directory / CHECKS)
+    """Read the collection's manifest files into ReportData (bad and torn lines are skipped,
+    warned and listed as problems). Raises InputError for a bad collection name or a
+    collection that does not exist."""
+    collection = Collection.existing(settings)
+    directory = collection.manifest_dir
+    link_lines, problems = read_links(directory / LINKS)
+    document_lines, more = read_documents(directory / DOCUMENTS)
+    check_lines, even_more = read_checks(directory / CHECKS)
     problems += more + even_more
     warn(problems)
-    documents = [row for row in document_lines if "skipped" not in row]  # files, not documents
-    return build_report(name, link_lines, documents, check_lines, problems)
+    documents = [line for line in document_lines if line.skipped is None]  # not skipped files
+    return build_report(collection.name, link_lines, documents, check_lines, problems)
 
 
 def render(data: ReportData, fmt: str) -> str:
-    """The report as text in one of FORMATS."""
+    """The report as text in one of FORMATS. Raises InputError for another format."""
     renderer = RENDERERS.get(fmt)
     if renderer is None:
         raise InputError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -59,14 +66,14 @@ def render(data: ReportData, fmt: str) -> str:
 
 def build_report(
     collection: str,
-    link_lines: Iterable[dict[str, Any]],
-    document_lines: Iterable[dict[str, Any]],
-    check_lines: Iterable[dict[str, Any]],
+    link_lines: Iterable[LinkLine],
+    document_lines: Iterable[DocumentLine],
+    check_lines: Iterable[CheckLine],
     problems: Sequence[str] = (),
 ) -> ReportData:
-    """ReportData from manifest rows, oldest line first."""
-    found = list(problems)
-    checks = read_checks(check_lines, found)
+    """ReportData from the lines of links.jsonl, documents.jsonl and checks.jsonl, each
+    oldest first, and the problems met reading them."""
+    checks = check_histories(check_lines)
     links = link_rows(link_lines, checks)
     return ReportData(
         collection=collection,
@@ -75,54 +82,34 @@ def build_report(
         documents=document_views(document_lines, links),
         hosts=host_losses(links),
         rot=rot_series(links, checks),
-        problems=tuple(found),
+        problems=tuple(problems),
     )
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 timestamp as an aware UTC datetime; None when it is not one
-    (manifestlines.utc_time)."""
-    return utc_time(text)
-
-
-def _skipped(row: dict[str, Any]) -> str | None:
+def _skipped(line: CheckLine) -> str | None:
     """Why a check was not made: its `skipped`, else (lines written before `skipped` existed)
     the class of its error."""
-    if row.get("live") is not None:
+    if line.live is not None:
         return None
-    error = _text(row.get("error"))
-    return _text(row.get("skipped")) or (error.split(":", 1)[0] if error else "unknown")
+    error = line.error or None
+    return line.skipped or (error.split(":", 1)[0] if error else "unknown")
 
 
-def read_checks(rows: Iterable[dict[str, Any]], problems: list[str]) -> dict[str, list[Check]]:
+def check_histories(lines: Iterable[CheckLine]) -> dict[str, list[Check]]:
     """url -> its checks, oldest first: verdicts and checks that could not be made (`live`
-    null, with the reason); a line without a url or time is reported."""
+    None, with the reason)."""
     checks: dict[str, list[Check]] = defaultdict(list)
-    for number, row in enumerate(rows, 1):
-        at = parse_time(row.get("checked_at"))
-        url, live = row.get("url"), row.get("live")
-        if at is None or not isinstance(url, str) or not isinstance(live, bool | None):
-            problems.append(f"checks.jsonl: check {number} ignored (no url, checked_at or live)")
-            continue
-        changed = row.get("changed")
-        checks[url].append(
+    for line in lines:
+        checks[line.url].append(
             Check(
-                row["checked_at"],
-                at,
-                live,
-                _int(row.get("http_status")),
-                _text(row.get("error")),
-                changed if isinstance(changed, bool) else None,
-                _skipped(row),
-                isinstance(row.get("capture"), dict),
+                line.checked_at,
+                line.at,
+                line.live,
+                line.http_status,
+                line.error or None,
+                line.changed,
+                _skipped(line),
+                line.captured,
             )
         )
     for history in checks.values():
@@ -152,59 +139,53 @@ def _host(url: str) -> str:
         return "(bad url)"
 
 
-def _gone_at(row: dict[str, Any]) -> str | None:
+def _gone_at(line: LinkLine) -> str | None:
     """When a dead or failed line found its link gone."""
-    if row.get("status") not in (Status.DEAD, Status.FAILED):
+    if line.status not in (Status.DEAD, Status.FAILED):
         return None
-    return _text(row.get("checked_at")) or _text(row.get("fetched_at"))
+    return line.checked_at or line.fetched_at or None
 
 
 def _link_row(
-    row: dict[str, Any], captured: bool, history: Sequence[Check], captured_at: str | None
+    line: LinkLine, captured: bool, history: Sequence[Check], captured_at: str | None
 ) -> LinkRow:
-    documents = row.get("documents")
-    status = str(row.get("status") or "unknown")
     return LinkRow(
-        url=row["url"],
-        role=str(row.get("role") or "unknown"),
-        status=status,
-        documents=tuple(d for d in documents if isinstance(d, str))
-        if isinstance(documents, list)
-        else (),
-        http_status=_int(row.get("http_status")),
-        error=_text(row.get("error")),
-        fetched_at=_text(row.get("fetched_at")),
-        host=_host(row["url"]),
+        url=line.url,
+        role=line.role.value,
+        status=line.status.value,
+        documents=line.documents,
+        http_status=line.http_status,
+        error=line.error or None,
+        fetched_at=line.fetched_at or None,
+        host=_host(line.url),
         captured_before=captured,
         latest_check=history[-1] if history else None,
-        died_at=died_at(history) if status == Status.ARCHIVED else _gone_at(row),
+        died_at=died_at(history) if line.status == Status.ARCHIVED else _gone_at(line),
         verdict=made[-1] if (made := verdicts(history)) else None,
-        tls_error=_text(row.get("tls_error")),
+        tls_error=line.tls_error or None,
         captured_at=captured_at,
     )
 
 
-def link_rows(
-    rows: Iterable[dict[str, Any]], checks: dict[str, list[Check]]
-) -> tuple[LinkRow, ...]:
-    """The last line of every url, knowing whether an earlier line of it was archived and
-    when its latest capture (archived line, this one included) was made."""
-    current: dict[str, dict[str, Any]] = {}
-    captured: set[str] = set()
-    captured_at: dict[str, str] = {}
-    for row in rows:
-        url = row.get("url")
-        if not isinstance(url, str):
-            continue
-        if url in current and current[url].get("status") == Status.ARCHIVED:
-            captured.add(url)
-        when = _text(row.get("fetched_at"))
-        if row.get("status") == Status.ARCHIVED and when:
-            captured_at[url] = when
-        current[url] = row
+def link_rows(lines: Iterable[LinkLine], checks: dict[str, list[Check]]) -> tuple[LinkRow, ...]:
+    """The current line of every url (store.readlines.current_entries), knowing whether an
+    earlier line of it was archived and when its latest capture (archived line, the current
+    one included) was made."""
+    lines = list(lines)
+    current = current_entries(lines)
+    captured = {
+        line.url
+        for line in lines
+        if line.status == Status.ARCHIVED and current[line.url] is not line
+    }
+    captured_at = {
+        line.url: line.fetched_at
+        for line in lines
+        if line.status == Status.ARCHIVED and line.fetched_at
+    }
     return tuple(
-        _link_row(row, url in captured, checks.get(url, []), captured_at.get(url))
-        for url, row in current.items()
+        _link_row(line, url in captured, checks.get(url, []), captured_at.get(url))
+        for url, line in current.items()
     )
 
 
@@ -229,22 +210,22 @@ def host_losses(links: Iterable[LinkRow]) -> tuple[HostLoss, ...]:
 
 
 def document_views(
-    rows: Iterable[dict[str, Any]], links: Sequence[LinkRow]
+    lines: Iterable[DocumentLine], links: Sequence[LinkRow]
 ) -> tuple[DocumentView, ...]:
     """Every document of documents.jsonl (last line per path) or cited by a link, by path."""
-    described = {row["path"]: row for row in rows if isinstance(row.get("path"), str)}
+    described = {line.path: line for line in lines}
     cited: dict[str, list[LinkRow]] = defaultdict(list)
     for link in links:
         for path in link.documents:
             cited[path].append(link)
     views = []
     for path in sorted(set(described) | set(cited)):
-        row, own = described.get(path, {}), cited.get(path, [])
+        line, own = described.get(path), cited.get(path, [])
         views.append(
             DocumentView(
                 path=path,
-                title=_text(row.get("title")),
-                source_url=_text(row.get("source_url")),
+                title=(line.title or None) if line else None,
+                source_url=(line.source_url or None) if line else None,
                 total=len(own),
                 archived=sum(link.status == Status.ARCHIVED for link in own),
                 lost_at_origin=tuple(link for link in own if link.lost_at_origin),
@@ -286,7 +267,7 @@ def _state_on(history: Sequence[Check], day: str, before: bool | None) -> bool |
 
 def latest_time(links: Iterable[LinkRow], checks: dict[str, list[Check]]) -> str | None:
     """The newest fetched_at or checked_at: the moment the report describes."""
-    moments = [(parse_time(link.fetched_at), link.fetched_at) for link in links]
+    moments = [(utc_time(link.fetched_at), link.fetched_at) for link in links]
     moments += [(check.at, check.checked_at) for history in checks.values() for check in history]
     known = [(moment, text) for moment, text in moments if moment is not None]
     return max(known)[1] if known else None

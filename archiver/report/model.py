@@ -59,6 +59,7 @@ class Check:
 
     @property
     def day(self) -> str:
+        """The UTC day of the check, YYYY-MM-DD."""
         return self.at.date().isoformat()
 
     @property
@@ -119,6 +120,9 @@ class LinkRow:
 
 @dataclass(frozen=True)
 class HostLoss:
+    """The links of one host that are dead or failed now (counts), with its most common
+    errors ("kind: message", or "HTTP status"), most frequent first."""
+
     host: str
     dead: int
     failed: int
@@ -126,11 +130,16 @@ class HostLoss:
 
     @property
     def count(self) -> int:
+        """Dead and failed links of the host."""
         return self.dead + self.failed
 
 
 @dataclass(frozen=True)
 class DocumentView:
+    """One document (as documents.jsonl lists it, or as a link cites it): its title and
+    source URL when known, how many links it cites (`total`) and how many are archived, the
+    links lost at the origin but safe in the archive, and those lost entirely."""
+
     path: str
     title: str | None
     source_url: str | None
@@ -154,6 +163,10 @@ class RotPoint:
 
 @dataclass(frozen=True)
 class ReportData:
+    """Everything a report shows of one collection (built by archiver.report.build): its
+    current links, documents, losses by host, rot per day of rechecks and the problems met
+    reading the manifest; `as_of` is the newest fetched_at or checked_at (RFC 3339)."""
+
     collection: str
     as_of: str | None
     links: tuple[LinkRow, ...]
@@ -192,10 +205,12 @@ class ReportData:
 
     @property
     def lost_at_origin(self) -> tuple[LinkRow, ...]:
+        """Links gone at the origin but safe in the archive (LinkRow.lost_at_origin)."""
         return tuple(link for link in self.links if link.lost_at_origin)
 
     @property
     def came_back(self) -> tuple[LinkRow, ...]:
+        """Dead links whose latest recheck found them live again."""
         return tuple(link for link in self.links if link.came_back)
 
     def recheck_counts(self) -> dict[str, int]:

@@ -7,11 +7,11 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Protocol
 
-from archiver.config import Settings, check_collection
+from archiver.config import Settings
 from archiver.errors import InputError
 from archiver.extract.cache import ExtractCache
 from archiver.extract.documents import check_document, find_inputs
@@ -22,8 +22,11 @@ from archiver.run.fetchloop import GroupResult, Slot, fetch_group
 from archiver.run.plan import Plan, plan_documents
 from archiver.run.resume import Resumed, resume
 from archiver.run.workers import partition, run_workers, worker_count
+from archiver.store.collection import Collection
+from archiver.store.lines import DOCUMENTS
 from archiver.store.lock import CollectionLock
-from archiver.store.manifest import DOCUMENTS, Manifest, read_lines
+from archiver.store.manifest import Manifest
+from archiver.store.readlines import read_documents, warned
 from archiver.store.state import CollectionState
 
 
@@ -59,7 +62,7 @@ def document_record(document: PlannedDocument) -> dict[str, Any]:
     return record
 
 
-def _identity(record: dict[str, Any]) -> tuple[str, str]:
+def _identity(record: Mapping[str, Any]) -> tuple[str, str]:
     """A documents.jsonl line as one file's state, however its path was spelled."""
     rest = {key: value for key, value in record.items() if key != "path"}
     return os.path.realpath(str(record.get("path"))), json.dumps(rest, sort_keys=True)
@@ -68,16 +71,19 @@ def _identity(record: dict[str, Any]) -> tuple[str, str]:
 def archive(
     paths: Sequence[str], settings: Settings, progress: Progress | None = None
 ) -> RunSummary:
-    """Archive every selected link of the documents under `paths` into the collection."""
-    check_collection(settings.collection)
+    """Archive every selected link of the documents under `paths` into the collection, which
+    is created when it does not exist. Raises InputError for a bad collection name, a missing
+    path or a binary file named, before anything is written; CollectionLocked when another
+    live process writes the collection; StorageError when a write fails."""
+    collection = Collection.named(settings)
     for path, named in find_inputs(paths):  # a missing path or a binary file named on the
         if named:  # command line is an error before anything is touched
             check_document(path)
     check_network(settings)  # so is a proxy or CA file that cannot be used
-    created = not settings.manifest_dir.exists()
+    created = not collection.manifest_dir.exists()
     try:
-        with CollectionLock(settings.manifest_dir, settings.collection):
-            state = CollectionState(settings.manifest_dir)
+        with CollectionLock(collection.manifest_dir, collection.name):
+            state = CollectionState(collection.manifest_dir)
             try:
                 plan = plan_documents(paths, ExtractCache(state.db))
                 return _Run(plan, state, settings, progress or NoProgress()).run()
@@ -85,15 +91,15 @@ def archive(
                 state.close()
     except InputError:
         if created:  # a named file changed under us: leave no collection behind
-            _remove_new_collection(settings)
+            _remove_new_collection(collection)
         raise
 
 
-def _remove_new_collection(settings: Settings) -> None:
+def _remove_new_collection(collection: Collection) -> None:
     """Remove the lock and state files a refused first run created, and the folders if empty."""
     for name in (".lock", ".state.sqlite", ".state.sqlite-wal", ".state.sqlite-shm"):
-        (settings.manifest_dir / name).unlink(missing_ok=True)
-    for folder in (settings.manifest_dir, settings.manifest_dir.parent):
+        (collection.manifest_dir / name).unlink(missing_ok=True)
+    for folder in (collection.manifest_dir, collection.manifest_dir.parent):
         with contextlib.suppress(OSError):
             folder.rmdir()
 
@@ -107,8 +113,9 @@ class _Run:
         self.plan = plan
         self.state = state
         self.settings = settings
+        self.collection = Collection.named(settings)
         self.progress = progress
-        self.manifest = Manifest(settings.manifest_dir)
+        self.manifest = Manifest(self.collection.manifest_dir)
         self.counts: Counter[str] = Counter()
         self.skipped_reasons: Counter[str] = Counter()
 
@@ -160,7 +167,8 @@ class _Run:
     def _list_documents(self) -> None:
         """A documents.jsonl line for each document (and skipped file) whose line would say
         something new: a re-run over unchanged documents adds none."""
-        known = {_identity(row) for row in read_lines(self.settings.manifest_dir / DOCUMENTS)}
+        lines = warned(read_documents(self.collection.manifest_dir / DOCUMENTS))
+        known = {_identity(line.as_read) for line in lines}
         for document in [*self.plan.documents, *self.plan.skipped]:
             record = document_record(document)
             if _identity(record) not in known:

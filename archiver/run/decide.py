@@ -16,6 +16,7 @@ from archiver.config import Settings
 from archiver.models import ErrorInfo, ErrorKind, Role, Status, Target
 from archiver.run.plan import Plan, interleave_by_host
 from archiver.store.entries import skipped_entry, with_time
+from archiver.store.linetypes import LinkLine
 from archiver.store.manifest import Manifest
 from archiver.store.state import CollectionState, LinkState
 
@@ -24,11 +25,11 @@ SKIPPED = Status.SKIPPED.value
 DONE = frozenset({Status.ARCHIVED.value, Status.DEAD.value})
 
 
-def needs_fetch(previous: dict[str, Any] | None, settings: Settings) -> bool:
-    """archived and dead are kept; failed only with --retry-failed; --refresh fetches all."""
-    if previous is None or settings.refresh:
+def needs_fetch(status: str | None, settings: Settings) -> bool:
+    """Whether this run fetches a link whose current line has `status` (None: no line yet):
+    archived and dead are kept; failed only with --retry-failed; --refresh fetches all."""
+    if status is None or settings.refresh:
         return True
-    status = previous.get("status")
     if status in DONE:
         return False
     if status == Status.FAILED.value:
@@ -36,20 +37,22 @@ def needs_fetch(previous: dict[str, Any] | None, settings: Settings) -> bool:
     return True
 
 
-def carried_forward(previous: dict[str, Any], target: Target, role: Role) -> dict[str, Any] | None:
-    """The previous line with the run's documents and role, if either changed; else None."""
-    documents = list(dict.fromkeys([*previous.get("documents", []), *target.documents]))
-    if documents == previous.get("documents") and previous.get("role") == role.value:
+def carried_forward(previous: LinkLine, target: Target, role: Role) -> dict[str, Any] | None:
+    """The JSON object of `previous` (a current line, as it was read: fields this version does
+    not know kept, in their order) with the run's documents added and `role`, if either
+    changed; else None."""
+    documents = list(dict.fromkeys([*previous.documents, *target.documents]))
+    if documents == list(previous.documents) and previous.role == role:
         return None
-    return previous | {"documents": documents, "role": role.value}
+    return dict(previous.as_read) | {"documents": documents, "role": role.value}
 
 
 def kept_statuses(settings: Settings) -> frozenset[str]:
-    """The statuses whose links this run does not fetch again (see outcome.needs_fetch)."""
+    """The statuses whose links this run does not fetch again (see needs_fetch)."""
     return frozenset(
         status.value
         for status in (Status.ARCHIVED, Status.DEAD, Status.FAILED)
-        if not needs_fetch({"status": status.value}, settings)
+        if not needs_fetch(status.value, settings)
     )
 
 
@@ -58,6 +61,10 @@ def _not_selected(role: Role) -> ErrorInfo:
 
 
 class Settle:
+    """Decides, once per run, what happens to each URL of `plan` given the collection's
+    `state` (caught up with links.jsonl): lines that change are appended to `manifest`, the
+    targets to fetch are returned by `run`, and `counts` tallies the kept links by status."""
+
     def __init__(
         self, plan: Plan, state: CollectionState, settings: Settings, manifest: Manifest
     ) -> None:
@@ -129,7 +136,7 @@ class Settle:
                 target = self.plan.target(url)
                 self.manifest.append_link(with_time(skipped_entry(target, role, error)))
             self.counts[Status.SKIPPED.value] += 1
-        elif before is not None and not needs_fetch({"status": before.status}, self.settings):
+        elif before is not None and not needs_fetch(before.status, self.settings):
             if before.role != role.value or not self._cites_all(before, documents):
                 line = self.state.line(before)
                 updated = (

@@ -18,6 +18,7 @@ from archiver.fetch.hosts import drain_by_host
 from archiver.fetch.loop import new_event_loop
 from archiver.models import Status, Target
 from archiver.store.capture import CaptureStore
+from archiver.store.collection import Collection
 from archiver.store.entries import entry_from_result, with_time
 from archiver.store.manifest import Manifest
 
@@ -74,7 +75,7 @@ class _Group:
         self.settings = settings = replace(settings, concurrency=share)
         self.slot = slot
         self.advance = advance
-        self.manifest = Manifest(settings.manifest_dir, cut_torn_tails=False)
+        self.manifest = Manifest(Collection.named(settings).manifest_dir, cut_torn_tails=False)
         self.captures = CaptureStore(settings, self.manifest, (slot.index, slot.count))
         self.result = GroupResult()
 

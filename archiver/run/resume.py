@@ -23,9 +23,12 @@ from archiver.config import Settings
 from archiver.files import is_regular
 from archiver.run.adopt import adopt
 from archiver.run.plan import Plan
+from archiver.store.collection import Collection
 from archiver.store.dedup import clear_claims
 from archiver.store.entries import with_time
-from archiver.store.manifest import WARCS, Manifest, read_warc_sums
+from archiver.store.lines import WARCS
+from archiver.store.manifest import Manifest
+from archiver.store.readlines import read_warc_sums
 from archiver.store.repair import Repaired, list_unlisted, repair_open_warcs
 from archiver.store.state import CollectionState
 
@@ -65,13 +68,14 @@ def close_open_warcs(settings: Settings, manifest: Manifest) -> list[Repaired]:
     """Step 2: every `.open` WARC file of the collection cut after its last whole record,
     closed and listed in warcs.sha256 (a file with whole records after damage is also kept
     whole as `NAME.damaged`)."""
-    return repair_open_warcs(settings.warc_dir, settings.out, manifest.append_warc)
+    warc_dir = Collection.named(settings).warc_dir
+    return repair_open_warcs(warc_dir, settings.out, manifest.append_warc)
 
 
 def list_late_warcs(settings: Settings, manifest: Manifest, unfinished: list[str]) -> list[str]:
     """Step 3: list the closed files among `unfinished` (paths relative to the output folder)
     that warcs.sha256 lacks; return them."""
-    listed = read_warc_sums(settings.manifest_dir / WARCS)
+    listed = read_warc_sums(Collection.named(settings).manifest_dir / WARCS)
     return list_unlisted(settings.out, unfinished, listed, manifest.append_warc)
 
 

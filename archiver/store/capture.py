@@ -15,6 +15,7 @@ from archiver import __version__
 from archiver.config import Settings
 from archiver.exchange import Exchange
 from archiver.models import WarcRecordRef
+from archiver.store.collection import Collection
 from archiver.store.dedup import PayloadIndex, clear_claims
 from archiver.store.manifest import Manifest
 from archiver.store.records import new_record_id, warc_date
@@ -42,7 +43,7 @@ def new_writer(
     (warcs.jsonl) in `manifest`. `serials` is (first, step) of its files' serial numbers:
     worker i of n numbers its files i, i + n, ..."""
     return WarcWriter(
-        settings.warc_dir,
+        Collection.named(settings).warc_dir,
         settings.out,
         settings.collection,
         max_size=settings.warc_size,
@@ -71,11 +72,12 @@ class CaptureStore:
         *,
         sole: bool = False,
     ) -> None:
+        manifest_dir = Collection.named(settings).manifest_dir
         if sole:
-            state = CollectionState(settings.manifest_dir)
+            state = CollectionState(manifest_dir)
             clear_claims(state.db)
             state.close()
-        self._payloads = PayloadIndex(settings.manifest_dir / STATE_NAME)
+        self._payloads = PayloadIndex(manifest_dir / STATE_NAME)
         self._writer = new_writer(settings, manifest, serials)
         self._lock = asyncio.Lock()
 

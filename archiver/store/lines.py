@@ -22,6 +22,11 @@ from typing import Any
 
 from archiver.models import Role, Status
 
+LINKS = "links.jsonl"
+DOCUMENTS = "documents.jsonl"
+CHECKS = "checks.jsonl"
+WARC_SIZES = "warcs.jsonl"
+WARCS = "warcs.sha256"
 MAX_INT = 2**53  # byte counts and offsets: exact in every JSON reader, and in SQLite's INTEGER
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
@@ -156,7 +161,7 @@ def check_link(row: Any, collection: str) -> dict[str, Any]:
     for name in ("record_id", "revisit_of", "truncated", "tls_error"):
         _text(row, name)
     _count(row, "http_status", 999)
-    for name in ("size", "attempts"):
+    for name in ("size", "attempts", "warc_offset", "warc_length"):
         _count(row, name)
     _time(row, "fetched_at")
     _time(row, "checked_at")
@@ -167,12 +172,12 @@ def check_link(row: Any, collection: str) -> dict[str, Any]:
 
 def check_document(row: Any, collection: str) -> dict[str, Any]:
     """A documents.jsonl line: `path` (as given on the command line: a name, never opened);
-    sha256, template, source_url, title, date, encoding strings and size and links counts
-    when present."""
+    sha256, template, source_url, title, date, encoding and skipped strings and size and
+    links counts when present."""
     if not isinstance(row, dict):
         raise BadLine(f"the line is a JSON {_what(row)}, not an object")
     _text(row, "path", required=True)
-    for name in ("sha256", "template", "source_url", "title", "date", "encoding"):
+    for name in ("sha256", "template", "source_url", "title", "date", "encoding", "skipped"):
         _text(row, name)
     _count(row, "size")
     links = row.get("links", {})
@@ -255,8 +260,9 @@ def check_warc_sum(line: str, collection: str) -> tuple[str, str]:
 
 
 JSON_CHECKS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
-    "links.jsonl": check_link,
-    "documents.jsonl": check_document,
-    "checks.jsonl": check_check,
-    "warcs.jsonl": check_warc_size,
+    LINKS: check_link,
+    DOCUMENTS: check_document,
+    CHECKS: check_check,
+    WARC_SIZES: check_warc_size,
 }
+"""The check of each JSON Lines file of a collection's manifest, by the file's name."""

@@ -7,39 +7,37 @@
 Every line is written with one write call and flushed. A torn last line (a crash mid-write) is
 reported, ignored when reading, and cut off before the next append.
 
-Every line is checked when read (read_jsonl, read_lines, read_warc_sums, parse_line: the
-contract's checks are in manifestlines): a line someone else broke is reported with its file
-and line number and skipped, never fatal, and never rewritten (the files are append-only).
+Reading them back is archiver.store.readlines (every line checked against the contract,
+archiver.store.lines, and typed, archiver.store.linetypes); writing is here: `Manifest`
+appends, and `entry_to_json` is the one JSON form of a ManifestEntry.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import math
 import os
-from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any
 
 from archiver.errors import StorageError
-from archiver.files import NotRegular, kind, open_binary, open_fd
+from archiver.files import kind, open_binary, open_fd
 from archiver.models import ManifestEntry
-from archiver.store.lines import JSON_CHECKS, BadLine, check_warc_path, check_warc_sum
+from archiver.store.lines import (
+    CHECKS,
+    DOCUMENTS,
+    LINKS,
+    WARC_SIZES,
+    WARCS,
+    BadLine,
+    check_warc_path,
+)
+from archiver.store.readlines import TAIL_CHUNK, open_regular, raw_lines
 from archiver.store.writer import ClosedWarc
 
-LINKS = "links.jsonl"
-DOCUMENTS = "documents.jsonl"
-WARCS = "warcs.sha256"
-WARC_SIZES = "warcs.jsonl"
-CHECKS = "checks.jsonl"
 INFLIGHT = ".inflight"
-TAIL_CHUNK = 65536
-MAX_LINE_BYTES = 32 * 1024 * 1024  # a link cited by ~200,000 documents; longer lines are skipped
-LOG = logging.getLogger("archiver")
 
 
 def _plain(value: Any) -> Any:
@@ -59,172 +57,6 @@ def entry_to_json(entry: ManifestEntry) -> dict[str, Any]:
     """The JSON object of an entry (dataclasses.asdict deep-copies, and costs more than the
     fetch on a fast network)."""
     return {name: _plain(getattr(entry, name)) for name in ENTRY_FIELDS}
-
-
-class RawLine(NamedTuple):
-    """One line of a manifest file as bytes: `data` is None for a line longer than
-    MAX_LINE_BYTES (skipped unread); `torn` for a last line with no newline."""
-
-    number: int
-    position: int
-    size: int
-    data: bytes | None
-    torn: bool
-
-
-def raw_lines(handle: BinaryIO, start: int = 0, number: int = 0) -> Iterator[RawLine]:
-    """The lines of `handle` from byte `start` (line `number` + 1 there), never holding more
-    than MAX_LINE_BYTES of one line in memory."""
-    handle.seek(start)
-    position = start
-    while data := handle.readline(MAX_LINE_BYTES + 1):
-        number += 1
-        size, whole = len(data), data.endswith(b"\n")
-        if not whole and size > MAX_LINE_BYTES:
-            while (more := handle.readline(TAIL_CHUNK)) and not more.endswith(b"\n"):
-                size += len(more)
-            size += len(more)
-            yield RawLine(number, position, size, None, not more)
-        else:
-            yield RawLine(number, position, size, data, not whole)
-        position += size
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        keys = [key for key, _ in pairs]
-        twice = sorted({key for key in keys if keys.count(key) > 1})
-        raise BadLine(f"key {twice[0][:40]!r} given twice")
-    return found
-
-
-def _no_constant(name: str) -> Any:
-    raise BadLine(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise BadLine(f"number {text[:40]} is out of range")
-    return value
-
-
-def parse_line(data: bytes, kind: str, collection: str) -> dict[str, Any]:
-    """One JSON Lines line of manifest file `kind` (its name: links.jsonl...) checked by that
-    kind's function in manifestlines; BadLine says what is wrong (not UTF-8, not JSON, NaN,
-    a duplicate key, a field of the wrong type, a WARC path outside the collection)."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadLine(f"not UTF-8 (byte {exc.start})") from None
-    try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_unique_keys,
-            parse_constant=_no_constant,
-            parse_float=_finite,
-        )
-    except BadLine:
-        raise
-    except RecursionError:
-        raise BadLine("nested too deeply") from None
-    except ValueError as exc:
-        raise BadLine(f"not JSON ({str(exc)[:120]})") from None
-    check = JSON_CHECKS.get(kind)
-    if check is None:
-        if not isinstance(value, dict):
-            raise BadLine("the line is not a JSON object")
-        return value
-    return check(value, collection)
-
-
-def _open_regular(path: Path, problems: list[str]) -> BinaryIO | None:
-    """`path` open for reading, or None (missing; or not a regular file, a link to one
-    included, said in problems: see ownfiles)."""
-    try:
-        if kind(path) is None:
-            return None
-        return open_binary(path)
-    except NotRegular as exc:
-        problems.append(f"{path}: {exc.strerror}; ignored")
-        return None
-    except OSError as exc:
-        problems.append(f"{path}: cannot be read ({exc.strerror or exc}); ignored")
-        return None
-
-
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The lines of a manifest JSON Lines file, each checked for its kind (the file's name:
-    see manifestlines), and the problems (`PATH:N: what; line skipped`). A bad line, a line
-    longer than MAX_LINE_BYTES or a torn last line is skipped, never fatal; the collection's
-    name is the folder's."""
-    rows: list[dict[str, Any]] = []
-    problems: list[str] = []
-    handle = _open_regular(path, problems)
-    if handle is None:
-        return rows, problems
-    with handle:
-        for line in raw_lines(handle):
-            if line.torn:
-                problems.append(f"{path}:{line.number}: torn last line ignored ({line.size} bytes)")
-                break
-            try:
-                if line.data is None:
-                    raise BadLine(f"{line.size} bytes, longer than {MAX_LINE_BYTES} allowed")
-                rows.append(parse_line(line.data, path.name, path.parent.name))
-            except BadLine as exc:
-                problems.append(f"{path}:{line.number}: {exc}; line skipped")
-    return rows, problems
-
-
-def warn(problems: Iterable[str]) -> None:
-    """Report problems as warnings (the CLI prints them on stderr, neutralised)."""
-    for problem in problems:
-        LOG.warning(problem)
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """read_jsonl's checked lines; its problems are warned, not returned."""
-    rows, problems = read_jsonl(path)
-    warn(problems)
-    return rows
-
-
-def read_warc_sums(path: Path, problems: list[str] | None = None) -> dict[str, str]:
-    """path -> sha256 from a warcs.sha256 file. A line that is not UTF-8, not in sha256sum's
-    format, or names a file outside warcs/NAME/ is skipped and reported: added to `problems`
-    when given, else warned."""
-    sums: dict[str, str] = {}
-    found: list[str] = []
-    handle = _open_regular(path, found)
-    if handle is not None:
-        with handle:
-            for line in raw_lines(handle):
-                try:
-                    pair = _sum_line(line, path.parent.name)
-                except BadLine as exc:
-                    found.append(f"{path}:{line.number}: {exc}; line skipped")
-                    continue
-                if pair is not None:
-                    sums[pair[0]] = pair[1]
-    if problems is None:
-        warn(found)
-    else:
-        problems.extend(found)
-    return sums
-
-
-def _sum_line(line: RawLine, collection: str) -> tuple[str, str] | None:
-    if line.data is None:
-        raise BadLine(f"{line.size} bytes, longer than {MAX_LINE_BYTES} allowed")
-    try:
-        text = line.data.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        raise BadLine(f"not UTF-8 (byte {exc.start})") from None
-    if not text:
-        return None
-    return check_warc_sum(text, collection)
 
 
 def _cut_torn_tail(path: Path) -> str | None:
@@ -266,6 +98,8 @@ class Manifest:
         self.repairs = [message for message in cut if message]
 
     def append_link(self, line: dict[str, Any]) -> None:
+        """Append a links.jsonl line (the JSON object of a ManifestEntry, with checked_at:
+        store.entries.with_time; or a line carried forward). Raises StorageError."""
         self._append(LINKS, json.dumps(line, ensure_ascii=False))
 
     def note_inflight(self, warc_file: str) -> None:
@@ -277,7 +111,7 @@ class Manifest:
         a line that is not a WARC path of this collection is skipped and noted in `repairs`."""
         found: list[str] = []
         path = self.directory / INFLIGHT
-        handle = _open_regular(path, self.repairs)
+        handle = open_regular(path, self.repairs)
         if handle is None:
             return found
         with handle:
@@ -298,9 +132,11 @@ class Manifest:
         (self.directory / INFLIGHT).unlink(missing_ok=True)
 
     def append_check(self, line: dict[str, Any]) -> None:
+        """Append a checks.jsonl line (recheck.check.check_line). Raises StorageError."""
         self._append(CHECKS, json.dumps(line, ensure_ascii=False))
 
     def append_document(self, record: dict[str, Any]) -> None:
+        """Append a documents.jsonl line (run.archive.document_record). Raises StorageError."""
         self._append(DOCUMENTS, json.dumps(record, ensure_ascii=False))
 
     def append_warc(self, closed: ClosedWarc) -> None:
@@ -327,6 +163,7 @@ class Manifest:
             raise StorageError(f"cannot write {path}: only {written} of {len(data)} bytes written")
 
     def close(self) -> None:
+        """Flush every file appended to to the disk (fsync) and close it."""
         for fd in self._fds.values():
             try:
                 os.fsync(fd)

@@ -4,10 +4,11 @@ links.jsonl stays the single source of truth; this file is derived from it and c
 away. It remembers how far into links.jsonl it has read, so a run over a collection of a
 million links reads only the lines written since the last run (a killed run's, say) instead
 of parsing the whole manifest again. When links.jsonl no longer starts with what was read
-(edited, replaced, cut), the state is rebuilt from the first line. Each line is checked as
-the manifest's readers check it (manifest.parse_line): a bad one is reported with its line
-number and skipped. A state file that is not a database, has another schema, is locked past
-the timeout or is damaged is moved aside (`.state.sqlite.bad`, with a warning) and rebuilt.
+(edited, replaced, cut), the state is rebuilt from the first line. Each line is read as
+the manifest's readers read it (a LinkLine, archiver.store.readlines): a bad one is reported
+with its line number and skipped. A state file that is not a database, has another schema,
+is locked past the timeout or is damaged is moved aside (`.state.sqlite.bad`, with a
+warning) and rebuilt.
 
 Tables: `links` (the last line of every url: what the next run needs to decide, and where
 the line is), `originals` (every capture that stored a payload, for de-duplication; see
@@ -26,8 +27,9 @@ from typing import Any, NamedTuple
 from archiver.errors import StorageError
 from archiver.files import kind, open_binary
 from archiver.models import Status
-from archiver.store.lines import BadLine
-from archiver.store.manifest import LINKS, RawLine, parse_line, raw_lines
+from archiver.store.lines import LINKS, BadLine
+from archiver.store.linetypes import LinkLine
+from archiver.store.readlines import RawLine, load_json, raw_lines
 from archiver.store.statecheck import check_rows, check_schema
 
 STATE_NAME = ".state.sqlite"
@@ -62,6 +64,7 @@ class LinkState(NamedTuple):
     line_at: int
 
     def document_list(self) -> list[str]:
+        """The paths of the documents the line cites (`documents` is their JSON array)."""
         return list(json.loads(self.documents))
 
 
@@ -102,24 +105,22 @@ def _fingerprint(links: Path, upto: int) -> str:
     return hashlib.sha256(head + b"|" + tail).hexdigest()
 
 
-def _whole(row: dict[str, Any]) -> bool:
+def _whole(line: LinkLine) -> bool:
+    """A capture that stored its whole payload itself: an original later revisits name."""
     return (
-        row.get("status") == Status.ARCHIVED.value
-        and not row.get("truncated")
-        and bool(row.get("size"))
-        and not row.get("revisit_of")
-        and bool(row.get("record_id"))
+        line.status == Status.ARCHIVED
+        and not line.truncated
+        and bool(line.size)
+        and not line.revisit_of
+        and bool(line.record_id)
     )
 
 
-def _end(row: dict[str, Any]) -> int | None:
-    if row.get("warc_offset") is None or row.get("warc_length") is None:
-        return None
-    return int(row["warc_offset"]) + int(row["warc_length"])
-
-
 class CollectionState:
-    """The parent's view of a collection's links, caught up with links.jsonl by `sync`."""
+    """The parent's view of a collection's links, caught up with links.jsonl by `sync`.
+    `manifest_dir` is the collection's manifest folder (created when missing); `problems`
+    collects what was skipped or rebuilt, for the run's warnings. Raises StorageError when
+    the state file cannot be opened even anew."""
 
     def __init__(self, manifest_dir: Path) -> None:
         manifest_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +157,7 @@ class CollectionState:
         return connect(self.path)
 
     def close(self) -> None:
+        """Close the database (the state stays on disk for the next run)."""
         self.db.close()
 
     def _meta(self, key: str) -> str | None:
@@ -225,11 +227,11 @@ class CollectionState:
             applied += self._apply(batch)
         return applied
 
-    def _checked(self, line: RawLine, report: bool = True) -> dict[str, Any] | None:
+    def _checked(self, line: RawLine, report: bool = True) -> LinkLine | None:
         try:
             if line.data is None:
                 raise BadLine(f"{line.size} bytes, too long")
-            return parse_line(line.data, LINKS, self.links_path.parent.name)
+            return LinkLine.from_json(load_json(line.data), self.links_path.parent.name)
         except BadLine as exc:
             if report:
                 self.problems.append(f"{self.links_path}:{line.number}: {exc}; line skipped")
@@ -240,34 +242,34 @@ class CollectionState:
             return 0
         links: list[tuple[Any, ...]] = []
         originals: list[tuple[Any, ...]] = []
-        for line in batch:
-            row = self._checked(line)
-            if row is None:
+        for raw in batch:
+            line = self._checked(raw)
+            if line is None:
                 continue
-            position = line.position
-            end = _end(row)
+            pointer = line.pointer
+            end = None if pointer is None else pointer.end
             links.append(
                 (
-                    row["url"],
-                    str(row.get("status")),
-                    str(row.get("role")),
-                    json.dumps(row.get("documents") or [], ensure_ascii=False),
-                    row.get("error"),
-                    row.get("record_id"),
-                    row.get("revisit_of"),
-                    row.get("warc_file"),
+                    line.url,
+                    line.status.value,
+                    line.role.value,
+                    json.dumps(line.documents, ensure_ascii=False),
+                    line.error,
+                    line.record_id,
+                    line.revisit_of,
+                    line.warc_file,
                     end,
-                    position,
+                    raw.position,
                 )
             )
-            if _whole(row):
+            if _whole(line):
                 originals.append(
                     (
-                        row["record_id"],
-                        row.get("sha256"),
-                        row.get("final_url") or row["url"],
-                        row.get("fetched_at"),
-                        row.get("warc_file"),
+                        line.record_id,
+                        line.sha256,
+                        line.final_url or line.url,
+                        line.fetched_at,
+                        line.warc_file,
                         end,
                     )
                 )
@@ -287,12 +289,13 @@ class CollectionState:
         )
 
     def get(self, url: str) -> LinkState | None:
+        """The state of `url`'s current line, or None when links.jsonl has no line for it."""
         found = self.db.execute(
             "SELECT url, status, role, documents, error, line_at FROM links WHERE url = ?", (url,)
         ).fetchone()
         return None if found is None else LinkState._make(found)
 
-    def line(self, state: LinkState) -> dict[str, Any] | None:
+    def line(self, state: LinkState) -> LinkLine | None:
         """The whole manifest line behind `state` (checked again: None if it no longer is a
         good line, which a links.jsonl changed under a running run could make it)."""
         with open_binary(self.links_path) as handle:
@@ -318,6 +321,7 @@ class CollectionState:
         return urls
 
     def forget(self, urls: Iterable[str]) -> None:
+        """Forget the lines of `urls`: the next run decides them as if it never saw them."""
         self.db.executemany("DELETE FROM links WHERE url = ?", ((url,) for url in urls))
 
     def dangling_revisits(self) -> list[str]:

@@ -6,15 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from archiver.config import Settings, check_collection
+from archiver.config import Settings
 from archiver.errors import InputError
+from archiver.store.collection import Collection
+from archiver.store.lines import WARC_SIZES, WARCS
 from archiver.store.lock import is_locked
-from archiver.store.manifest import WARC_SIZES, WARCS, read_warc_sums
+from archiver.store.readlines import read_warc_sums
 from archiver.verify.fixity import (
     Problem,
     VerifyReport,
-    current_entries,
+    current_pointers,
     duplicated,
+    manifest_problems,
     not_regular,
     present,
     read_sizes,
@@ -24,34 +27,28 @@ from archiver.verify.fixity import (
 
 
 def verify_fast(settings: Settings) -> VerifyReport:
-    """Every listed WARC present at its listed size, every entry inside its file; no reading."""
-    name = check_collection(settings.collection)
-    if not settings.manifest_dir.is_dir():
-        raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
-    report = VerifyReport(name, fast=True)
+    """Every listed WARC present at its listed size, every entry inside its file; no reading.
+    Raises InputError for a bad collection name or a collection that does not exist."""
+    collection = Collection.existing(settings)
+    report = VerifyReport(collection.name, fast=True)
     problems = report.problems
-    sizes = read_sizes(settings.manifest_dir, problems)
+    sizes = read_sizes(collection.manifest_dir, problems)
     issues: list[str] = []
-    listed = set(read_warc_sums(settings.manifest_dir / WARCS, issues)) | set(sizes)
-    problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
-    on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
-    problems.extend(not_regular(settings))
+    listed = set(read_warc_sums(collection.manifest_dir / WARCS, issues)) | set(sizes)
+    problems.extend(manifest_problems(collection.manifest_dir, WARCS, issues))
+    on_disk = {p.relative_to(collection.out).as_posix(): p for p in warc_files_in(collection)}
+    problems.extend(not_regular(collection))
+    live = is_locked(collection.manifest_dir)
     for rel in sorted(listed | set(on_disk)):
-        _check_present(rel, on_disk, listed, sizes, is_locked(settings.manifest_dir), problems)
-    entries = list(current_entries(settings.manifest_dir, problems))
-    problems.extend(duplicated(entries))
-    for entry in entries:
-        warc_file = entry.get("warc_file")
-        if not warc_file:
-            continue
-        report.entries += 1
-        end = int(entry.get("warc_offset") or 0) + int(entry.get("warc_length") or 0)
-        size = sizes.get(str(warc_file))
-        if size is not None and end > size:
-            message = f"entry ends at byte {end}, past the file's {size} bytes"
-            problems.append(
-                Problem(str(warc_file), message, entry.get("warc_offset"), entry.get("url"))
-            )
+        _check_present(rel, on_disk, listed, sizes, live, problems)
+    pointers = current_pointers(collection.manifest_dir, problems)
+    problems.extend(duplicated(pointers))
+    report.entries = len(pointers)
+    for pointer in pointers:
+        size = sizes.get(pointer.warc_file)
+        if size is not None and pointer.end > size:
+            message = f"entry ends at byte {pointer.end}, past the file's {size} bytes"
+            problems.append(Problem(pointer.warc_file, message, pointer.offset, pointer.url))
     report.warc_files = len(listed)
     return report
 

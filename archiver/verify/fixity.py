@@ -10,18 +10,26 @@ import mmap
 import multiprocessing
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiver.config import Settings, check_collection
-from archiver.errors import InputError
+from archiver.config import Settings
 from archiver.files import kind, open_binary
+from archiver.store.collection import Collection
+from archiver.store.lines import CHECKS, LINKS, WARC_SIZES, WARCS
+from archiver.store.linetypes import WarcPointer
 from archiver.store.lock import is_locked
-from archiver.store.manifest import CHECKS, LINKS, WARC_SIZES, WARCS, read_jsonl, read_warc_sums
 from archiver.store.reader import Damage, Record, mapped, read_warc
+from archiver.store.readlines import (
+    current_entries,
+    read_checks,
+    read_jsonl,
+    read_links,
+    read_warc_sums,
+)
 from archiver.store.writer import OPEN_SUFFIX
 
 CHUNK = 1024 * 1024
@@ -176,72 +184,71 @@ def _add_record(record: Record, name: str, scan: FileScan) -> None:
         )
 
 
-def current_entries(manifest_dir: Path, problems: list[Problem]) -> Iterator[dict[str, Any]]:
-    rows, issues = read_jsonl(manifest_dir / LINKS)
-    problems.extend(Problem(f"manifests/{manifest_dir.name}/{LINKS}", issue) for issue in issues)
-    current: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if "url" in row:
-            current[row["url"]] = row
-    yield from current.values()
+def manifest_problems(manifest_dir: Path, name: str, issues: list[str]) -> list[Problem]:
+    """The problems a manifest file's reader found (bad lines, a file that is not regular),
+    each a Problem of that file (`manifests/NAME/FILE`)."""
+    return [Problem(f"manifests/{manifest_dir.name}/{name}", issue) for issue in issues]
 
 
-def recheck_captures(manifest_dir: Path, problems: list[Problem]) -> list[dict[str, Any]]:
-    """The captures `recheck --capture-changes` named in checks.jsonl, shaped as entries."""
-    rows, issues = read_jsonl(manifest_dir / CHECKS)
-    problems.extend(Problem(f"manifests/{manifest_dir.name}/{CHECKS}", issue) for issue in issues)
-    return [
-        row["capture"] | {"url": row["url"]}
-        for row in rows
-        if isinstance(row.get("capture"), dict) and row["capture"].get("warc_file")
-    ]
+def current_pointers(manifest_dir: Path, problems: list[Problem]) -> list[WarcPointer]:
+    """Where the current line of every link says its capture's record is (links without one
+    left out), in links.jsonl's order; its bad lines are added to `problems`."""
+    lines, issues = read_links(manifest_dir / LINKS)
+    problems.extend(manifest_problems(manifest_dir, LINKS, issues))
+    return [p for line in current_entries(lines).values() if (p := line.pointer) is not None]
 
 
-def check_entry(entry: dict[str, Any], scan: FileScan) -> str | None:
-    """What is wrong with one manifest entry's pointer into its WARC, or None."""
-    offset, length = entry.get("warc_offset"), entry.get("warc_length")
-    record = scan.records.get(offset) if isinstance(offset, int) else None
+def recheck_captures(manifest_dir: Path, problems: list[Problem]) -> list[WarcPointer]:
+    """Where the captures `recheck --capture-changes` named in checks.jsonl say their records
+    are; its bad lines are added to `problems`."""
+    lines, issues = read_checks(manifest_dir / CHECKS)
+    problems.extend(manifest_problems(manifest_dir, CHECKS, issues))
+    return [line.stored for line in lines if line.stored is not None]
+
+
+def check_entry(pointer: WarcPointer, scan: FileScan) -> str | None:
+    """What differs between a manifest line's pointer and the record found at its offset in
+    `scan` (length, record id, payload digest, target URI, SHA-256), or None when nothing
+    does."""
+    record = scan.records.get(pointer.offset)
     if record is None:
-        return f"manifest says a record starts at offset {offset}; none does"
+        return f"manifest says a record starts at offset {pointer.offset}; none does"
     wrong = []
-    if record.length != length:
-        wrong.append(f"length {length} in manifest, {record.length} in WARC")
-    if record.record_id != entry.get("record_id"):
-        wrong.append(f"record id {entry.get('record_id')} in manifest, {record.record_id} in WARC")
-    if entry.get("payload_digest") and record.payload_digest != entry.get("payload_digest"):
+    if record.length != pointer.length:
+        wrong.append(f"length {pointer.length} in manifest, {record.length} in WARC")
+    if record.record_id != pointer.record_id:
+        wrong.append(f"record id {pointer.record_id} in manifest, {record.record_id} in WARC")
+    if pointer.payload_digest and record.payload_digest != pointer.payload_digest:
         wrong.append(
-            f"payload digest {entry.get('payload_digest')} in manifest, "
-            f"{record.payload_digest} in WARC"
+            f"payload digest {pointer.payload_digest} in manifest, {record.payload_digest} in WARC"
         )
-    if record.url != entry.get("final_url"):
-        wrong.append(f"record is for {record.url}, manifest says {entry.get('final_url')}")
+    if record.url != pointer.final_url:
+        wrong.append(f"record is for {record.url}, manifest says {pointer.final_url}")
     stored = (record.payload_digest or "").removeprefix("sha256:")
-    if entry.get("sha256") and record.payload_digest and stored != entry.get("sha256"):
-        wrong.append(f"sha256 {entry.get('sha256')} in manifest, {stored} in WARC")
+    if pointer.sha256 and record.payload_digest and stored != pointer.sha256:
+        wrong.append(f"sha256 {pointer.sha256} in manifest, {stored} in WARC")
     return "; ".join(wrong) or None
 
 
 def verify(settings: Settings) -> VerifyReport:
-    """Check the collection's WARC files, records and manifest against each other."""
-    name = check_collection(settings.collection)
-    manifest_dir = settings.manifest_dir
-    if not manifest_dir.is_dir():
-        raise InputError(f"no collection {name!r} under {settings.out.resolve()}")
+    """Check the collection's WARC files, records and manifest against each other. Raises
+    InputError for a bad collection name or a collection that does not exist."""
+    collection = Collection.existing(settings)
+    name, manifest_dir = collection.name, collection.manifest_dir
     report = VerifyReport(name)
     problems = report.problems
     issues: list[str] = []
     sums = read_warc_sums(manifest_dir / WARCS, issues)
-    problems.extend(Problem(f"manifests/{name}/{WARCS}", issue) for issue in issues)
-    on_disk = {p.relative_to(settings.out).as_posix(): p for p in warc_files_in(settings.warc_dir)}
-    problems.extend(not_regular(settings))
-    links = list(current_entries(manifest_dir, problems))
-    entries = links + recheck_captures(manifest_dir, problems)
-    referenced = {e["warc_file"] for e in entries if e.get("warc_file")}
+    problems.extend(manifest_problems(manifest_dir, WARCS, issues))
+    on_disk = {p.relative_to(collection.out).as_posix(): p for p in warc_files_in(collection)}
+    problems.extend(not_regular(collection))
+    links = current_pointers(manifest_dir, problems)
+    pointers = links + recheck_captures(manifest_dir, problems)
+    referenced = {pointer.warc_file for pointer in pointers}
     live = is_locked(manifest_dir)
     urls: dict[str, dict[int, str]] = defaultdict(dict)
-    for entry in entries:
-        if entry.get("warc_file") and isinstance(entry.get("warc_offset"), int):
-            urls[entry["warc_file"]][entry["warc_offset"]] = entry["url"]
+    for pointer in pointers:
+        urls[pointer.warc_file][pointer.offset] = pointer.url
     names = sorted(set(sums) | set(on_disk) | referenced)
     jobs = []
     for rel in names:
@@ -258,56 +265,52 @@ def verify(settings: Settings) -> VerifyReport:
             indexes[rel.removesuffix(OPEN_SUFFIX)] = scans[rel]
     report.warc_files = len(indexes)
     report.records = sum(scan.checked for scan in indexes.values())
-    _check_sizes(settings, problems)
+    _check_sizes(collection, problems)
     problems.extend(duplicated(links))
-    for entry in entries:
-        if not entry.get("warc_file"):
-            continue
-        report.entries += 1
-        index = indexes.get(entry["warc_file"])
-        if index is None or entry.get("warc_offset") in index.damage:
+    report.entries = len(pointers)
+    for pointer in pointers:
+        index = indexes.get(pointer.warc_file)
+        if index is None or pointer.offset in index.damage:
             continue  # a missing file or a damaged record is already reported, with this URL
-        message = check_entry(entry, index)
+        message = check_entry(pointer, index)
         if message:
-            problems.append(
-                Problem(entry["warc_file"], message, entry.get("warc_offset"), entry.get("url"))
-            )
+            problems.append(Problem(pointer.warc_file, message, pointer.offset, pointer.url))
     return report
 
 
-def duplicated(entries: list[dict[str, Any]]) -> list[Problem]:
-    """Two URLs whose current lines claim the same record."""
+def duplicated(pointers: list[WarcPointer]) -> list[Problem]:
+    """A problem for each link whose current line claims a record an earlier link's claims
+    (the same file and offset), naming both."""
     seen: dict[tuple[str, int], str] = {}
     found = []
-    for entry in entries:
-        key = (entry.get("warc_file"), entry.get("warc_offset"))
-        if not key[0] or not isinstance(key[1], int):
-            continue
+    for pointer in pointers:
+        key = (pointer.warc_file, pointer.offset)
         if key in seen:
-            message = f"manifest lines of {seen[key]} and {entry['url']} claim the same record"
-            found.append(Problem(str(key[0]), message, key[1], entry["url"]))
-        seen[(str(key[0]), key[1])] = entry["url"]
+            message = f"manifest lines of {seen[key]} and {pointer.url} claim the same record"
+            found.append(Problem(pointer.warc_file, message, pointer.offset, pointer.url))
+        seen[key] = pointer.url
     return found
 
 
 def read_sizes(manifest_dir: Path, problems: list[Problem]) -> dict[str, int]:
     """path -> size of every closed WARC, from warcs.jsonl (its bad lines are problems)."""
     rows, issues = read_jsonl(manifest_dir / WARC_SIZES)
-    problems.extend(Problem(f"manifests/{manifest_dir.name}/{WARC_SIZES}", i) for i in issues)
+    problems.extend(manifest_problems(manifest_dir, WARC_SIZES, issues))
     return {str(row["path"]): int(row["size"]) for row in rows if "path" in row and "size" in row}
 
 
-def _check_sizes(settings: Settings, problems: list[Problem]) -> None:
-    for rel, size in read_sizes(settings.manifest_dir, problems).items():
-        path = settings.out / rel
+def _check_sizes(collection: Collection, problems: list[Problem]) -> None:
+    for rel, size in read_sizes(collection.manifest_dir, problems).items():
+        path = collection.out / rel
         if kind(path) == "file" and path.stat().st_size != size:
             message = f"size is {path.stat().st_size} bytes, {WARC_SIZES} says {size}"
             problems.append(Problem(rel, message))
 
 
-def warc_files_in(directory: Path) -> list[Path]:
-    """The regular files of `directory` named like WARC files (a link to one is not one)."""
-    return [path for path, what in _named_like_warcs(directory) if what == "file"]
+def warc_files_in(collection: Collection) -> list[Path]:
+    """The regular files of the collection's WARC folder named like WARC files (a link to one
+    is not one)."""
+    return [path for path, what in _named_like_warcs(collection.warc_dir) if what == "file"]
 
 
 def _named_like_warcs(directory: Path) -> list[tuple[Path, str | None]]:
@@ -316,14 +319,14 @@ def _named_like_warcs(directory: Path) -> list[tuple[Path, str | None]]:
     return sorted((p, kind(p)) for p in directory.iterdir() if ".warc" in p.name)
 
 
-def not_regular(settings: Settings) -> list[Problem]:
+def not_regular(collection: Collection) -> list[Problem]:
     """A problem for each name like a WARC file's in the collection's folder that is a link,
     FIFO, folder or device: never read (it could lead outside the collection, or block)."""
     return [
         Problem(
-            path.relative_to(settings.out).as_posix(), f"a {what}, not a regular file: not read"
+            path.relative_to(collection.out).as_posix(), f"a {what}, not a regular file: not read"
         )
-        for path, what in _named_like_warcs(settings.warc_dir)
+        for path, what in _named_like_warcs(collection.warc_dir)
         if what not in (None, "file")
     ]
 
