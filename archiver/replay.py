@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from archiver.store.manifest import DOCUMENTS, LINKS, WARCS, read_lines, read_wa
 REPLAY_DIR = "replay"
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 SHOWN_ROLES = ("source", "image", "media", "related")
+SYNC_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,15 @@ def replay_links(settings: Settings, base: str) -> list[ReplayLink]:
             )
     order = {role: n for n, role in enumerate(SHOWN_ROLES)}
     return sorted(found, key=lambda link: (link.document, order[link.role], link.url))
+
+
+def keep_in_sync(settings: Settings, server: subprocess.Popen[bytes]) -> int:
+    """Add the collection's newly closed WARC files to pywb's collection every SYNC_SECONDS
+    while `server` runs; its exit code when it stops."""
+    while server.poll() is None:
+        time.sleep(SYNC_SECONDS)
+        sync_collection(settings)
+    return server.returncode
 
 
 def start_wayback(settings: Settings, port: int) -> subprocess.Popen[bytes]:

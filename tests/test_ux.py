@@ -16,9 +16,11 @@ from rich.console import Console
 
 from archiver.config import Settings
 from archiver.models import Status
-from archiver.progress import LiveProgress, check_text, link_line
+from archiver.progress import LiveProgress, link_line
+from archiver.recheck.text import check_text
 from archiver.replay import replay_links
-from archiver.report.build import build_report, render
+from archiver.report.build import build_report
+from archiver.report.formats import render
 from archiver.report.model import ReportData
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes

@@ -3,14 +3,13 @@
     manifests/NAME/{links,documents,checks}.jsonl -> load_report -> ReportData -> render -> text
 
 `load_report` is the only reader; everything else is a pure function of the manifest rows.
-`render` writes html (one self-contained page, archiver.report.html), md, csv or json
-(archiver.report.text). No network.
+archiver.report.formats renders it as html, md, csv or json. No network.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,20 +17,11 @@ from urllib.parse import urlsplit
 from archiver.config import Settings, check_collection
 from archiver.errors import InputError
 from archiver.models import Status
-from archiver.report.html import render_html
 from archiver.report.model import Check, DocumentView, HostLoss, LinkRow, ReportData, RotPoint
-from archiver.report.text import render_csv, render_json, render_md
 from archiver.store.lines import utc_time
 from archiver.store.manifest import CHECKS, DOCUMENTS, LINKS, read_jsonl, warn
 
 EXAMPLE_ERRORS = 3
-RENDERERS: dict[str, Callable[[ReportData], str]] = {
-    "html": render_html,
-    "md": render_md,
-    "csv": render_csv,
-    "json": render_json,
-}
-FORMATS = tuple(RENDERERS)
 
 
 def load_report(settings: Settings) -> ReportData:
@@ -47,14 +37,6 @@ def load_report(settings: Settings) -> ReportData:
     warn(problems)
     documents = [row for row in document_lines if "skipped" not in row]  # files, not documents
     return build_report(name, link_lines, documents, check_lines, problems)
-
-
-def render(data: ReportData, fmt: str) -> str:
-    """The report as text in one of FORMATS."""
-    renderer = RENDERERS.get(fmt)
-    if renderer is None:
-        raise InputError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return renderer(data)
 
 
 def build_report(
