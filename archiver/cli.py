@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from archiver import __version__
-from archiver.config import Settings, build_settings, load_config
+from archiver.config import Settings, settings_from_options
 from archiver.errors import ArchiverError, StorageError
 from archiver.neutral import for_terminal, json_for_terminal
 from archiver.report.formats import FORMATS
@@ -44,16 +44,9 @@ class Exit(IntEnum):
 
 def _settings(ctx: click.Context, values: dict[str, Any]) -> Settings:
     root: dict[str, Any] = ctx.find_root().params
-    base: dict[str, Any] = {}
     config = values.pop("config", None) or root.get("config")
-    if config:
-        base = load_config(Path(config))
     out = values.pop("out", None) or root.get("out")
-    given = {key: value for key, value in values.items() if value not in (None, ())}
-    merged = base | given
-    if out:
-        merged["out"] = out
-    return build_settings(Settings(), merged)
+    return settings_from_options(values, config, out)
 
 
 def _emit_json(data: Any) -> None:
@@ -70,6 +63,11 @@ class _Warnings(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         _say(f"archiver: warning: {record.getMessage()}", err=True)
+
+
+def _shared(options: dict[str, Any]) -> tuple[bool, int, bool]:
+    """The shared options' --json, -v (a count) and -q, taken out of a command's `options`."""
+    return options.pop("as_json"), options.pop("verbose"), options.pop("quiet")
 
 
 _METAVARS = {"count": "N", "bytes": "SIZE", "seconds": "DURATION", "list": "LIST"}
@@ -184,14 +182,7 @@ def links(paths: tuple[str, ...]) -> None:
 @click.option("--fail-on-dead", is_flag=True, help="Exit 1 when any link is dead or failed.")
 @click.pass_context
 def archive(
-    ctx: click.Context,
-    /,
-    paths: tuple[str, ...],
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
-    fail_on_dead: bool,
-    **options: Any,
+    ctx: click.Context, /, paths: tuple[str, ...], fail_on_dead: bool, **options: Any
 ) -> None:
     """Fetch the selected links of PATHS into WARC files and a manifest.
 
@@ -203,6 +194,7 @@ def archive(
     from archiver.run.archive import archive as run_archive
     from archiver.run.summary import fail_on_dead_text, summary_text
 
+    as_json, verbose, quiet = _shared(options)
     settings = _settings(ctx, options)
     shown = choose_progress(verbose > 0, quiet, as_json, lambda line: click.echo(line, err=True))
     summary = run_archive(list(paths), settings, shown)
@@ -224,16 +216,7 @@ def archive(
 @click.option("--fast", is_flag=True, help="Sizes and counts only; no digests read.")
 @with_shared
 @click.pass_context
-def verify(
-    ctx: click.Context,
-    /,
-    files: tuple[str, ...],
-    fast: bool,
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
-    **options: Any,
-) -> None:
+def verify(ctx: click.Context, /, files: tuple[str, ...], fast: bool, **options: Any) -> None:
     """Check WARC fixity and every manifest entry against the WARCs; or check WARC FILES
     from any tool (wget, warcio, ...) for gzip damage and digests.
 
@@ -246,6 +229,7 @@ def verify(
     from archiver.verify.fixity import verify as run_verify
     from archiver.verify.text import report_lines
 
+    as_json, verbose, quiet = _shared(options)
     if files and (options.get("collection") or fast):
         raise click.UsageError("give WARC files or -c NAME, not both (--fast needs -c)")
     if files:
@@ -290,9 +274,6 @@ def recheck(
     older_than: float | None,
     capture_changes: bool,
     include_dead: bool,
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
     **options: Any,
 ) -> None:
     """Ask each archived (and dead) link's origin again: still live? changed? back? A link
@@ -306,12 +287,13 @@ def recheck(
     from archiver.recheck.text import check_text, summary_json, summary_text
     from archiver.schema import parse_roles
 
+    as_json, verbose, quiet = _shared(options)
     chosen = parse_roles(roles) if roles else None
     settings = _settings(ctx, options)
-    said = None
+    each = None
     if verbose and not quiet:
-        said = lambda line: click.echo(check_text(line), err=True)  # noqa: E731
-    summary = run_recheck(settings, chosen, older_than, capture_changes, include_dead, said)
+        each = lambda line: click.echo(check_text(line), err=True)  # noqa: E731
+    summary = run_recheck(settings, chosen, older_than, capture_changes, include_dead, each)
     if as_json:
         _emit_json(summary_json(summary))
     elif not quiet:
@@ -337,15 +319,7 @@ def recheck(
 @with_shared
 @click.pass_context
 def report(
-    ctx: click.Context,
-    /,
-    fmt: str,
-    output: str | None,
-    replay_base: str | None,
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
-    **options: Any,
+    ctx: click.Context, /, fmt: str, output: str | None, replay_base: str | None, **options: Any
 ) -> None:
     """Totals, losses by host and document, and link rot over time.
 
@@ -355,6 +329,7 @@ def report(
     from archiver.report.build import load_report
     from archiver.report.formats import render
 
+    as_json, _, _ = _shared(options)
     if replay_base is not None and not replay_base.lower().startswith(("http://", "https://")):
         raise click.BadParameter("not an http:// or https:// URL", param_hint="'--replay-base'")
     shown = "json" if as_json else fmt
@@ -375,9 +350,7 @@ def report(
 @click.option("--wacz", "target", required=True, type=click.Path(), help="WACZ file to write.")
 @with_shared
 @click.pass_context
-def export(
-    ctx: click.Context, /, target: str, as_json: bool, verbose: int, quiet: bool, **options: Any
-) -> None:
+def export(ctx: click.Context, /, target: str, **options: Any) -> None:
     """Package the collection's WARCs as a WACZ file (replayweb.page, pywb --unpack-wacz).
 
     \b
@@ -385,6 +358,7 @@ def export(
     """
     from archiver.export import export_wacz
 
+    as_json, verbose, quiet = _shared(options)
     written = export_wacz(_settings(ctx, options), Path(target))
     if verbose and not quiet:
         for page in written:
@@ -400,36 +374,31 @@ def export(
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @with_shared
 @click.pass_context
-def replay(
-    ctx: click.Context, /, port: int, as_json: bool, verbose: int, quiet: bool, **options: Any
-) -> None:
+def replay(ctx: click.Context, /, port: int, **options: Any) -> None:
     """Serve the collection in pywb on 127.0.0.1 and print each document's replay URLs.
 
     \b
     archiver replay -c news --port 8080      (Ctrl-C stops it)
     """
-    from archiver.replay import keep_in_sync, replay_links, start_wayback, sync_collection
+    from archiver.replay import keep_in_sync, replay_links, sync_collection, wayback
 
+    as_json, _, quiet = _shared(options)
     settings = _settings(ctx, options)
     sync_collection(settings)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
-    server = start_wayback(settings, port)
     base = f"http://127.0.0.1:{port}"
-    try:
-        for link in replay_links(settings, base):
-            if as_json:
-                _emit_json(link.__dict__)
-            elif not quiet:
-                fields = (link.document, link.role, link.replay_url)
-                click.echo("\t".join(for_terminal(field) for field in fields))
-        click.echo(f"pywb serves {base}/{settings.collection}/ (Ctrl-C stops it)", err=True)
-        raise ArchiverError(f"wayback exited with code {keep_in_sync(settings, server)}")
-    except KeyboardInterrupt:
-        click.echo("replay stopped", err=True)
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait()
+    with wayback(settings, port) as server:
+        try:
+            for link in replay_links(settings, base):
+                if as_json:
+                    _emit_json(link.__dict__)
+                elif not quiet:
+                    fields = (link.document, link.role, link.replay_url)
+                    click.echo("\t".join(for_terminal(field) for field in fields))
+            click.echo(f"pywb serves {base}/{settings.collection}/ (Ctrl-C stops it)", err=True)
+            raise ArchiverError(f"wayback exited with code {keep_in_sync(settings, server)}")
+        except KeyboardInterrupt:
+            click.echo("replay stopped", err=True)
 
 
 def _quiet_stdout() -> None:

@@ -171,3 +171,17 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
     if settings.ca_bundle is not None:
         check_ca_bundle(settings.ca_bundle)
     return settings
+
+
+def settings_from_options(
+    options: dict[str, Any], config: str | None = None, out: str | None = None
+) -> Settings:
+    """Settings from the command line's option values (Settings field -> value, each read by
+    `parse_setting`; None or () for an option not given) over the TOML file `config`, with
+    `out` (the output root) over both. Raises InputError for a bad file or value."""
+    base = load_config(Path(config)) if config else {}
+    given = {key: value for key, value in options.items() if value not in (None, ())}
+    merged = base | given
+    if out:
+        merged["out"] = out
+    return build_settings(Settings(), merged)

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,12 +127,20 @@ def keep_in_sync(settings: Settings, server: subprocess.Popen[bytes]) -> int:
     return server.returncode
 
 
-def start_wayback(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    """pywb's server on 127.0.0.1:port with auto-indexing, from the replay directory."""
-    return subprocess.Popen(
+@contextmanager
+def wayback(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """pywb's server on 127.0.0.1:port with auto-indexing, from the replay directory; stopped
+    (SIGTERM, then waited for) when the block ends, unless it ended on its own."""
+    server = subprocess.Popen(
         [pywb_tool("wayback"), "-b", "127.0.0.1", "-p", str(port), "--autoindex"],
         cwd=replay_root(settings),
         env=clean_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    try:
+        yield server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait()
