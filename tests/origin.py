@@ -173,7 +173,7 @@ class Origin(ThreadingHTTPServer):
     def __init__(self, address: str = "127.0.0.1") -> None:
         super().__init__((address, 0), OriginHandler)
         self.daemon_threads = True
-        self.routes = {}
+        self.routes: dict[str, Handler] = {}
         self.requests: list[tuple[str, float]] = []
         self.headers: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
@@ -188,7 +188,8 @@ class Origin(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        return f"http://{self.server_address[0]}:{self.server_address[1]}"
+        host, port = self.socket.getsockname()[:2]  # server_address, typed as str here
+        return f"http://{host}:{port}"
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import lxml.etree  # type: ignore[import-untyped]
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 
 from archiver.errors import UnfetchableURL
 from archiver.extract.css import css_urls
