@@ -78,10 +78,12 @@ class Settings:
 
     @property
     def warc_dir(self) -> Path:
+        """OUT/warcs/COLLECTION: the collection's WARC files."""
         return self.out / "warcs" / self.collection
 
     @property
     def manifest_dir(self) -> Path:
+        """OUT/manifests/COLLECTION: links.jsonl, documents.jsonl, warcs.sha256 and state."""
         return self.out / "manifests" / self.collection
 
 

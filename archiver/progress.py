@@ -95,12 +95,14 @@ class LiveProgress:
         self._bytes = 0
 
     def start(self, documents: int, total: int) -> None:
+        """Show the bar: `documents` read, `total` links to go."""
         self._progress.start()
         self._task = self._progress.add_task(
             f"{documents} documents", total=total, counts="", bytes=0
         )
 
     def advance(self, status: Status, size: int, url: str = "", error: str | None = None) -> None:
+        """One link ended: count its status and its `size` bytes; print its line with -v."""
         self._counts[status.value] += 1
         self._bytes += size
         if self._verbose:
@@ -113,6 +115,7 @@ class LiveProgress:
             self._progress.update(self._task, advance=1, counts=shown, bytes=self._bytes)
 
     def finish(self) -> None:
+        """Take the bar off the screen (the summary follows)."""
         self._progress.stop()
 
 
@@ -124,13 +127,14 @@ class LinkLines:
         self._write = write
 
     def start(self, documents: int, total: int) -> None:
-        return None
+        """Nothing to show before the first link ends."""
 
     def advance(self, status: Status, size: int, url: str = "", error: str | None = None) -> None:
+        """Write the line of the link that ended (progress.link_line)."""
         self._write(link_line(status, url, size, error))
 
     def finish(self) -> None:
-        return None
+        """Nothing to take down."""
 
 
 def choose_progress(

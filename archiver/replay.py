@@ -33,6 +33,9 @@ SYNC_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class ReplayLink:
+    """One archived link of one document (its path and title), with the wayback-style URL
+    under which pywb replays its capture: BASE/NAME/TIMESTAMP/URL."""
+
     document: str
     title: str | None
     role: str
@@ -50,10 +53,12 @@ def pywb_tool(name: str) -> str:
 
 
 def clean_env() -> dict[str, str]:
+    """This process's environment without the proxy variables (any case) pywb must not see."""
     return {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
 
 
 def replay_root(settings: Settings) -> Path:
+    """OUT/replay: pywb's working directory, holding collections/NAME."""
     return settings.out / REPLAY_DIR
 
 

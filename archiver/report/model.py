@@ -59,6 +59,7 @@ class Check:
 
     @property
     def day(self) -> str:
+        """The UTC day of the check, YYYY-MM-DD."""
         return self.at.date().isoformat()
 
     @property
@@ -119,6 +120,8 @@ class LinkRow:
 
 @dataclass(frozen=True)
 class HostLoss:
+    """The dead and failed links of one host, with its most common errors (EXAMPLE_ERRORS)."""
+
     host: str
     dead: int
     failed: int
@@ -126,11 +129,15 @@ class HostLoss:
 
     @property
     def count(self) -> int:
+        """Dead and failed links together."""
         return self.dead + self.failed
 
 
 @dataclass(frozen=True)
 class DocumentView:
+    """One document: its links (`total`), how many are archived, those safe in the archive
+    but gone at the origin, and those lost entirely (dead or failed, never captured)."""
+
     path: str
     title: str | None
     source_url: str | None
@@ -154,6 +161,10 @@ class RotPoint:
 
 @dataclass(frozen=True)
 class ReportData:
+    """Everything a report shows, built by report.build from the manifest files; `as_of` is
+    the newest fetched_at or checked_at (RFC 3339), `problems` the lines that could not be
+    read."""
+
     collection: str
     as_of: str | None
     links: tuple[LinkRow, ...]
@@ -192,10 +203,12 @@ class ReportData:
 
     @property
     def lost_at_origin(self) -> tuple[LinkRow, ...]:
+        """Links safe in the archive but gone at the origin, in manifest order."""
         return tuple(link for link in self.links if link.lost_at_origin)
 
     @property
     def came_back(self) -> tuple[LinkRow, ...]:
+        """Dead links whose latest recheck found them live again."""
         return tuple(link for link in self.links if link.came_back)
 
     def recheck_counts(self) -> dict[str, int]:
