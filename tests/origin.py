@@ -180,16 +180,13 @@ class Origin(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
+        host, port = self.socket.getsockname()[:2]  # server_address, as str and int
+        self.base = f"http://{host}:{port}"
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-answer is part of what the tests do, not a failure."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    @property
-    def base(self) -> str:
-        host, port = self.socket.getsockname()[:2]  # server_address, typed as str here
-        return f"http://{host}:{port}"
 
     def url(self, path: str) -> str:
         return self.base + path
