@@ -203,14 +203,6 @@ def is_loopback_name(host: str) -> bool:
     return False
 
 
-def parse_ip(host: str) -> IPAddress | None:
-    """The address named by an IP literal host (brackets allowed), else None."""
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
 def parse_networks(texts: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     """`127.0.0.2/32`, `10.1.0.0/16`, `fd00::/8` -> networks; a bad one is ValueError."""
     return tuple(ipaddress.ip_network(text, strict=False) for text in texts)

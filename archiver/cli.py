@@ -3,6 +3,8 @@
 Everything printed goes through `_say` or `_emit_json` (archiver.neutral): a URL, title, path or
 error from an untrusted document, server or file never reaches the terminal with its control,
 bidi or surrogate characters raw. Library warnings (the `archiver` logger) print the same way.
+What a command says is built in the library, next to the command (run.summary, verify.text,
+recheck.text, report.formats); this module only chooses and prints it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import os
 import signal
 import sys
-import time
+from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -22,17 +24,18 @@ from typing import Any
 import click
 
 from archiver import __version__
-from archiver.config import SCHEMA, Settings, build_settings, load_config, parse_setting
+from archiver.config import Settings, settings_from_options
 from archiver.errors import ArchiverError, StorageError
-from archiver.models import DEFAULT_ROLES
 from archiver.neutral import for_terminal, json_for_terminal
+from archiver.report.formats import FORMATS
+from archiver.schema import SCHEMA, option_name, parse_setting
 
 # Each command imports what it needs: `verify` should not pay for httpx, lxml and rich.
 
-REPLAY_SYNC_SECONDS = 2.0
-
 
 class Exit(IntEnum):
+    """The process's exit codes (DESIGN.md, "Command line")."""
+
     OK = 0
     PROBLEM = 1
     USAGE = 2
@@ -41,16 +44,9 @@ class Exit(IntEnum):
 
 def _settings(ctx: click.Context, values: dict[str, Any]) -> Settings:
     root: dict[str, Any] = ctx.find_root().params
-    base: dict[str, Any] = {}
     config = values.pop("config", None) or root.get("config")
-    if config:
-        base = load_config(Path(config))
     out = values.pop("out", None) or root.get("out")
-    given = {key: value for key, value in values.items() if value not in (None, ())}
-    merged = base | given
-    if out:
-        merged["out"] = out
-    return build_settings(Settings(), merged)
+    return settings_from_options(values, config, out)
 
 
 def _emit_json(data: Any) -> None:
@@ -69,11 +65,9 @@ class _Warnings(logging.Handler):
         _say(f"archiver: warning: {record.getMessage()}", err=True)
 
 
-def _print_warnings() -> None:
-    logger = logging.getLogger("archiver")
-    if not any(isinstance(handler, _Warnings) for handler in logger.handlers):
-        logger.addHandler(_Warnings())
-        logger.propagate = False
+def _shared(options: dict[str, Any]) -> tuple[bool, int, bool]:
+    """The shared options' --json, -v (a count) and -q, taken out of a command's `options`."""
+    return options.pop("as_json"), options.pop("verbose"), options.pop("quiet")
 
 
 _METAVARS = {"count": "N", "bytes": "SIZE", "seconds": "DURATION", "list": "LIST"}
@@ -103,7 +97,29 @@ class _Setting(click.ParamType[Any]):
         return parsed[0] if self.field_name == "allow_networks" else parsed
 
 
-shared = [
+def _setting_option(name: str) -> Callable[[Any], Any]:
+    """The option of the Settings field `name`, with its help from config.SCHEMA."""
+    flag, help_text = f"--{option_name(name)}", SCHEMA[name].help
+    if SCHEMA[name].kind == "flag":
+        return click.option(flag, name, is_flag=True, default=None, help=help_text)
+    if name == "ca_bundle":
+        return click.option(flag, type=click.Path(dir_okay=False, exists=True), help=help_text)
+    many: dict[str, Any] = {"multiple": True, "metavar": "CIDR"} if name == "allow_networks" else {}
+    return click.option(flag, name, type=_Setting(name), help=help_text, **many)
+
+
+def _options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """One decorator adding `options` in the order given (as they show in --help)."""
+
+    def add(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return add
+
+
+with_shared = _options(
     click.option(
         "--out", type=click.Path(file_okay=False), help="Root holding warcs/ and manifests/."
     ),
@@ -117,88 +133,12 @@ shared = [
         "notes (verify).",
     ),
     click.option("-q", "--quiet", is_flag=True, help="Say nothing but errors."),
-]
+)
+"""The options every command that reads a collection takes."""
 
-
-def with_shared(func: Any) -> Any:
-    for option in reversed(shared):
-        func = option(func)
-    return func
-
-
-# How requests reach the network and what TLS trusts: `archive` takes them, and any command
-# that fetches can (`@with_network`). Their values are Settings fields of the same names.
-network = [
-    click.option(
-        "--proxy", type=_Setting("proxy"), help="http://, https:// or socks5:// proxy URL."
-    ),
-    click.option(
-        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="CA file (PEM)."
-    ),
-    click.option("--concurrency", type=_Setting("concurrency"), help="Requests in flight (32)."),
-    click.option("--per-host", type=_Setting("per_host"), help="Requests in flight per host (2)."),
-    click.option(
-        "--delay",
-        type=_Setting("delay"),
-        help="Time between requests to a host: seconds, or 500ms (0).",
-    ),
-    click.option("--retries", type=_Setting("retries"), help="Retries after the first try (3)."),
-    click.option(
-        "--timeout",
-        type=_Setting("timeout"),
-        help="Connect/read timeout: seconds, or 500ms, 1m (30).",
-    ),
-    click.option(
-        "--total-time",
-        type=_Setting("total_time"),
-        help="Whole time for one resource: robots.txt, connect, head, body; seconds (600).",
-    ),
-    click.option(
-        "--max-size",
-        type=_Setting("max_size"),
-        help="Largest body kept: bytes, or 500MiB, 1GB (1GiB).",
-    ),
-    click.option(
-        "--user-agent",
-        type=_Setting("user_agent"),
-        help="User-Agent header, replacing the one --contact builds.",
-    ),
-    click.option(
-        "--contact",
-        type=_Setting("contact"),
-        help="URL or mailto: for site operators, put in the User-Agent.",
-    ),
-    click.option("--robots", type=_Setting("robots"), help="robots.txt (obey)."),
-    click.option("--allow-private", is_flag=True, default=None, help="Allow private addresses."),
-    click.option(
-        "--allow-network",
-        "allow_networks",
-        type=_Setting("allow_networks"),
-        multiple=True,
-        metavar="CIDR",
-        help="Allow this private network only (repeatable), e.g. 10.1.2.0/24.",
-    ),
-    click.option(
-        "--trust-store",
-        type=_Setting("trust_store"),
-        help="Trust certifi's CAs or the operating system's, whatever SSL_CERT_FILE and "
-        "SSL_CERT_DIR say (default: those, else certifi).",
-    ),
-    click.option(
-        "--tls-verify",
-        type=_Setting("tls_verify"),
-        help="A certificate that fails verification: the link is dead (strict), or captured "
-        "anyway and marked in the manifest and report (record).",
-    ),
-]
+with_network = _options(*(_setting_option(n) for n, s in SCHEMA.items() if s.scope == "network"))
 """How a command reaches the network: every command that fetches (archive, recheck) takes
 all of these, so a recheck goes out exactly as the archive run did."""
-
-
-def with_network(func: Any) -> Any:
-    for option in reversed(network):
-        func = option(func)
-    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -211,7 +151,10 @@ def cli() -> None:
     archiver archive examples/ -c news
     archiver verify -c news
     """
-    _print_warnings()
+    logger = logging.getLogger("archiver")
+    if not any(isinstance(handler, _Warnings) for handler in logger.handlers):
+        logger.addHandler(_Warnings())
+        logger.propagate = False
 
 
 @cli.command()
@@ -222,24 +165,12 @@ def links(paths: tuple[str, ...]) -> None:
     \b
     archiver links examples/ | jq -r 'select(.archive) | .url'
     """
-    from archiver.extract.links import extract_links
+    from archiver.extract.links import extract_links, link_json
     from archiver.run.plan import load_documents
 
     for document in load_documents(paths):
         for link in extract_links(document):
-            row = {
-                "document": link.document,
-                "url": link.url,
-                "raw": link.raw,
-                "role": link.role.value,
-                "found_as": link.found_as,
-                "archive": link.url is not None and link.role in DEFAULT_ROLES,
-            }
-            if link.via:
-                row["via"] = link.via
-            if link.reason:
-                row["reason"] = link.reason
-            _emit_json(row)
+            _emit_json(link_json(link))
 
 
 @cli.command()
@@ -247,28 +178,11 @@ def links(paths: tuple[str, ...]) -> None:
 @click.option("-c", "--collection", required=True, help="Collection name ([A-Za-z0-9._-]+).")
 @with_shared
 @with_network
-@click.option("--workers", type=_Setting("workers"), help="Fetching processes (one per core).")
-@click.option(
-    "--warc-size",
-    type=_Setting("warc_size"),
-    help="Rotate WARC files at this size: bytes, or 1GB (1GiB).",
-)
-@click.option(
-    "--roles", type=_Setting("roles"), help="Roles to archive (image,media,source,related)."
-)
-@click.option("--retry-failed", is_flag=True, default=None, help="Fetch `failed` links again.")
-@click.option("--refresh", is_flag=True, default=None, help="Capture every link anew.")
+@_options(*(_setting_option(n) for n, spec in SCHEMA.items() if spec.scope == "archive"))
 @click.option("--fail-on-dead", is_flag=True, help="Exit 1 when any link is dead or failed.")
 @click.pass_context
 def archive(
-    ctx: click.Context,
-    /,
-    paths: tuple[str, ...],
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
-    fail_on_dead: bool,
-    **options: Any,
+    ctx: click.Context, /, paths: tuple[str, ...], fail_on_dead: bool, **options: Any
 ) -> None:
     """Fetch the selected links of PATHS into WARC files and a manifest.
 
@@ -276,11 +190,14 @@ def archive(
     archiver archive examples/ -c news
     archiver archive docs/ -c news --proxy socks5://127.0.0.1:1080 --roles image,source
     """
-    from archiver.progress import fail_on_dead_text, summary_text
+    from archiver.progress import choose_progress
     from archiver.run.archive import archive as run_archive
+    from archiver.run.summary import fail_on_dead_text, summary_text
 
+    as_json, verbose, quiet = _shared(options)
     settings = _settings(ctx, options)
-    summary = run_archive(list(paths), settings, _progress(verbose > 0, quiet, as_json))
+    shown = choose_progress(verbose > 0, quiet, as_json, lambda line: click.echo(line, err=True))
+    summary = run_archive(list(paths), settings, shown)
     for warning in summary.warnings:
         _say(f"archiver: warning: {warning}", err=True)
     if as_json:
@@ -293,38 +210,13 @@ def archive(
         ctx.exit(Exit.PROBLEM)
 
 
-def _progress(verbose: bool, quiet: bool, as_json: bool) -> Any:
-    """The live bar on a terminal (with each link's line above it with -v); the links' lines
-    alone with -v elsewhere; nothing with -q (-q wins over -v)."""
-    from archiver.progress import LinkLines, LiveProgress
-
-    if quiet:
-        return None
-    if sys.stderr.isatty() and not as_json:
-        from rich.console import Console
-
-        return LiveProgress(Console(stderr=True), verbose=verbose)
-    if verbose:
-        return LinkLines(lambda line: click.echo(line, err=True))
-    return None
-
-
 @cli.command()
 @click.argument("files", nargs=-1)
 @click.option("-c", "--collection", help="Collection name.")
 @click.option("--fast", is_flag=True, help="Sizes and counts only; no digests read.")
 @with_shared
 @click.pass_context
-def verify(
-    ctx: click.Context,
-    /,
-    files: tuple[str, ...],
-    fast: bool,
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
-    **options: Any,
-) -> None:
+def verify(ctx: click.Context, /, files: tuple[str, ...], fast: bool, **options: Any) -> None:
     """Check WARC fixity and every manifest entry against the WARCs; or check WARC FILES
     from any tool (wget, warcio, ...) for gzip damage and digests.
 
@@ -335,7 +227,9 @@ def verify(
     """
     from archiver.verify.fast import verify_fast, verify_files
     from archiver.verify.fixity import verify as run_verify
+    from archiver.verify.text import report_lines
 
+    as_json, verbose, quiet = _shared(options)
     if files and (options.get("collection") is not None or fast):
         raise click.UsageError("give WARC files or -c NAME, not both (--fast needs -c)")
     if files:
@@ -348,17 +242,8 @@ def verify(
     if as_json:
         _emit_json(report.as_json())
     else:
-        for problem in report.problems:
-            _say(str(problem))
-        for note in report.notes if verbose else ():
-            _say(f"note: {note}")
-        if not quiet:
-            state = "OK" if report.ok else f"{len(report.problems)} problem(s)"
-            what = "sizes and counts only (--fast)" if report.fast else "checked"
-            _say(
-                f"{report.collection}: {report.warc_files} WARC files, {report.records} "
-                f"records, {report.entries} manifest entries {what}: {state}"
-            )
+        for line in report_lines(report, notes=verbose > 0, totals=not quiet):
+            _say(line)
     if not report.ok:
         ctx.exit(Exit.PROBLEM)
 
@@ -389,9 +274,6 @@ def recheck(
     older_than: float | None,
     capture_changes: bool,
     include_dead: bool,
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
     **options: Any,
 ) -> None:
     """Ask each archived (and dead) link's origin again: still live? changed? back? A link
@@ -401,28 +283,21 @@ def recheck(
     archiver recheck -c news --older-than 30
     archiver recheck -c news --capture-changes --proxy socks5://127.0.0.1:1080
     """
-    from archiver.config import parse_roles
     from archiver.recheck.check import recheck as run_recheck
+    from archiver.recheck.text import check_text, summary_json, summary_text
+    from archiver.schema import parse_roles
 
+    as_json, verbose, quiet = _shared(options)
     chosen = parse_roles(roles) if roles else None
     settings = _settings(ctx, options)
-    said = None
+    each = None
     if verbose and not quiet:
-        from archiver.progress import check_text
-
-        said = lambda line: click.echo(check_text(line), err=True)  # noqa: E731
-    summary = run_recheck(settings, chosen, older_than, capture_changes, include_dead, said)
+        each = lambda line: click.echo(check_text(line), err=True)  # noqa: E731
+    summary = run_recheck(settings, chosen, older_than, capture_changes, include_dead, each)
     if as_json:
-        tallies = {"counts": dict(summary.counts), "reasons": dict(summary.reasons)}
-        _emit_json(summary.__dict__ | tallies)
+        _emit_json(summary_json(summary))
     elif not quiet:
-        counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items())) or "nothing due"
-        why = ", ".join(f"{k} {n}" for k, n in summary.reasons.most_common())
-        _say(
-            f"{summary.collection}: checked {summary.checked} links: {counts}"
-            + (f" (why: {why})" if why else "")
-            + f"; captured {summary.captured}"
-        )
+        _say(summary_text(summary))
 
 
 @cli.command()
@@ -430,7 +305,7 @@ def recheck(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["html", "md", "csv", "json"]),
+    type=click.Choice(list(FORMATS)),
     default="html",
     show_default=True,
 )
@@ -444,23 +319,17 @@ def recheck(
 @with_shared
 @click.pass_context
 def report(
-    ctx: click.Context,
-    /,
-    fmt: str,
-    output: str | None,
-    replay_base: str | None,
-    as_json: bool,
-    verbose: int,
-    quiet: bool,
-    **options: Any,
+    ctx: click.Context, /, fmt: str, output: str | None, replay_base: str | None, **options: Any
 ) -> None:
     """Totals, losses by host and document, and link rot over time.
 
     \b
     archiver report -c news --format html -o news.html
     """
-    from archiver.report.build import load_report, render
+    from archiver.report.build import load_report
+    from archiver.report.formats import render
 
+    as_json, _, _ = _shared(options)
     if replay_base is not None and not replay_base.lower().startswith(("http://", "https://")):
         raise click.BadParameter("not an http:// or https:// URL", param_hint="'--replay-base'")
     shown = "json" if as_json else fmt
@@ -481,9 +350,7 @@ def report(
 @click.option("--wacz", "target", required=True, type=click.Path(), help="WACZ file to write.")
 @with_shared
 @click.pass_context
-def export(
-    ctx: click.Context, /, target: str, as_json: bool, verbose: int, quiet: bool, **options: Any
-) -> None:
+def export(ctx: click.Context, /, target: str, **options: Any) -> None:
     """Package the collection's WARCs as a WACZ file (replayweb.page, pywb --unpack-wacz).
 
     \b
@@ -491,6 +358,7 @@ def export(
     """
     from archiver.export import export_wacz
 
+    as_json, verbose, quiet = _shared(options)
     written = export_wacz(_settings(ctx, options), Path(target))
     if verbose and not quiet:
         for page in written:
@@ -506,39 +374,31 @@ def export(
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @with_shared
 @click.pass_context
-def replay(
-    ctx: click.Context, /, port: int, as_json: bool, verbose: int, quiet: bool, **options: Any
-) -> None:
+def replay(ctx: click.Context, /, port: int, **options: Any) -> None:
     """Serve the collection in pywb on 127.0.0.1 and print each document's replay URLs.
 
     \b
     archiver replay -c news --port 8080      (Ctrl-C stops it)
     """
-    from archiver.replay import replay_links, start_wayback, sync_collection
+    from archiver.replay import keep_in_sync, replay_links, sync_collection, wayback
 
+    as_json, _, quiet = _shared(options)
     settings = _settings(ctx, options)
     sync_collection(settings)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
-    server = start_wayback(settings, port)
     base = f"http://127.0.0.1:{port}"
-    try:
-        for link in replay_links(settings, base):
-            if as_json:
-                _emit_json(link.__dict__)
-            elif not quiet:
-                fields = (link.document, link.role, link.replay_url)
-                click.echo("\t".join(for_terminal(field) for field in fields))
-        click.echo(f"pywb serves {base}/{settings.collection}/ (Ctrl-C stops it)", err=True)
-        while server.poll() is None:
-            time.sleep(REPLAY_SYNC_SECONDS)
-            sync_collection(settings)
-        raise ArchiverError(f"wayback exited with code {server.returncode}")
-    except KeyboardInterrupt:
-        click.echo("replay stopped", err=True)
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait()
+    with wayback(settings, port) as server:
+        try:
+            for link in replay_links(settings, base):
+                if as_json:
+                    _emit_json(link.__dict__)
+                elif not quiet:
+                    fields = (link.document, link.role, link.replay_url)
+                    click.echo("\t".join(for_terminal(field) for field in fields))
+            click.echo(f"pywb serves {base}/{settings.collection}/ (Ctrl-C stops it)", err=True)
+            raise ArchiverError(f"wayback exited with code {keep_in_sync(settings, server)}")
+        except KeyboardInterrupt:
+            click.echo("replay stopped", err=True)
 
 
 def _quiet_stdout() -> None:
@@ -564,7 +424,6 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("archiver: interrupted", err=True)
         sys.exit(Exit.INTERRUPTED)
-
     except ArchiverError as exc:
         _say(f"archiver: error: {exc}", err=True)
         sys.exit(exc.exit_code)

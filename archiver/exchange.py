@@ -28,12 +28,14 @@ class BodySpool:
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
+        """Add `chunk` (bytes as received) to the body, its digest and its size."""
         self.file.write(chunk)
         self._sha256.update(chunk)
         self.size += len(chunk)
 
     @property
     def sha256(self) -> str:
+        """SHA-256 of the bytes written so far, 64 lowercase hex digits."""
         return self._sha256.hexdigest()
 
     def rewind(self) -> IO[bytes]:
@@ -42,6 +44,7 @@ class BodySpool:
         return self.file
 
     def close(self) -> None:
+        """Drop the spooled body (its temporary file, if it grew into one)."""
         self.file.close()
 
 
@@ -68,6 +71,7 @@ class Exchange:
     raw_trailers: bytes = b""
 
     def header(self, name: str) -> str | None:
+        """The first response header called `name` (any case), decoded as Latin-1; None."""
         wanted = name.lower().encode("ascii")
         for key, value in self.headers:
             if key.lower() == wanted:
@@ -76,6 +80,7 @@ class Exchange:
 
     @property
     def content_type(self) -> str | None:
+        """The response's Content-Type as sent, or None."""
         return self.header("content-type")
 
     def response_head(self) -> bytes:
@@ -96,6 +101,7 @@ class Exchange:
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
     def close(self) -> None:
+        """Drop the spooled body."""
         self.body.close()
 
 

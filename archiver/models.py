@@ -67,10 +67,6 @@ class Link:
     reason: str | None = None
     via: str | None = None
 
-    @property
-    def fetchable(self) -> bool:
-        return self.url is not None
-
 
 @dataclass(frozen=True)
 class ErrorInfo:

@@ -14,6 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from archiver.store.readlines import current_links, read_documents, read_warc_su
 REPLAY_DIR = "replay"
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 SHOWN_ROLES = ("source", "image", "media", "related")
+SYNC_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,29 @@ def replay_links(settings: Settings, base: str) -> list[ReplayLink]:
     return sorted(found, key=lambda link: (link.document, order[link.role], link.url))
 
 
-def start_wayback(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    """pywb's server on 127.0.0.1:port with auto-indexing, from the replay directory."""
-    return subprocess.Popen(
+def keep_in_sync(settings: Settings, server: subprocess.Popen[bytes]) -> int:
+    """Add the collection's newly closed WARC files to pywb's collection every SYNC_SECONDS
+    while `server` runs; its exit code when it stops."""
+    while server.poll() is None:
+        time.sleep(SYNC_SECONDS)
+        sync_collection(settings)
+    return server.returncode
+
+
+@contextmanager
+def wayback(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """pywb's server on 127.0.0.1:port with auto-indexing, from the replay directory; stopped
+    (SIGTERM, then waited for) when the block ends, unless it ended on its own."""
+    server = subprocess.Popen(
         [pywb_tool("wayback"), "-b", "127.0.0.1", "-p", str(port), "--autoindex"],
         cwd=replay_root(settings),
         env=clean_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    try:
+        yield server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait()

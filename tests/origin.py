@@ -173,22 +173,20 @@ class Origin(ThreadingHTTPServer):
     def __init__(self, address: str = "127.0.0.1") -> None:
         super().__init__((address, 0), OriginHandler)
         self.daemon_threads = True
-        self.routes = {}
+        self.routes: dict[str, Handler] = {}
         self.requests: list[tuple[str, float]] = []
         self.headers: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
+        host, port = self.socket.getsockname()[:2]  # server_address, as str and int
+        self.base = f"http://{host}:{port}"
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-answer is part of what the tests do, not a failure."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -110,7 +110,7 @@ def gaierror(name: str, text: str) -> socket.gaierror:
         (UnicodeError("label empty or too long"), False),  # no such name can exist
     ],
 )
-def test_the_resolver_failure_is_judged(failure: Exception, temporary: bool) -> None:
+def test_the_resolver_failure_is_judged(failure: OSError | UnicodeError, temporary: bool) -> None:
     judged = resolve_failure("news.example", failure)
     assert judged.temporary is temporary
     error = classify(_caused_by(judged))

@@ -23,7 +23,7 @@ from archiver.extract.html import html_read
 from archiver.extract.links import extract_links
 from archiver.extract.templates import recognise
 from archiver.models import Document, Role
-from tests.conftest import clean_env
+from tests.replay import clean_env
 
 MIB = 1024 * 1024
 MEMORY_CAP = 3 * 1024 * MIB  # address space allowed to the child (RLIMIT_AS)

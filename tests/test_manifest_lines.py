@@ -14,6 +14,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,7 @@ def _sums(line: str | bytes) -> Callable[[Path], int]:
 
 KINDS = [
     *(
-        Kind(name, "links.jsonl", lambda root, m=make: _damage_image_line(root, m), 3)
+        Kind(name, "links.jsonl", partial(_damage_image_line, make=make), 3)
         for name, make in LINK_KINDS.items()
     ),
     Kind("sizes-as-strings", "warcs.jsonl", _sizes_as_strings, 4),
@@ -231,7 +232,7 @@ COMMANDS = {
     ),
     **{
         f"report-{fmt}": Command(
-            lambda b, root, fmt=fmt: ["report", "-c", "v", "--format", fmt],
+            partial(lambda fmt, b, root: ["report", "-c", "v", "--format", fmt], fmt),
             0,
             frozenset({"links.jsonl", "documents.jsonl", "checks.jsonl"}),
             "err",

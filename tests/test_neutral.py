@@ -10,6 +10,7 @@ import io
 import json
 import shutil
 import sqlite3
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_the_neutralisers_are_total_and_leave_nothing_unsafe(text: str) -> None:
     assert json.loads(encoded) == {"k": text}  # the same value
 
 
-def _write(path: Path, rows: list[dict[str, object]]) -> None:
+def _write(path: Path, rows: Sequence[Mapping[str, object]]) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 

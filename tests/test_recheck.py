@@ -18,7 +18,7 @@ FIRST = random_bytes(8_000, 61)
 SECOND = random_bytes(8_000, 62)
 
 
-def checks(root: Path) -> list[dict[str, object]]:
+def checks(root: Path) -> list[dict[str, Any]]:
     text = (root / "manifests/c/checks.jsonl").read_text()
     return [json.loads(line) for line in text.splitlines()]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import UnfetchableURL
-from archiver.fetch.fetcher import redirect_target
+from archiver.fetch.redirects import redirect_target
 from archiver.urls import header_url, resolve_location
 from tests.origin import Handler, Origin, OriginHandler, body, random_bytes, redirect
 from tests.test_fetch import run

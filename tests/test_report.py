@@ -19,8 +19,9 @@ import pytest
 
 from archiver.config import Settings
 from archiver.errors import InputError
-from archiver.report.build import load_report, render
-from archiver.report.text import md_code, md_text
+from archiver.report.build import load_report
+from archiver.report.formats import render
+from archiver.report.markdown import md_code, md_text
 from archiver.store.collection import Collection
 from tests.chromium import dump_dom, screenshot
 

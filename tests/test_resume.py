@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -21,24 +22,24 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.config import Settings
 from archiver.verify.fixity import verify
 from tests.conftest import run_cli
-from tests.origin import Origin, body, random_bytes, redirect
+from tests.origin import Handler, Origin, OriginHandler, body, random_bytes, redirect
 from tests.replay import clean_env
 
 COUNT = 30
 ARCHIVE = [sys.executable, "-m", "archiver", "archive", "d.md", "-c", "k", "--allow-private"]
 
 
-def slow_image(data: bytes, pause: float) -> object:
+def slow_image(data: bytes, pause: float) -> Handler:
     serve = body(data, "image/jpeg")
 
-    def handle(request: object) -> None:
+    def handle(request: OriginHandler) -> None:
         time.sleep(pause)
-        serve(request)  # type: ignore[arg-type]
+        serve(request)
 
     return handle
 
 
-def manifest_lines(root: Path) -> list[dict[str, object]]:
+def manifest_lines(root: Path) -> list[dict[str, Any]]:
     path = root / "manifests/k/links.jsonl"
     if not path.exists():
         return []
@@ -50,7 +51,7 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path: Path, origin: Origin, seed: 
     rng = random.Random(seed)
     images = {f"/img/{n}.jpg": random_bytes(20_000 + n, n) for n in range(COUNT)}
     for path, data in images.items():
-        origin.routes[path] = slow_image(data, 0.05)  # type: ignore[assignment]
+        origin.routes[path] = slow_image(data, 0.05)
     (tmp_path / "d.md").write_text(
         "".join(f"![x]({origin.url(p)})\n" for p in images), encoding="utf-8"
     )
@@ -146,14 +147,14 @@ def test_a_full_disk_stops_the_run_with_one_message_and_loses_nothing(
 def _state(root: Path) -> tuple[dict[str, tuple[object, ...]], Counter[str]]:
     """Per URL what the manifest says, and how many response/revisit records each URI has."""
     rows = {str(row["url"]): row for row in manifest_lines(root)}
-    summary = {
+    summary: dict[str, tuple[object, ...]] = {
         url: (
             row["status"],
             row["http_status"],
             row["sha256"],
             row["final_url"],
             len(row["redirects"]),
-        )  # type: ignore[arg-type]
+        )
         for url, row in rows.items()
     }
     records: Counter[str] = Counter()
@@ -174,7 +175,7 @@ def test_twenty_kills_end_as_an_uninterrupted_run(tmp_path: Path, origin: Origin
     shared = random_bytes(25_000, 1)
     for n in range(200):
         data = shared if n % 10 == 0 else random_bytes(20_000 + n, 100 + n)
-        origin.routes[f"/img/{n}.jpg"] = slow_image(data, 0.12)  # type: ignore[assignment]
+        origin.routes[f"/img/{n}.jpg"] = slow_image(data, 0.12)
     origin.routes["/img/moved.jpg"] = redirect("/img/1.jpg")
     links = [f"/img/{n}.jpg" for n in range(200)] + ["/img/moved.jpg", "/img/missing.jpg"]
     env = clean_env() | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}

@@ -23,8 +23,11 @@ from archiver.run.resume import (
     list_late_warcs,
     resume,
 )
+from archiver.store.collection import Collection
 from archiver.store.entries import with_time
-from archiver.store.manifest import LINKS, WARCS, Manifest, read_lines, read_warc_sums
+from archiver.store.lines import LINKS, WARCS
+from archiver.store.manifest import Manifest
+from archiver.store.readlines import read_jsonl, read_warc_sums
 from archiver.store.state import CollectionState
 from archiver.store.writer import ClosedWarc, WarcWriter
 from archiver.verify.fixity import verify
@@ -60,7 +63,7 @@ def _write(
     """Write `urls` with a writer whose listing of closed files never happens (killed)."""
     dropped: list[ClosedWarc] = []
     writer = WarcWriter(
-        settings.warc_dir,
+        Collection.named(settings).warc_dir,
         settings.out,
         settings.collection,
         max_size=1 << 30,
@@ -85,8 +88,8 @@ def killed(tmp_path: Path) -> Iterator[Killed]:
     doc.write_text("".join(f"![x]({url})\n" for url in URLS), encoding="utf-8")
     settings = Settings(out=tmp_path / "out", collection="c")
     plan = plan_documents([str(doc)])
-    manifest = Manifest(settings.manifest_dir)
-    state = CollectionState(settings.manifest_dir)
+    manifest = Manifest(Collection.named(settings).manifest_dir)
+    state = CollectionState(Collection.named(settings).manifest_dir)
     refs = _write(settings, manifest, 0, URLS[:2])
     refs |= _write(settings, manifest, 1, URLS[2:])
     first, second = refs[URLS[0]], refs[URLS[1]]
@@ -107,7 +110,7 @@ def killed(tmp_path: Path) -> Iterator[Killed]:
 
 
 def _sums(settings: Settings) -> dict[str, str]:
-    return read_warc_sums(settings.manifest_dir / WARCS)
+    return read_warc_sums(Collection.named(settings).manifest_dir / WARCS)
 
 
 def _sha256(path: Path) -> str:
@@ -177,7 +180,9 @@ def test_whole_captures_without_a_line_are_adopted_and_the_torn_one_is_not(
     unfinished = manifest.inflight()
     adopted = adopt_unlisted(killed.plan, killed.state, settings, manifest, unfinished)
     assert sorted(adopted) == [URLS[0], URLS[2]]
-    lines = {row["url"]: row for row in read_lines(settings.manifest_dir / LINKS)}
+    lines = {
+        row["url"]: row for row in read_jsonl(Collection.named(settings).manifest_dir / LINKS)[0]
+    }
     for url in (URLS[0], URLS[2]):
         ref = killed.refs[url]
         row = lines[url]

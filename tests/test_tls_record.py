@@ -17,7 +17,8 @@ import trustme
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
-from archiver.report.build import load_report, render
+from archiver.report.build import load_report
+from archiver.report.formats import render
 from archiver.run.archive import archive
 from archiver.store.lines import check_link
 from tests.origin import Origin, body, random_bytes, redirect, running_origin

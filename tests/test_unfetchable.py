@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from archiver.errors import UnfetchableURL
-from archiver.fetch.fetcher import redirect_target
+from archiver.fetch.redirects import redirect_target
 from archiver.models import ErrorInfo
 from archiver.urls import canonicalize
 from tests.conftest import run_cli

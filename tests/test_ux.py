@@ -16,9 +16,11 @@ from rich.console import Console
 
 from archiver.config import Settings
 from archiver.models import Role, Status
-from archiver.progress import LiveProgress, check_text, link_line
+from archiver.progress import LiveProgress, link_line
+from archiver.recheck.text import check_text
 from archiver.replay import replay_links
-from archiver.report.build import build_report, render
+from archiver.report.build import build_report
+from archiver.report.formats import render
 from archiver.report.model import ReportData
 from archiver.store.linetypes import DocumentLine, LinkLine
 from tests.conftest import run_cli
@@ -250,9 +252,9 @@ def _line(row: dict[str, object]) -> LinkLine:
     text = {name: str(row[name]) if name in row else None for name in row}
     return LinkLine(
         url=str(row["url"]),
-        role=Role(row["role"]),
+        role=Role(str(row["role"])),
         documents=("d.md",),
-        status=Status(row["status"]),
+        status=Status(str(row["status"])),
         error=text.get("error"),
         fetched_at=text.get("fetched_at"),
         checked_at=text.get("checked_at"),

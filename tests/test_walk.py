@@ -14,7 +14,7 @@ import pytest
 from archiver.errors import InputError
 from archiver.extract import documents
 from archiver.extract.documents import find_documents, read_document
-from tests.conftest import clean_env
+from tests.replay import clean_env
 
 DOC = b"see http://a.example/page.html\n"
 GBK_NAME = "国家".encode("gbk") + b".md"  # b"\xb9\xfa\xbc\xd2.md"

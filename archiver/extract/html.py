@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import lxml.etree  # type: ignore[import-untyped]
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 
 from archiver.errors import UnfetchableURL
 from archiver.extract.css import css_urls
@@ -68,19 +68,12 @@ _HTML_END = re.compile(rb"</(?=html[\s/>])", re.IGNORECASE)
 Found = tuple[str, str, str]  # (found_as, raw URL, implied role or "")
 
 
-def html_hits(text: str) -> list[Hit]:
-    """Hits from tags and attributes, located in the raw text to keep document order. The
-    whole document is read: where libxml2 stops (elements nested past its limit of 2,048) or
-    sees only text (an unclosed comment or `<script>`), the rest is read in pieces (`_pieces`),
-    without the context of the elements left open; `html_read` says when that happened."""
-    return html_read(text)[0]
-
-
 def html_read(text: str) -> tuple[list[Hit], list[str]]:
-    """(hits, problems): what `html_hits` finds, and one line per place the parser gave up.
-
-    Besides libxml2's own stops, a comment or raw-text element (`<script>`, `<textarea>`,
-    ...) left open hides the rest of the document from it: the rest is read in pieces too."""
+    """(hits, problems): hits from tags and attributes, located in the raw text to keep
+    document order, and one line per place the parser gave up. The whole document is read:
+    where libxml2 stops (elements nested past its limit of 2,048) or sees only text (an
+    unclosed comment, or a raw-text element such as `<script>` or `<textarea>` left open),
+    the rest is read in pieces (`_pieces`), without the context of the elements left open."""
     if "<" not in text:
         return [], []
     locator = _Locator(text)

@@ -21,7 +21,7 @@ from archiver.extract.html import document_base, html_read
 from archiver.extract.markdown import read_markdown
 from archiver.extract.roles import Hit, Zones, role_for
 from archiver.extract.text import iter_bare_hits
-from archiver.models import Document, Extracted, Link, PlannedDocument, Role
+from archiver.models import DEFAULT_ROLES, Document, Extracted, Link, PlannedDocument, Role
 from archiver.urls import canonicalize, unwrap_proxy, url_text
 
 MAX_RAW_CHARS = 2048  # an unfetchable raw value (a data: URI) is listed cut to this length
@@ -174,3 +174,21 @@ def extract_document(document: Document) -> Extracted:
         links=dict(sorted(counts.items())),
     )
     return Extracted(planned, pairs)
+
+
+def link_json(link: Link) -> dict[str, object]:
+    """One line of `archiver links`: document, url (None when unfetchable), raw, role,
+    found_as, whether the default roles archive it, and `via` and `reason` when there are."""
+    row: dict[str, object] = {
+        "document": link.document,
+        "url": link.url,
+        "raw": link.raw,
+        "role": link.role.value,
+        "found_as": link.found_as,
+        "archive": link.url is not None and link.role in DEFAULT_ROLES,
+    }
+    if link.via:
+        row["via"] = link.via
+    if link.reason:
+        row["reason"] = link.reason
+    return row

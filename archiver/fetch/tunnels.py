@@ -36,7 +36,6 @@ from archiver.fetch.trust import raise_tls
 from archiver.messages import IncompleteMessage, ProtocolViolation
 
 PROXY_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
-MAX_CONNECT_HEAD = 64 * 1024
 SOCKS_REPLY_LENGTHS = {b"\x01": 4, b"\x04": 16}  # IPv4, IPv6; a name is length-prefixed
 SOCKS_REPLIES = {
     code: code.name.lower().replace("_", " ") for code in socks5.SOCKS5ReplyCode

@@ -3,23 +3,19 @@
     manifests/NAME/{links,documents,checks}.jsonl -> load_report -> ReportData -> render -> text
 
 `load_report` is the only reader; everything else is a pure function of the manifest's lines
-(typed: archiver.store.linetypes).
-`render` writes html (one self-contained page, archiver.report.html), md, csv or json
-(archiver.report.text). No network.
+(typed: archiver.store.linetypes). archiver.report.formats renders it as html, md, csv or json.
+No network.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from archiver.config import Settings
-from archiver.errors import InputError
 from archiver.models import Status
-from archiver.report.html import render_html
 from archiver.report.model import Check, DocumentView, HostLoss, LinkRow, ReportData, RotPoint
-from archiver.report.text import render_csv, render_json, render_md
 from archiver.store.collection import Collection
 from archiver.store.lines import CHECKS, DOCUMENTS, LINKS, utc_time
 from archiver.store.linetypes import CheckLine, DocumentLine, LinkLine
@@ -32,13 +28,6 @@ from archiver.store.readlines import (
 )
 
 EXAMPLE_ERRORS = 3
-RENDERERS: dict[str, Callable[[ReportData], str]] = {
-    "html": render_html,
-    "md": render_md,
-    "csv": render_csv,
-    "json": render_json,
-}
-FORMATS = tuple(RENDERERS)
 
 
 def load_report(settings: Settings) -> ReportData:
@@ -54,14 +43,6 @@ def load_report(settings: Settings) -> ReportData:
     warn(problems)
     documents = [line for line in document_lines if line.skipped is None]  # not skipped files
     return build_report(collection.name, link_lines, documents, check_lines, problems)
-
-
-def render(data: ReportData, fmt: str) -> str:
-    """The report as text in one of FORMATS. Raises InputError for another format."""
-    renderer = RENDERERS.get(fmt)
-    if renderer is None:
-        raise InputError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return renderer(data)
 
 
 def build_report(

@@ -255,6 +255,7 @@ def _problems(data: ReportData) -> str:
 
 
 def render_html(data: ReportData) -> str:
+    """The report as one self-contained HTML page (UTF-8, no script, CSP forbids fetches)."""
     name = e(data.collection)
     return (
         '<!DOCTYPE html>\n<html lang="zh-Hans"><head><meta charset="utf-8">'

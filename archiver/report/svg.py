@@ -25,6 +25,8 @@ X_LABELS = 8
 
 @dataclass(frozen=True)
 class Part:
+    """One coloured segment of a bar: a name for the legend, a count, a CSS colour."""
+
     name: str
     value: int
     colour: str
@@ -32,16 +34,21 @@ class Part:
 
 @dataclass(frozen=True)
 class Bar:
+    """One labelled bar of a bar chart, its parts stacked left to right."""
+
     label: str
     parts: tuple[Part, ...]
 
     @property
     def total(self) -> int:
+        """The sum of the parts: the bar's length."""
         return sum(part.value for part in self.parts)
 
 
 @dataclass(frozen=True)
 class Series:
+    """One line of a step chart: a value per day, in a CSS colour, dashed or solid."""
+
     name: str
     colour: str
     values: tuple[int, ...]

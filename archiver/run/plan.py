@@ -65,9 +65,6 @@ class Plan:
     def __len__(self) -> int:
         return len(self._index)
 
-    def __contains__(self, url: object) -> bool:
-        return url in self._index
-
     def urls(self) -> Iterator[str]:
         return iter(self._index)
 

@@ -1,156 +1,23 @@
-"""The report as Markdown, CSV (one row per link) and JSON (the whole ReportData as data).
+"""The report as Markdown (CommonMark with GitHub's tables).
 
-Markdown escapes every untrusted string: URLs go in code spans (a captured one followed by a
+Every untrusted string is escaped: URLs go in code spans (a captured one followed by a
 `[capture](<REPLAY URL>)` link, percent-encoded so that no `<`, `>`, `|`, space or control
-character stays in it), other text has its HTML and
-Markdown punctuation escaped, so a title such as `<img onerror=...>` stays text; control and
-bidi characters are written as visible escapes. Every CSV cell is neutralised (neutral.csv_cell:
-a cell a spreadsheet would run as a formula, `=HYPERLINK(...)`, starts with `'`).
+character stays in it), other text has its HTML and Markdown punctuation escaped, so a title
+such as `<img onerror=...>` stays text; control and bidi characters are written as visible
+escapes (neutral.for_terminal).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from typing import Any
 from urllib.parse import quote
 
-from archiver.neutral import csv_cell, for_terminal
-from archiver.report.model import UNVERIFIED_TITLE, DocumentView, LinkRow, ReportData
+from archiver.neutral import for_terminal
+from archiver.report.csv import DOCUMENT_SEPARATOR
+from archiver.report.model import UNVERIFIED_TITLE, DocumentView, ReportData
 
-CSV_FIELDS = (
-    "url",
-    "role",
-    "status",
-    "http_status",
-    "error",
-    "documents",
-    "fetched_at",
-    "check_live",
-    "check_changed",
-    "check_verdict",
-    "check_error",
-    "checked_at",
-    "died_at",
-    "tls_error",
-)
-DOCUMENT_SEPARATOR = " | "
 MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!<>&])")
 MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
-
-
-def link_json(link: LinkRow) -> dict[str, Any]:
-    check = link.latest_check
-    return {
-        "url": link.url,
-        "role": link.role,
-        "status": link.status,
-        "http_status": link.http_status,
-        "error": link.error,
-        "documents": list(link.documents),
-        "fetched_at": link.fetched_at,
-        "host": link.host,
-        "lost_at_origin": link.lost_at_origin,
-        "died_at": link.died_at,
-        "came_back": link.came_back,
-        "tls_error": link.tls_error,
-        "captured_at": link.captured_at,
-        "latest_check": None
-        if check is None
-        else {
-            "checked_at": check.checked_at,
-            "live": check.live,
-            "http_status": check.http_status,
-            "error": check.error,
-            "changed": check.changed,
-            "skipped": check.skipped,
-            "captured": check.captured,
-            "verdict": check.verdict,
-        },
-    }
-
-
-def _document_json(view: DocumentView) -> dict[str, Any]:
-    return {
-        "path": view.path,
-        "title": view.title,
-        "source_url": view.source_url,
-        "links": view.total,
-        "archived": view.archived,
-        "lost_at_origin": [
-            {"url": link.url, "died_at": link.died_at} for link in view.lost_at_origin
-        ],
-        "lost": [
-            {"url": link.url, "status": link.status, "error": link.error} for link in view.lost
-        ],
-    }
-
-
-def report_json(data: ReportData) -> dict[str, Any]:
-    by_role = {role: sum(row.values()) for role, row in data.role_status().items()}
-    return {
-        "collection": data.collection,
-        "as_of": data.as_of,
-        "totals": {
-            "links": len(data.links),
-            "documents": len(data.documents),
-            "lost_at_origin": len(data.lost_at_origin),
-            "came_back": len(data.came_back),
-            "rechecks": data.recheck_counts(),
-            "unverified": len(data.unverified),
-            "by_status": data.status_counts(),
-            "by_role": by_role,
-            "by_role_status": data.role_status(),
-        },
-        "hosts": [
-            {"host": h.host, "dead": h.dead, "failed": h.failed, "errors": list(h.errors)}
-            for h in data.hosts
-        ],
-        "documents": [_document_json(view) for view in data.documents],
-        "rot": [point.__dict__ for point in data.rot],
-        "links": [link_json(link) for link in data.links],
-        "problems": list(data.problems),
-    }
-
-
-def render_json(data: ReportData) -> str:
-    return json.dumps(report_json(data), ensure_ascii=False, indent=2) + "\n"
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else csv_cell(str(value))
-
-
-def render_csv(data: ReportData) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(map(csv_cell, CSV_FIELDS))
-    for link in data.links:
-        check = link.latest_check
-        writer.writerow(
-            _cell(value)
-            for value in (
-                link.url,
-                link.role,
-                link.status,
-                link.http_status,
-                link.error,
-                DOCUMENT_SEPARATOR.join(link.documents),
-                link.fetched_at,
-                check and check.live,
-                check and check.changed,
-                check and check.verdict,
-                check and check.error,
-                check and check.checked_at,
-                link.died_at,
-                link.tls_error,
-            )
-        )
-    return out.getvalue()
 
 
 def md_text(text: str | None) -> str:
@@ -295,6 +162,7 @@ def _md_rot(data: ReportData) -> list[str]:
 
 
 def render_md(data: ReportData) -> str:
+    """The report as one Markdown document, ending in a newline."""
     lines = [
         f"# Archive report: {md_text(data.collection)}",
         "",
