@@ -7,8 +7,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "archiver"
 Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
@@ -46,11 +44,5 @@ def test_the_scan_finds_an_undocumented_function() -> None:
     assert [n.name for n in public_definitions(tree) if not ast.get_docstring(n)] == ["bare"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="docstrings still missing in fetch/ (client, fetcher, http1, politeness, "
-    "transport), run/ (adopt, archive, decide, fetchloop, plan), store/ (dedup, digests, "
-    "entries, manifest, state, warc), verify/fixity.py and models.py",
-)
 def test_every_public_definition_has_a_docstring() -> None:
     assert not undocumented(), "\n".join(undocumented())

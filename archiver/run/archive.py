@@ -33,23 +33,27 @@ from archiver.store.state import CollectionState
 class Progress(Protocol):
     """What the pipeline tells a progress display; the CLI chooses the display."""
 
-    def start(self, documents: int, total: int) -> None: ...
+    def start(self, documents: int, total: int) -> None:
+        """The run begins: `documents` read, `total` links to fetch."""
 
     def advance(self, status: Status, size: int, url: str, error: str | None) -> None:
         """One link ended: its status, bytes stored, URL, and error ("kind: message")."""
 
-    def finish(self) -> None: ...
+    def finish(self) -> None:
+        """Every link has ended: take the display down."""
 
 
 class NoProgress:
+    """The Progress that shows nothing (`--quiet`, and library callers that pass none)."""
+
     def start(self, documents: int, total: int) -> None:
-        return None
+        """Show nothing."""
 
     def advance(self, status: Status, size: int, url: str, error: str | None) -> None:
-        return None
+        """Show nothing."""
 
     def finish(self) -> None:
-        return None
+        """Show nothing."""
 
 
 def document_record(document: PlannedDocument) -> dict[str, Any]:

@@ -38,6 +38,8 @@ class Plan:
         self._index: dict[str, tuple[int, tuple[str, ...] | dict[str, None]]] = {}
 
     def add(self, extracted: Extracted) -> None:
+        """Take in one document's part: a skipped file is kept aside; a document's links are
+        indexed by URL, each URL once with every role and citing document it has."""
         document = extracted.document
         if document.skipped is not None:
             self.skipped.append(document)
@@ -66,6 +68,7 @@ class Plan:
         return len(self._index)
 
     def urls(self) -> Iterator[str]:
+        """Every canonical URL of the plan, in the order first cited."""
         return iter(self._index)
 
     def entries(self) -> dict[str, tuple[int, tuple[str, ...] | dict[str, None]]]:
@@ -74,9 +77,11 @@ class Plan:
 
     @staticmethod
     def roles_of(bits: int) -> frozenset[Role]:
+        """The roles of a role bit set, as `entries` gives them."""
         return _roles(bits)
 
     def roles(self, url: str) -> frozenset[Role]:
+        """Every role `url` was found with. Raises KeyError for a URL not in the plan."""
         return _roles(self._index[url][0])
 
     def cited(self, url: str) -> tuple[frozenset[Role], tuple[str, ...]]:
@@ -85,16 +90,20 @@ class Plan:
         return _roles(bits), cited if isinstance(cited, tuple) else tuple(cited)
 
     def documents_of(self, url: str) -> tuple[str, ...]:
+        """The paths of the documents citing `url`, in the order they were read."""
         cited = self._index[url][1]
         return cited if isinstance(cited, tuple) else tuple(cited)
 
     def target(self, url: str) -> Target:
+        """`url` as a Target (roles and citing documents). Raises KeyError when not planned."""
         return Target(url, self.roles(url), self.documents_of(url))
 
     def get(self, url: str) -> Target | None:
+        """`url` as a Target, or None when the plan does not hold it."""
         return self.target(url) if url in self._index else None
 
     def targets(self) -> Iterator[Target]:
+        """Every URL of the plan as a Target, made as it is asked for."""
         return (self.target(url) for url in self._index)
 
 
@@ -114,6 +123,7 @@ def load_documents(paths: Sequence[str]) -> list[Document]:
 
 
 def make_plan(extracted: Iterable[Extracted]) -> Plan:
+    """The plan of every document part in `extracted`, in order."""
     plan = Plan()
     for one in extracted:
         plan.add(one)

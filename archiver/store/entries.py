@@ -10,6 +10,9 @@ from archiver.store.manifest import entry_to_json
 
 
 def entry_from_result(target: Target, role: Role, result: FetchResult) -> ManifestEntry:
+    """The manifest entry for `target`, chosen as `role`, from its fetch `result`: status,
+    redirect hops, digests and the response record's place in its WARC (None fields when
+    nothing was stored)."""
     record = result.record
     return ManifestEntry(
         url=target.url,
@@ -45,6 +48,8 @@ def entry_from_result(target: Target, role: Role, result: FetchResult) -> Manife
 
 
 def skipped_entry(target: Target, role: Role, error: ErrorInfo) -> ManifestEntry:
+    """The manifest entry of a link this run does not fetch (its role is not selected), with
+    `error` saying why."""
     return ManifestEntry(
         url=target.url,
         role=role,

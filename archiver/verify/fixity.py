@@ -38,6 +38,9 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Problem:
+    """One finding of verify: the file it is in (relative to the output root), what is
+    wrong, and where when known (a byte offset in a WARC file, the URL of a record)."""
+
     file: str
     message: str
     offset: int | None = None
@@ -64,6 +67,10 @@ class RecordInfo:
 
 @dataclass
 class VerifyReport:
+    """What verify checked (counts of WARC files, records and manifest entries) and found:
+    `problems` (damage: exit 1) and `notes` (worth knowing, not damage). `fast` for the
+    quick checks of `verify --fast`."""
+
     collection: str
     fast: bool = False
     warc_files: int = 0
@@ -74,9 +81,11 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing checked was found damaged."""
         return not self.problems
 
     def as_json(self) -> dict[str, Any]:
+        """The report as `verify --json` prints it."""
         return {
             "collection": self.collection,
             "ok": self.ok,
