@@ -12,6 +12,7 @@ import pytest
 
 from archiver.cli import cli
 from archiver.errors import InputError
+from archiver.models import Role, Status
 from archiver.report.build import build_report
 from archiver.report.formats import FORMATS, render
 from archiver.report.model import ReportData
@@ -23,18 +24,11 @@ GONE = "http://gone.example/b.jpg"
 
 def _small() -> ReportData:
     links = [
-        {"url": KEPT, "role": "image", "status": "archived", "documents": ["d.md"],
-         "fetched_at": "2026-01-02T03:04:05Z", "http_status": 200},
-        {"url": GONE, "role": "image", "status": "dead", "documents": ["d.md"],
-         "error": "http-404: not found", "http_status": 404},
+        LinkLine(KEPT, Role.IMAGE, ("d.md",), Status.ARCHIVED, 200,
+                 fetched_at="2026-01-02T03:04:05Z"),
+        LinkLine(GONE, Role.IMAGE, ("d.md",), Status.DEAD, 404, "http-404: not found"),
     ]  # fmt: skip
-    documents = [{"path": "d.md", "title": "A title", "source_url": None}]
-    return build_report(
-        "news",
-        [LinkLine.from_json(line, "news") for line in links],
-        [DocumentLine.from_json(line, "news") for line in documents],
-        [],
-    )
+    return build_report("news", links, [DocumentLine("d.md", "A title", None)], [])
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
