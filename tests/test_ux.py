@@ -25,6 +25,8 @@ from archiver.report.model import ReportData
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 PHOTO = random_bytes(20_000, 7)
 SOURCE = b"<html><title>t</title><body>source</body></html>"
 
