@@ -19,6 +19,8 @@ from tests.conftest import run_cli
 from tests.origin import Origin, body, chunked, random_bytes, redirect
 from tests.replay import pywb
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 PHOTO = random_bytes(20_000, 1)
 CHINESE = random_bytes(18_000, 2)
 FINAL = random_bytes(9_000, 3)

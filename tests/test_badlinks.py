@@ -25,6 +25,8 @@ from tests.conftest import run_cli
 from tests.origin import Origin, OriginHandler, body, random_bytes
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(4_000, 11)
 BAD_LOCATIONS = {
     "/bracket.jpg": b"http://[x/",

@@ -11,6 +11,8 @@ import pytest
 from archiver.cli import cli
 from tests.conftest import Ran, run_cli
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 COMMANDS = sorted(cli.commands)
 
 

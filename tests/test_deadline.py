@@ -11,8 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.origin import Origin, OriginHandler, body, random_bytes, running_origin
 from tests.replay import clean_env
+
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
 
 TOTAL = 2.0
 DRIP = 0.2

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
@@ -19,6 +20,8 @@ from archiver.verify.fixity import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 from tests.replay import pywb
+
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
 
 PHOTO = random_bytes(50_000, 11)
 

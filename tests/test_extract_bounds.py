@@ -25,6 +25,8 @@ from archiver.extract.templates import recognise
 from archiver.models import Document, Role
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 MIB = 1024 * 1024
 MEMORY_CAP = 3 * 1024 * MIB  # address space allowed to the child (RLIMIT_AS)
 # Each enables every pass (a Markdown link, a shortcode, a trailing-source line, a reference).

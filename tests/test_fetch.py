@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import Settings
@@ -23,6 +24,8 @@ from tests.origin import (
     sequence,
     short_body,
 )
+
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
 
 IMAGE = random_bytes(10_000, 7)
 

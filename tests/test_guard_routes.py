@@ -23,6 +23,8 @@ from archiver.urls import canonicalize
 from tests.origin import Origin, body, random_bytes, redirect, running_origin
 from tests.proxies import http_proxy, socks5_proxy
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(9_000, 11)
 PROXIES = pytest.mark.parametrize("make_proxy", [http_proxy, socks5_proxy], ids=["http", "socks5"])
 

@@ -23,6 +23,8 @@ from tests.hostile_proxies import FAKE, hostile_http_proxy, hostile_socks5_proxy
 from tests.origin import Origin, body, random_bytes, running_origin
 from tests.replay import free_port
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(6_000, 71)
 NAMES = ("extra", "body", "digits", "nothttp", "huge", "close", "garbage", "short", "silent", "lf")
 

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from archiver.models import Status
 from archiver.progress import LiveProgress
 from archiver.store.lock import CollectionLock
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
 
 
 def test_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:

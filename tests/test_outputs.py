@@ -14,6 +14,8 @@ from tests.conftest import run_cli
 from tests.origin import body, random_bytes, running_origin
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:

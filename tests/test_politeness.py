@@ -10,8 +10,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.origin import Handler, Origin, OriginHandler, body, random_bytes
 from tests.test_fetch import run
+
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
 
 IMAGE = random_bytes(2_000, 3)
 STAMP_SLACK = 0.01  # the server stamps a request after reading it, in a thread of its own

@@ -14,6 +14,8 @@ from archiver.run.archive import archive
 from tests.origin import Origin, body, random_bytes
 from tests.proxies import UNKNOWN_NAME, http_proxy, socks5_proxy
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(12_000, 5)
 
 

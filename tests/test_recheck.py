@@ -9,10 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes, redirect
+
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
 
 FIRST = random_bytes(8_000, 61)
 SECOND = random_bytes(8_000, 62)

@@ -20,6 +20,8 @@ from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 from tests.replay import clean_env, free_port, serve
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 PHOTO = random_bytes(30_000, 41)
 SOURCE = "<html><title>原文</title><body>原文</body></html>".encode()
 

@@ -25,6 +25,8 @@ from tests.conftest import run_cli
 from tests.origin import Handler, Origin, OriginHandler, body, random_bytes, redirect
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 COUNT = 30
 ARCHIVE = [sys.executable, "-m", "archiver", "archive", "d.md", "-c", "k", "--allow-private"]
 

@@ -16,6 +16,8 @@ from archiver.fetch.retry import parse_retry_after
 from tests.origin import Origin, OriginHandler, body, random_bytes, sequence
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(3_000, 5)
 ROOT = Path(__file__).resolve().parents[1]
 

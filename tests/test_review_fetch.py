@@ -17,6 +17,8 @@ from tests.test_fetch import run
 from tests.test_politeness import STAMP_SLACK
 from tests.test_redirects import raw_redirect
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(7_000, 21)
 ARCHIVE = ["archive", "d.md", "-c", "k", "--allow-private", "--json"]
 

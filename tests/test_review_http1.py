@@ -24,6 +24,8 @@ from tests.test_fetch import run as fetch_run
 from tests.test_http1 import answering, chunked_answer, replay_get
 from tests.test_wire import client, get
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 PNG = b"\x89PNG\r\n\x1a\n"
 TYPED = b"Content-Type: image/png\r\n"
 

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import run_cli
 from tests.origin import Origin, body
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
 COMMANDS = (
     ("verify", "-c", "c"),

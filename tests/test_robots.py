@@ -17,6 +17,8 @@ from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 RULES = b"User-agent: *\nDisallow: /private/\n"
 IMAGE = random_bytes(4_000, 21)
 LIMIT = 512 * 1024

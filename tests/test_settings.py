@@ -17,6 +17,8 @@ from archiver.units import parse_duration, parse_size
 from tests.conftest import run_cli
 from tests.origin import body, random_bytes, running_origin
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 
 @pytest.mark.parametrize(
     ("text", "size"),

@@ -20,6 +20,8 @@ from archiver.verify.fixity import verify
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 HOUR_AGO = time.time() - 3600
 ARCHIVE = ("archive", "d.md", "-c", "s", "--allow-private", "--json")
 

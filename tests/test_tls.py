@@ -13,6 +13,8 @@ from archiver.config import Settings
 from archiver.run.archive import archive
 from tests.origin import Origin, body, random_bytes, trusted_by
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(9_000, 21)
 
 

@@ -25,6 +25,8 @@ from tests.origin import Origin, body, random_bytes, redirect, running_origin
 from tests.proxies import http_proxy
 from tests.replay import free_port
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(10_000, 51)
 PAST = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
 # what OpenSSL says about each kind of certificate

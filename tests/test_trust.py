@@ -21,6 +21,8 @@ from archiver.run.archive import archive
 from tests.origin import Origin, body, hashed_directory, random_bytes, trusted_by
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(8_000, 41)
 ROOT = Path(__file__).resolve().parents[1]
 

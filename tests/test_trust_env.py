@@ -20,6 +20,8 @@ import trustme
 from tests.origin import Origin, body, hashed_directory, running_origin
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("--allow-private", "--robots", "ignore", "--retries", "0")
 LINUX = pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="OpenSSL is not the store")

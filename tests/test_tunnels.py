@@ -21,6 +21,8 @@ from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes, trusted_by
 from tests.proxies import http_proxy, socks5_proxy
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 IMAGE = random_bytes(7_000, 31)
 PROXIES = pytest.mark.parametrize("make_proxy", [http_proxy, socks5_proxy], ids=["http", "socks5"])
 BAD_HOSTS = 40

@@ -26,6 +26,8 @@ from archiver.store.linetypes import DocumentLine, LinkLine
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 PHOTO = random_bytes(20_000, 7)
 SOURCE = b"<html><title>t</title><body>source</body></html>"
 

@@ -19,6 +19,8 @@ import pytest
 from archiver.verify.fast import verify_files
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 CRLF = b"\r\n"
 
 

@@ -25,6 +25,8 @@ from archiver.verify.fixity import verify
 from tests.origin import Origin, body, drip, random_bytes, running_origin
 from tests.replay import clean_env
 
+pytestmark = pytest.mark.slow  # end-to-end: leave out with -m 'not slow'
+
 SHARED = random_bytes(30_000, 99)
 PER_HOST = 60
 
