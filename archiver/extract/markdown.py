@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-from archiver.extract.roles import Hit
+from archiver.extract.roles import Hit, iter_all
 from archiver.models import Role
 
 MAX_CHUNK_CHARS = 64 * 1024
@@ -142,7 +142,7 @@ class _Triggers:
             if inner.count("[") != inner.count("!["):
                 flagged.append(start)  # a link in a link's label
             self.covered.add(start + (label.end() - 2 if label else 0))
-            self.covered.update(start + 1 + at for at in _all(inner, "]("))
+            self.covered.update(start + 1 + at for at in iter_all(inner, "]("))
         self.flagged = sorted(flagged)
         self.next = dict.fromkeys(("\\", "`", "~", "]"), -2)  # -2: not looked for yet
 
@@ -169,13 +169,6 @@ class _Triggers:
         ):
             at = text.find("]", at + 1)
         return at
-
-
-def _all(text: str, needle: str) -> Iterator[int]:
-    at = text.find(needle)
-    while at != -1:
-        yield at
-        at = text.find(needle, at + 1)
 
 
 def _chunk_start(text: str, pos: int, floor: int) -> int:
