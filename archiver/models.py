@@ -286,3 +286,24 @@ HTTP_KIND_PREFIX = "http-"
 def http_kind(http_status: int) -> str:
     """The error class of a final HTTP status: `http-404` for 404."""
     return f"{HTTP_KIND_PREFIX}{http_status}"
+
+
+@dataclass(frozen=True)
+class Memento:
+    """One capture of an original resource (URI-R) held by a web archive (RFC 7089 terms).
+
+    `archive` names the source as the user gave it (`wayback=BASE` or `memento=BASE`);
+    `uri_r` is the original URL; `uri_m` the memento's URL at the archive; `raw_url` the URL
+    that serves its original bytes, unrewritten (a Wayback `id_` URL); `datetime` its
+    Memento-Datetime as RFC 3339 UTC text (`2021-01-02T03:04:05Z`); `http_status` the status
+    the archive recorded for the original (None when the source does not say: a TimeMap);
+    `mime` and `digest` as the archive's index gives them (None when it does not)."""
+
+    archive: str
+    uri_r: str
+    uri_m: str
+    raw_url: str
+    datetime: str
+    http_status: int | None = None
+    mime: str | None = None
+    digest: str | None = None
