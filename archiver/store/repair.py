@@ -30,13 +30,15 @@ class Repaired:
 
 def whole_records_end(path: Path) -> tuple[int, bool]:
     """Where the whole records (as store.reader reads them: the ones verify checks) before
-    the first damage of the WARC file at `path` end, in bytes, and whether a whole record that
+    the first damage of the WARC file at `path` end, in bytes (a gzip member that holds a
+    record and damage after it is not kept: verify would report it), and whether a whole record that
     starts a gzip member (or any, in a plain file) follows that damage: then the damage is no
     torn tail but a flipped bit. Raises OSError when the file cannot be read."""
     end, damaged = 0, False
     for item in read_warc_file(path):
         if isinstance(item, Damage):
             damaged = True
+            end = min(end, item.offset)  # bytes after a record, in its member: the member goes
         elif not damaged:
             end = item.offset + item.length
         elif not item.inner:
