@@ -136,6 +136,8 @@ def test_bad_deposit_lines_are_reported_with_file_and_line_and_skipped(tmp_path:
         (401, {"message": "bad keys"}, "refused"),
         (429, None, "busy"),
         (503, None, "busy"),
+        (502, {"message": "Bad Gateway"}, "busy"),
+        (400, {"status": "error", "status_ext": "error:invalid-url-syntax"}, "error"),
         (200, None, "unknown"),
     ],
 )

@@ -239,7 +239,7 @@ class _Deposit:
             if reply.state in ("success", "error", "daily"):
                 self._finish(url, submitted_at, replace(reply, job_id=job))
                 return
-            if time.monotonic() >= deadline:
+            if reply.state == "refused" or time.monotonic() >= deadline:
                 self.summary.counts["pending"] += 1
                 return
 

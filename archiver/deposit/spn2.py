@@ -121,11 +121,13 @@ def read_reply(http_status: int | None, data: Any) -> Reply:
     (None when it was not JSON), to a capture or a status request."""
     if http_status in (401, 403):
         return Reply("refused", message=f"HTTP {http_status}")
+    troubled = http_status == 429 or (http_status or 0) >= 500  # the service's, not the URL's
     if not isinstance(data, dict):
-        busy = http_status in (429, 502, 503, 504)
-        return Reply("busy" if busy else "unknown", message=f"HTTP {http_status}")
+        return Reply("busy" if troubled else "unknown", message=f"HTTP {http_status}")
     message = _text(data, "message")
     kind = _text(data, "status_ext")
+    if troubled and kind not in DAILY and not DAILY_WORDS.search(message or ""):
+        return Reply("busy", error=_error(data), message=message or f"HTTP {http_status}")
     status = data.get("status")
     job = _text(data, "job_id")
     if status == "success" and _text(data, "timestamp"):
@@ -137,7 +139,7 @@ def read_reply(http_status: int | None, data: Any) -> Reply:
             return Reply("error", job, error=_error(data), message=message)
         if kind in DAILY or DAILY_WORDS.search(message or ""):
             return Reply("daily", job, error=_error(data), message=message)
-        if kind in BUSY or http_status == 429:
+        if kind in BUSY:
             return Reply("busy", job, error=_error(data), message=message)
         return Reply("error", job, error=_error(data), message=message)
     if job is not None and status in (None, "pending"):
