@@ -303,6 +303,40 @@ def recheck(
 @cli.command()
 @click.option("-c", "--collection", required=True, help="Collection name.")
 @click.option(
+    "--roles", "deposit_roles", type=_Setting("deposit_roles"), help=SCHEMA["deposit_roles"].help
+)
+@_options(*(_setting_option(n) for n, spec in SCHEMA.items() if spec.scope == "deposit"))
+@with_shared
+@with_network
+@click.pass_context
+def deposit(ctx: click.Context, /, **options: Any) -> None:
+    """Submit the collection's live links to Save Page Now 2 (a second copy at the Internet
+    Archive); keys from SAVEPAGENOW_ACCESS_KEY and SAVEPAGENOW_SECRET_KEY or the config file.
+
+    \b
+    archiver deposit -c news
+    archiver deposit -c news --if-not-archived-within 30 --roles source -v
+    """
+    from archiver.deposit.run import deposit as run_deposit
+    from archiver.deposit.text import line_text, summary_json, summary_text
+
+    as_json, verbose, quiet = _shared(options)
+    settings = _settings(ctx, options)
+    each = None
+    if verbose and not quiet:
+        each = lambda line: click.echo(line_text(line), err=True)  # noqa: E731
+    summary = run_deposit(settings, each)
+    if as_json:
+        _emit_json(summary_json(summary))
+    elif not quiet:
+        _say(summary_text(summary))
+    if summary.refused:
+        ctx.exit(Exit.PROBLEM)
+
+
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(list(FORMATS)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,12 @@ MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 600.0
 WARC_SIZE = 1024 * 1024 * 1024
 COMPRESS_LEVEL = 6
+SAVE_PAGE_NOW = "https://web.archive.org"  # Save Page Now 2: BASE/save, BASE/save/status/JOB
+DEPOSIT_ROLES: frozenset[Role] = frozenset({Role.SOURCE, Role.RELATED, Role.IMAGE})
+DEPOSIT_RATE = 4  # submissions per minute: under the 7 (once 12) SPN2 allows a logged-in user
+POLL_INTERVAL = 10.0
+POLL_TIME = 600.0  # SPN2 ends a capture within 2 minutes, after a queue of a few when busy
+BUSY_PAUSE = 60.0  # after "too many sessions": SPN2 counts captures per minute
 PRODUCT = f"archiver/{__version__}"
 
 
@@ -65,6 +71,16 @@ class Settings:
     retry_failed: bool = False
     refresh: bool = False
     backoff_base: float = 1.0
+    deposit_roles: frozenset[Role] = DEPOSIT_ROLES
+    save_page_now: str = SAVE_PAGE_NOW
+    if_not_archived_within: int | None = None  # days
+    deposit_rate: int = DEPOSIT_RATE
+    poll_interval: float = POLL_INTERVAL
+    poll_time: float = POLL_TIME
+    retry_errors: bool = False
+    busy_pause: float = BUSY_PAUSE
+    savepagenow_access_key: str | None = field(default=None, repr=False)
+    savepagenow_secret_key: str | None = field(default=None, repr=False)
 
     @property
     def agent(self) -> str:
@@ -141,8 +157,9 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
     types and load_config both do), over `base`; None leaves a setting as it is. A CA bundle
     is read and checked here. Raises InputError."""
     given = {key: value for key, value in values.items() if value is not None}
-    if isinstance(given.get("roles"), str):
-        given["roles"] = parse_roles(given["roles"])
+    for key in ("roles", "deposit_roles"):
+        if isinstance(given.get(key), str):
+            given[key] = parse_roles(given[key])
     for key in ("out", "ca_bundle"):
         if key in given:
             given[key] = Path(given[key])

@@ -125,6 +125,45 @@ SCHEMA: dict[str, Spec] = {
     ),
     "retry_failed": Spec("flag", scope="archive", help="Fetch `failed` links again."),
     "refresh": Spec("flag", scope="archive", help="Capture every link anew."),
+    "deposit_roles": Spec(
+        "list",
+        what="role names (image, media, source, related, ...), comma-separated",
+        help="Roles to deposit (source,related,image).",
+    ),
+    "save_page_now": Spec(
+        "text",
+        scope="deposit",
+        help="Save Page Now 2 service: its base URL (https://web.archive.org).",
+    ),
+    "if_not_archived_within": Spec(
+        "count",
+        1,
+        3650,
+        scope="deposit",
+        help="DAYS: the service keeps its own capture when it has one this recent.",
+    ),
+    "deposit_rate": Spec(
+        "count", 1, 120, scope="deposit", help="Submissions per minute, the whole run (4)."
+    ),
+    "poll_interval": Spec(
+        "seconds",
+        0.1,
+        3600,
+        scope="deposit",
+        help="Time between two status requests for one job: seconds, or 30s (10).",
+    ),
+    "poll_time": Spec(
+        "seconds",
+        1,
+        scope="deposit",
+        help="How long a job is polled before it is left pending for the next run (10m).",
+    ),
+    "retry_errors": Spec(
+        "flag", scope="deposit", help="Submit again links whose last deposit ended in an error."
+    ),
+    "busy_pause": Spec("seconds", 0),
+    "savepagenow_access_key": Spec("text"),
+    "savepagenow_secret_key": Spec("text"),
     "max_redirects": Spec("count", 0, 100),
     "max_retry_after": Spec("seconds", 0),
     "compress_level": Spec("count", 0, 9),
@@ -132,6 +171,10 @@ SCHEMA: dict[str, Spec] = {
 }
 """Every setting a user can give, by Settings field: the command line's options are declared
 from these, in this order (cli.py), and the config file is read with them (load_config)."""
+
+
+SECRETS = frozenset({"savepagenow_access_key", "savepagenow_secret_key"})
+"""Settings whose values are never shown: not in an error, not in a Settings repr."""
 
 
 def option_name(field_name: str) -> str:
@@ -146,13 +189,14 @@ def parse_setting(name: str, value: object) -> Any:
     spec = SCHEMA[name]
     try:
         parsed = _PARSERS[spec.kind](value, spec)
-        if name == "roles":
+        if name in ("roles", "deposit_roles"):
             parsed = parse_roles(",".join(parsed))
         elif name == "allow_networks":
             parse_networks(parsed)
     except (ValueError, TypeError, InputError) as exc:
         detail = f" ({exc})" if spec.what and str(exc) != str(value) else ""
-        raise ValueError(f"must be {describe(spec)}, not {_shown(value)}{detail}") from None
+        shown = "the value given" if name in SECRETS else _shown(value)
+        raise ValueError(f"must be {describe(spec)}, not {shown}{detail}") from None
     if spec.kind in {"count", "bytes", "seconds"} and not _within(parsed, spec):
         raise ValueError(f"must be {describe(spec)}, not {_shown(value)}")
     return parsed

@@ -3,6 +3,7 @@
     links.jsonl      check_link       a link's outcome
     documents.jsonl  check_document   a document processed
     checks.jsonl     check_check      one recheck
+    deposits.jsonl   check_deposit    one Save Page Now submission or its outcome
     warcs.jsonl      check_warc_size  a closed WARC file with its size
     warcs.sha256     check_warc_sum   "<sha256>  <path>" (sha256sum format)
     .inflight        check_warc_path  a WARC file an unfinished run wrote
@@ -25,10 +26,15 @@ from archiver.models import Role, Status
 LINKS = "links.jsonl"
 DOCUMENTS = "documents.jsonl"
 CHECKS = "checks.jsonl"
+DEPOSITS = "deposits.jsonl"
 WARC_SIZES = "warcs.jsonl"
 WARCS = "warcs.sha256"
 MAX_INT = 2**53  # byte counts and offsets: exact in every JSON reader, and in SQLite's INTEGER
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+WAYBACK_TIMESTAMP = re.compile(
+    r"[0-9]{14}"
+)  # YYYYMMDDhhmmss, as the Wayback Machine names captures
+DEPOSIT_STATES = frozenset({"pending", "success", "error"})
 SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 STATUSES = frozenset(status.value for status in Status)
 ROLES = frozenset(role.value for role in Role)
@@ -237,6 +243,28 @@ def check_check(row: Any, collection: str) -> dict[str, Any]:
     return row
 
 
+def check_deposit(row: Any, collection: str) -> dict[str, Any]:
+    """A deposits.jsonl line (archiver.deposit): url, status (pending, success or error) and
+    submitted_at required; a pending line has its job_id; a success line its job_id,
+    capture_url and timestamp (14 digits, the Wayback Machine's YYYYMMDDhhmmss) and
+    finished_at; an error line its error and finished_at; message a string when present."""
+    if not isinstance(row, dict):
+        raise BadLine(f"the line is a JSON {_what(row)}, not an object")
+    _text(row, "url", required=True)
+    _choice(row, "status", DEPOSIT_STATES)
+    _time(row, "submitted_at", required=True)
+    status = row["status"]
+    _time(row, "finished_at", required=status != "pending")
+    _text(row, "job_id", required=status != "error")
+    _text(row, "capture_url", required=status == "success")
+    _text(row, "error", required=status == "error")
+    _text(row, "message")
+    stamp = _text(row, "timestamp", required=status == "success")
+    if stamp is not None and not WAYBACK_TIMESTAMP.fullmatch(stamp):
+        raise BadLine(f"timestamp {stamp[:40]!r} is not 14 digits (YYYYMMDDhhmmss)")
+    return row
+
+
 def check_warc_size(row: Any, collection: str) -> dict[str, Any]:
     """A warcs.jsonl line: path (inside the collection), sha256 (hex), size (bytes)."""
     if not isinstance(row, dict):
@@ -263,6 +291,7 @@ JSON_CHECKS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
     LINKS: check_link,
     DOCUMENTS: check_document,
     CHECKS: check_check,
+    DEPOSITS: check_deposit,
     WARC_SIZES: check_warc_size,
 }
 """The check of each JSON Lines file of a collection's manifest, by the file's name."""

@@ -3,6 +3,7 @@
 
     links.jsonl      -> LinkLine      a link's outcome: a ManifestEntry, with when it was decided
     checks.jsonl     -> CheckLine     one recheck, with the capture it stored
+    deposits.jsonl   -> DepositLine   one Save Page Now submission or its outcome
     documents.jsonl  -> DocumentLine  a document processed (or a file of a folder skipped)
     both first two   -> WarcPointer   where a line says its capture's record is, for verify
 
@@ -20,7 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from archiver.models import ManifestEntry, Role, Status
-from archiver.store.lines import BadLine, check_check, check_document, check_link, utc_time
+from archiver.store.lines import (
+    BadLine,
+    check_check,
+    check_deposit,
+    check_document,
+    check_link,
+    utc_time,
+)
 
 OWN_FIELDS = frozenset({"url", "role", "documents", "status", "redirects", "attempts"})
 PLAIN_FIELDS = tuple(f.name for f in fields(ManifestEntry) if f.name not in OWN_FIELDS)
@@ -185,3 +193,41 @@ class DocumentLine:
         Raises BadLine when check_document refuses it."""
         row = check_document(value, collection)
         return cls(row["path"], row.get("title"), row.get("source_url"), row.get("skipped"), row)
+
+
+@dataclass(frozen=True)
+class DepositLine:
+    """One deposits.jsonl line (written by archiver.deposit): the link's `url`, `status`
+    (`pending`: submitted, job `job_id` not finished; `success`: the service holds a capture,
+    at `capture_url`, named by its Wayback `timestamp`; `error`: why not, in `error`,
+    "status_ext: message" as the service said it), the service's `message` when it gave one,
+    and `submitted_at` / `finished_at` (RFC 3339 UTC; `at` is submitted_at as a datetime)."""
+
+    url: str
+    status: str
+    submitted_at: str
+    at: datetime
+    job_id: str | None = None
+    capture_url: str | None = None
+    timestamp: str | None = None
+    error: str | None = None
+    message: str | None = None
+    finished_at: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, collection: str) -> DepositLine:
+        """The line `value` (parsed JSON) of collection `collection`'s deposits.jsonl. Raises
+        BadLine when check_deposit refuses it."""
+        row = check_deposit(value, collection)
+        return cls(
+            url=row["url"],
+            status=row["status"],
+            submitted_at=row["submitted_at"],
+            at=_moment(row["submitted_at"]),
+            job_id=row.get("job_id"),
+            capture_url=row.get("capture_url"),
+            timestamp=row.get("timestamp"),
+            error=row.get("error"),
+            message=row.get("message"),
+            finished_at=row.get("finished_at"),
+        )

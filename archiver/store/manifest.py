@@ -27,6 +27,7 @@ from archiver.files import kind, open_binary, open_fd
 from archiver.models import ManifestEntry
 from archiver.store.lines import (
     CHECKS,
+    DEPOSITS,
     DOCUMENTS,
     LINKS,
     WARC_SIZES,
@@ -90,7 +91,9 @@ class Manifest:
         self.directory = directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            names = (LINKS, DOCUMENTS, WARCS, WARC_SIZES, CHECKS) if cut_torn_tails else ()
+            names = (
+                (LINKS, DOCUMENTS, WARCS, WARC_SIZES, CHECKS, DEPOSITS) if cut_torn_tails else ()
+            )
             cut = [_cut_torn_tail(directory / name) for name in names]
         except OSError as exc:
             raise StorageError(f"cannot prepare manifest {directory}: {exc}") from exc
@@ -134,6 +137,10 @@ class Manifest:
     def append_check(self, line: dict[str, Any]) -> None:
         """Append a checks.jsonl line (recheck.check.check_line). Raises StorageError."""
         self._append(CHECKS, json.dumps(line, ensure_ascii=False))
+
+    def append_deposit(self, line: dict[str, Any]) -> None:
+        """Append a deposits.jsonl line (archiver.deposit). Raises StorageError."""
+        self._append(DEPOSITS, json.dumps(line, ensure_ascii=False))
 
     def append_document(self, record: dict[str, Any]) -> None:
         """Append a documents.jsonl line (run.archive.document_record). Raises StorageError."""
