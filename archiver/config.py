@@ -29,6 +29,8 @@ MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 600.0
 WARC_SIZE = 1024 * 1024 * 1024
 COMPRESS_LEVEL = 6
+RECOVER_OLDER_THAN = 30  # days before a link no web archive gave is asked about again
+RECOVER_DELAY = 1.0  # seconds between raw replays from one web archive (Wayback: ~1/s)
 PRODUCT = f"archiver/{__version__}"
 
 
@@ -65,6 +67,10 @@ class Settings:
     retry_failed: bool = False
     refresh: bool = False
     backoff_base: float = 1.0
+    recover: bool = False  # archive: recover the links the run found dead (archiver.recover)
+    recover_all: bool = False  # recover: also links never captured for other reasons
+    recover_older_than: int = RECOVER_OLDER_THAN
+    recover_delay: float = RECOVER_DELAY
 
     @property
     def agent(self) -> str:

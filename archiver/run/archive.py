@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Protocol
 
@@ -73,12 +73,17 @@ def _identity(record: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def archive(
-    paths: Sequence[str], settings: Settings, progress: Progress | None = None
+    paths: Sequence[str],
+    settings: Settings,
+    progress: Progress | None = None,
+    on_lost: Callable[[str], object] | None = None,
 ) -> RunSummary:
     """Archive every selected link of the documents under `paths` into the collection, which
-    is created when it does not exist. Raises InputError for a bad collection name, a missing
-    path or a binary file named, before anything is written; CollectionLocked when another
-    live process writes the collection; StorageError when a write fails."""
+    is created when it does not exist. `on_lost` is told the URL of each link this run finds
+    dead or failed (`archive --recover` then looks them up in web archives). Raises
+    InputError for a bad collection name, a missing path or a binary file named, before
+    anything is written; CollectionLocked when another live process writes the collection;
+    StorageError when a write fails."""
     collection = Collection.named(settings)
     for path, named in find_inputs(paths):  # a missing path or a binary file named on the
         if named:  # command line is an error before anything is touched
@@ -90,7 +95,8 @@ def archive(
             state = CollectionState(collection.manifest_dir)
             try:
                 plan = plan_documents(paths, ExtractCache(state.db))
-                return _Run(plan, state, settings, progress or NoProgress()).run()
+                run = _Run(plan, state, settings, progress or NoProgress(), on_lost)
+                return run.run()
             finally:
                 state.close()
     except InputError:
@@ -112,9 +118,15 @@ class _Run:
     """The parent's part of a run: repair, decide what to fetch, fetch, then sum up."""
 
     def __init__(
-        self, plan: Plan, state: CollectionState, settings: Settings, progress: Progress
+        self,
+        plan: Plan,
+        state: CollectionState,
+        settings: Settings,
+        progress: Progress,
+        on_lost: Callable[[str], object] | None = None,
     ) -> None:
         self.plan = plan
+        self.on_lost = on_lost
         self.state = state
         self.settings = settings
         self.collection = Collection.named(settings)
@@ -192,4 +204,6 @@ class _Run:
         """A link ended: tally why a selected link was skipped, and tell the display."""
         if status == Status.SKIPPED:
             self.skipped_reasons[(error or "unknown").split(":", 1)[0]] += 1
+        elif status in (Status.DEAD, Status.FAILED) and self.on_lost is not None:
+            self.on_lost(url)
         self.progress.advance(status, size, url, error)
