@@ -23,7 +23,7 @@ from archiver.recover.command import recover
 from archiver.run.archive import archive
 from archiver.store.readlines import current_links
 from archiver.verify.fixity import verify
-from tests.origin import Origin, random_bytes, running_origin
+from tests.origin import Origin, body, random_bytes, running_origin
 from tests.wayback_replay import (
     StandInLookup,
     memento,
@@ -46,17 +46,20 @@ def archive_server() -> Iterator[Origin]:
 
 
 def lost_collection(
-    tmp_path: Path, origin: Origin, wayback: Origin
+    tmp_path: Path, origin: Origin, wayback: Origin, more: list[str] | None = None
 ) -> tuple[Settings, StandInLookup, dict[str, str]]:
     """A collection whose four links are dead at `origin` (404), and a look-up that finds a
     capture of `gone`, a redirect capture of `moved`, nothing for `never`, and fails for
-    `broken`."""
+    `broken`; the document also cites the URLs `more`."""
     urls = {name: origin.url(f"/{name}.jpg") for name in ("gone", "moved", "never", "broken")}
     urls["new"] = origin.url("/new.html")
     text = "---\ntitle: cited\ndate: 2021-03-01\n---\n\n"
     text += "".join(f"![{n}]({urls[n]})\n" for n in ("gone", "moved", "never", "broken"))
+    text += "".join(f"![more]({url})\n" for url in more or [])
     (tmp_path / "d.md").write_text(text, encoding="utf-8")
-    settings = Settings(out=tmp_path, collection="c", allow_private=True, recover_delay=0)
+    settings = Settings(
+        out=tmp_path, collection="c", allow_private=True, recover_delay=0, retries=0
+    )
     archive([str(tmp_path / "d.md")], settings)
     wayback.routes[raw_path(AT, urls["gone"])] = memento(urls["gone"], AT, GONE, "image/jpeg")
     wayback.routes[raw_path(MOVED_AT, urls["moved"])] = memento_redirect(
@@ -185,3 +188,26 @@ def test_verify_catches_a_flipped_byte_in_a_recovered_record(
     report = verify(settings)
     assert not report.ok
     assert any(problem.url == urls["gone"] for problem in report.problems)
+
+
+def test_a_link_fetched_again_keeps_its_recovered_capture(
+    tmp_path: Path, origin: Origin, archive_server: Origin
+) -> None:
+    """--retry-failed on a failed link that was recovered, --refresh on a dead one: the new
+    line is what the origin says now, and still names the recovered capture."""
+    flaky = origin.url("/flaky.jpg")
+    origin.routes["/flaky.jpg"] = body(b"busy", "text/plain", status=503)
+    settings, lookup, urls = lost_collection(tmp_path, origin, archive_server, [flaky])
+    archive_server.routes[raw_path(AT, flaky)] = memento(flaky, AT, b"old jpeg", "image/jpeg")
+    lookup.add(archive_server, flaky, AT)
+    assert recover(settings, lookup).recovered == 3
+    origin.routes["/flaky.jpg"] = body(b"new jpeg", "image/jpeg")
+    archive([str(tmp_path / "d.md")], replace(settings, retry_failed=True))
+    line = current_links(tmp_path / "manifests/c")[flaky]
+    assert line.status.value == "archived" and line.size == len(b"new jpeg")
+    assert line.recovered is not None and line.recovered.size == len(b"old jpeg")
+    archive([str(tmp_path / "d.md")], replace(settings, refresh=True))
+    lines = current_links(tmp_path / "manifests/c")
+    assert lines[urls["gone"]].status.value == "dead" and lines[urls["gone"]].recovered
+    assert lines[flaky].recovered is not None and lines[urls["never"]].recovered is None
+    assert verify(settings).ok

@@ -23,10 +23,10 @@ from archiver.run.plan import Plan, plan_documents
 from archiver.run.resume import Resumed, resume
 from archiver.run.workers import partition, run_workers, worker_count
 from archiver.store.collection import Collection
-from archiver.store.lines import DOCUMENTS
+from archiver.store.lines import DOCUMENTS, RECOVERIES
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import Manifest
-from archiver.store.readlines import read_documents, warned
+from archiver.store.readlines import read_documents, read_recoveries, warned
 from archiver.store.state import CollectionState
 
 
@@ -142,8 +142,11 @@ class _Run:
         not_selected = self.counts[Status.SKIPPED.value]
         self.progress.start(len(self.plan.documents), len(to_fetch))
         results: list[GroupResult] = []
+        recovered = self._recovered(to_fetch)
         try:
             results = self._fetch(to_fetch)
+            self.state.sync()
+            self._keep_recovered(recovered)
             self.manifest.clear_inflight()
         finally:
             self._list_documents()
@@ -179,6 +182,30 @@ class _Run:
             warnings=tuple(self.manifest.repairs + self.state.problems)
             + tuple(f"{d.path}: skipped: {d.skipped}" for d in self.plan.skipped),
         )
+
+    def _recovered(self, targets: list[Target]) -> dict[str, Any]:
+        """url -> the `recovered` capture (archiver.recover) of each target about to be
+        fetched again (--retry-failed, --refresh) whose current line has one. Only the links
+        recoveries.jsonl says were ever recovered have their line read."""
+        path = self.collection.manifest_dir / RECOVERIES
+        ever = {line.url for line in warned(read_recoveries(path)) if line.recovered}
+        found = {}
+        for target in targets:
+            before = self.state.get(target.url) if target.url in ever else None
+            line = self.state.line(before) if before is not None else None
+            if line is not None and line.recovered is not None:
+                found[target.url] = line.as_read["recovered"]
+        return found
+
+    def _keep_recovered(self, recovered: dict[str, Any]) -> None:
+        """A link fetched again keeps its recovered capture: its new line (caught up in the
+        state) is written again with the `recovered` its line had, so verify and report
+        still know the record."""
+        for url, kept in recovered.items():
+            now = self.state.get(url)
+            line = self.state.line(now) if now is not None else None
+            if line is not None and line.recovered is None:
+                self.manifest.append_link(dict(line.as_read) | {"recovered": kept})
 
     def _list_documents(self) -> None:
         """A documents.jsonl line for each document (and skipped file) whose line would say
