@@ -211,3 +211,20 @@ def test_a_link_fetched_again_keeps_its_recovered_capture(
     assert lines[urls["gone"]].status.value == "dead" and lines[urls["gone"]].recovered
     assert lines[flaky].recovered is not None and lines[urls["never"]].recovered is None
     assert verify(settings).ok
+
+
+def test_a_run_after_a_killed_recover_adopts_no_recovered_record_as_its_own(
+    tmp_path: Path, origin: Origin, archive_server: Origin
+) -> None:
+    """The next `archive` adopts the records a killed run left without lines; a record taken
+    from a web archive (here the target of the redirect capture, which a document now cites)
+    is not the origin's answer, so the link is fetched from its origin."""
+    settings, lookup, urls = lost_collection(tmp_path, origin, archive_server)
+    recover(settings, lookup)
+    moved = current_links(tmp_path / "manifests/c")[urls["moved"]].as_read["recovered"]
+    (tmp_path / "manifests/c/.inflight").write_text(moved["warc_file"] + "\n")
+    (tmp_path / "e.md").write_text(f"![new]({urls['new']})\n", encoding="utf-8")
+    archive([str(tmp_path / "d.md"), str(tmp_path / "e.md")], settings)
+    line = current_links(tmp_path / "manifests/c")[urls["new"]]
+    assert line.status.value == "dead" and line.http_status == 404, "asked at its origin"
+    assert origin.hits("/new.html"), "fetched, not adopted"
