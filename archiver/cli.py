@@ -204,13 +204,14 @@ def archive(
     summary = run_archive(list(paths), settings, shown, lost.append if settings.recover else None)
     for warning in summary.warnings:
         _say(f"archiver: warning: {warning}", err=True)
-    recovered = _recover(settings, lost, verbose > 0 and not quiet) if lost else None
+    recovered = _recover(settings, lost, verbose > 0 and not quiet) if lost else {}
+    said = recovered.pop("text", None)
     if as_json:
         _emit_json(dataclasses.asdict(summary) | ({"recover": recovered} if recovered else {}))
     elif not quiet:
         _say(summary_text(summary), keep="\n")
-        if recovered is not None:
-            _say(recovered["text"])
+        if said is not None:
+            _say(said)
     why = fail_on_dead_text(summary)
     if fail_on_dead and why:
         _say(f"archiver: exit 1: {why}", err=True)

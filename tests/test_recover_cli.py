@@ -86,7 +86,8 @@ def test_archive_recover_looks_up_the_links_the_run_found_dead(
     ran = run(capsys, "archive", str(tmp_path / "d.md"), "-c", "c", "--out", str(tmp_path),
               "--allow-private", "--config", str(tmp_path / "c.toml"), "--json")  # fmt: skip
     assert ran.code == 0, ran.err
-    assert json.loads(ran.out)["recover"]["recovered"] == 1
+    said = json.loads(ran.out)["recover"]
+    assert said["recovered"] == 1 and said["archives"] == {f"wayback={archive_server.base}": 1}
     line = current_links(tmp_path / "manifests/c")[url]
     assert line.status.value == "dead" and line.recovered is not None
     assert lookup.asked == [(url, None)], "no document date: the latest capture"
