@@ -41,6 +41,7 @@ from archiver.recover.due import cited_at, document_dates, due_links
 from archiver.recover.replay import chain_json, memento_moment, original_url
 from archiver.store.capture import CaptureStore
 from archiver.store.collection import Collection as Folder
+from archiver.store.lines import utc_time
 from archiver.store.linetypes import LinkLine
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import Manifest
@@ -162,7 +163,8 @@ class _Recover:
         line: dict[str, Any] = {"url": link.url, "asked_at": asked_at, "recovered": False}
         if isinstance(found, Memento):
             line |= {"archive": found.archive, "memento_url": found.uri_m}
-            line |= {"memento_datetime": found.datetime}
+            moment = utc_time(found.datetime)  # a time the contract reads back, or none
+            line |= {"memento_datetime": warc_date(moment) if moment else None}
             recovered, error = await self._fetch(fetcher, found)
             if recovered is not None:
                 self.manifest.append_link(dict(link.as_read) | {"recovered": recovered})
