@@ -228,3 +228,18 @@ def test_a_run_after_a_killed_recover_adopts_no_recovered_record_as_its_own(
     line = current_links(tmp_path / "manifests/c")[urls["new"]]
     assert line.status.value == "dead" and line.http_status == 404, "asked at its origin"
     assert origin.hits("/new.html"), "fetched, not adopted"
+
+
+def test_all_also_asks_about_links_never_captured_for_other_reasons(
+    tmp_path: Path, origin: Origin, archive_server: Origin
+) -> None:
+    page = origin.url("/page.html")
+    settings, lookup, _ = lost_collection(tmp_path, origin, archive_server)
+    with (tmp_path / "d.md").open("a", encoding="utf-8") as document:
+        document.write(f"\n[a page]({page})\n")  # a plain link: skipped for its role
+    archive([str(tmp_path / "d.md")], settings)
+    recover(settings, lookup)
+    assert page not in {url for url, _ in lookup.asked}
+    recover(replace(settings, recover_all=True), lookup)
+    assert lookup.asked[-1] == (page, "2021-03-01T00:00:00Z")
+    assert current_links(tmp_path / "manifests/c")[page].status.value == "skipped"
