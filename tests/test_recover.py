@@ -32,6 +32,8 @@ from tests.wayback_replay import (
     raw_path,
 )
 
+pytestmark = pytest.mark.slow  # whole runs against local servers
+
 GONE = random_bytes(20_000, 71)
 NEW = b"<html><title>moved here</title></html>"
 AT = datetime(2021, 2, 1, 3, 4, 5, tzinfo=UTC)

@@ -20,6 +20,7 @@ from tests.test_recover import AT, GONE, NEW, archive_server, lost_collection
 from tests.wayback_replay import StandInLookup, memento, raw_path
 
 __all__ = ["archive_server"]  # the fixture this module uses
+pytestmark = pytest.mark.slow  # whole runs against local servers
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
