@@ -19,16 +19,19 @@ import sys
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from archiver import __version__
 from archiver.config import Settings, settings_from_options
-from archiver.errors import ArchiverError, StorageError
+from archiver.errors import ArchiverError, InputError, StorageError
 from archiver.neutral import for_terminal, json_for_terminal
 from archiver.report.formats import FORMATS
 from archiver.schema import SCHEMA, option_name, parse_setting
+
+if TYPE_CHECKING:
+    from archiver.recover.command import MementoLookup
 
 # Each command imports what it needs: `verify` should not pay for httpx, lxml and rich.
 
@@ -197,13 +200,18 @@ def archive(
     as_json, verbose, quiet = _shared(options)
     settings = _settings(ctx, options)
     shown = choose_progress(verbose > 0, quiet, as_json, lambda line: click.echo(line, err=True))
-    summary = run_archive(list(paths), settings, shown)
+    lost: list[str] = []
+    summary = run_archive(list(paths), settings, shown, lost.append if settings.recover else None)
     for warning in summary.warnings:
         _say(f"archiver: warning: {warning}", err=True)
+    recovered = _recover(settings, lost, verbose > 0 and not quiet) if lost else {}
+    said = recovered.pop("text", None)
     if as_json:
-        _emit_json(dataclasses.asdict(summary))
+        _emit_json(dataclasses.asdict(summary) | ({"recover": recovered} if recovered else {}))
     elif not quiet:
         _say(summary_text(summary), keep="\n")
+        if said is not None:
+            _say(said)
     why = fail_on_dead_text(summary)
     if fail_on_dead and why:
         _say(f"archiver: exit 1: {why}", err=True)
@@ -298,6 +306,59 @@ def recheck(
         _emit_json(summary_json(summary))
     elif not quiet:
         _say(summary_text(summary))
+
+
+def _memento_lookup(settings: Settings) -> MementoLookup:
+    """The web archives `recover` asks (--archives: archiver.archives)."""
+    raise InputError("no web archive look-up is wired into this build (--archives)")
+
+
+def _recover(settings: Settings, only: list[str] | None, verbose: bool) -> dict[str, Any]:
+    """Run recover (for the URLs `only`, or every due link); its summary as JSON, with the
+    text line under `text`. Each link's line goes to stderr when `verbose`."""
+    from archiver.recover.command import recover
+    from archiver.recover.text import link_text, summary_json, summary_text
+
+    each = (lambda line: click.echo(link_text(line), err=True)) if verbose else None
+    summary = recover(settings, _memento_lookup(settings), only, each)
+    return summary_json(summary) | {"text": summary_text(summary)}
+
+
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@click.option(
+    "--all",
+    "recover_all",
+    is_flag=True,
+    default=None,
+    help=SCHEMA["recover_all"].help,
+)
+@click.option(
+    "--older-than",
+    "recover_older_than",
+    type=_Setting("recover_older_than"),
+    metavar="DAYS",
+    help=SCHEMA["recover_older_than"].help,
+)
+@_setting_option("recover_delay")
+@with_shared
+@with_network
+@click.pass_context
+def recover(ctx: click.Context, /, **options: Any) -> None:
+    """Look each dead or failed link up in web archives and store the capture they hold,
+    with its provenance; the link's line keeps its status and gains `recovered`.
+
+    \b
+    archiver recover -c news
+    archiver recover -c news --all --older-than 7 -v
+    """
+    as_json, verbose, quiet = _shared(options)
+    done = _recover(_settings(ctx, options), None, verbose > 0 and not quiet)
+    text = done.pop("text")
+    if as_json:
+        _emit_json(done)
+    elif not quiet:
+        _say(text)
 
 
 @cli.command()

@@ -35,6 +35,8 @@ DEPOSIT_RATE = 4  # submissions per minute: under the 7 (once 12) SPN2 allows a 
 POLL_INTERVAL = 10.0
 POLL_TIME = 600.0  # SPN2 ends a capture within 2 minutes, after a queue of a few when busy
 BUSY_PAUSE = 60.0  # after "too many sessions": SPN2 counts captures per minute
+RECOVER_OLDER_THAN = 30  # days before a link no web archive gave is asked about again
+RECOVER_DELAY = 1.0  # seconds between raw replays from one web archive (Wayback: ~1/s)
 PRODUCT = f"archiver/{__version__}"
 
 
@@ -81,6 +83,10 @@ class Settings:
     busy_pause: float = BUSY_PAUSE
     savepagenow_access_key: str | None = field(default=None, repr=False)
     savepagenow_secret_key: str | None = field(default=None, repr=False)
+    recover: bool = False  # archive: recover the links the run found dead (archiver.recover)
+    recover_all: bool = False  # recover: also links never captured for other reasons
+    recover_older_than: int = RECOVER_OLDER_THAN
+    recover_delay: float = RECOVER_DELAY
 
     @property
     def agent(self) -> str:

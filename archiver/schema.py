@@ -42,8 +42,8 @@ class Spec:
     `text`, `path`, `choice` (one of `choices`) or `list` (text, a comma list or a TOML list).
     `low` and `high` bound counts, sizes and durations (inclusive; None: no bound). `scope`
     says which commands take it as an option: `network` (every command that fetches),
-    `archive`, or none (the config file only, or an option of its own); `help` is the
-    option's line in `--help`."""
+    `archive`, `recover` (also `archive --recover`), or none (the config file only, or an
+    option of its own); `help` is the option's line in `--help`."""
 
     kind: str
     low: float | None = None
@@ -164,6 +164,30 @@ SCHEMA: dict[str, Spec] = {
     "busy_pause": Spec("seconds", 0),
     "savepagenow_access_key": Spec("text"),
     "savepagenow_secret_key": Spec("text"),
+    "recover": Spec(
+        "flag",
+        scope="archive",
+        help="Look the links this run finds dead up in web archives and store what they hold "
+        "(as `archiver recover`).",
+    ),
+    "recover_all": Spec(
+        "flag",
+        scope="recover",
+        help="Also links never captured for other reasons (skipped), not only dead and failed.",
+    ),
+    "recover_older_than": Spec(
+        "count",
+        0,
+        36500,
+        scope="recover",
+        help="Ask again about a link no archive gave only after DAYS (30).",
+    ),
+    "recover_delay": Spec(
+        "seconds",
+        0,
+        scope="recover",
+        help="Time between captures fetched from one web archive: seconds, or 500ms (1).",
+    ),
     "max_redirects": Spec("count", 0, 100),
     "max_retry_after": Spec("seconds", 0),
     "compress_level": Spec("count", 0, 9),

@@ -23,7 +23,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "archiver"
 STAGES = ("extract", "fetch", "store")
-USERS = ("verify", "report", "recheck", "replay", "export", "deposit")
+USERS = ("verify", "report", "recheck", "recover", "replay", "export", "deposit")
 RANK = {"base": 0, **dict.fromkeys(STAGES, 1), "run": 2, **dict.fromkeys(USERS, 3), "cli": 4}
 FACADES = {"archiver", "archiver.__main__"}  # the public API gathers from every layer
 

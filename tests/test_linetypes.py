@@ -65,7 +65,7 @@ def test_a_line_carried_forward_is_written_as_read_but_for_what_changed() -> Non
     """A line from another version (a field this one does not know, fields in another order,
     one left out) keeps all of it when a run adds a citing document."""
     text = (
-        '{"status": "dead", "url": "http://e.test/a.jpg", "recovered": {"archive": "ia"}, '
+        '{"status": "dead", "url": "http://e.test/a.jpg", "deposit": {"job": "ia"}, '
         '"role": "image", "documents": ["d.md"], "error": "http-404: gone"}'
     )
     line = LinkLine.from_json(json.loads(text), "c")
@@ -132,3 +132,48 @@ def test_a_document_line_says_whether_it_is_a_skipped_file() -> None:
     assert skipped.skipped == "binary"
     with pytest.raises(BadLine, match="skipped is int"):
         DocumentLine.from_json({"path": "x.bin", "skipped": 5}, "c")
+
+
+RECOVERED = {
+    "archive": "wayback=https://web.archive.org",
+    "memento_url": "https://web.archive.org/web/20210201030405/http://e.test/a.jpg",
+    "memento_datetime": "2021-02-01T03:04:05.000000Z",
+    "http_status": 200,
+    "sha256": "ab" * 32,
+    "payload_digest": "sha256:" + "ab" * 32,
+    "size": 10,
+    "content_type": "image/jpeg",
+    "warc_file": "warcs/c/c-1.warc.gz",
+    "warc_offset": 100,
+    "warc_length": 50,
+    "record_id": "<urn:uuid:1>",
+}
+
+
+def test_a_recovered_capture_is_read_back_typed_and_points_at_its_record() -> None:
+    """A dead line's `recovered` is typed (archiver.recover writes it), and verify is told to
+    find a record of the original URL at its place."""
+    row = {"url": URL, "role": "image", "documents": [], "status": "dead", "recovered": RECOVERED}
+    line = LinkLine.from_json(row, "c")
+    assert line.status == Status.DEAD and line.recovered is not None
+    assert line.recovered.memento_datetime == "2021-02-01T03:04:05.000000Z"
+    pointer = line.recovered.pointer(URL)
+    assert (pointer.warc_file, pointer.offset, pointer.end) == ("warcs/c/c-1.warc.gz", 100, 150)
+    assert pointer.final_url == URL and pointer.record_id == "<urn:uuid:1>"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"warc_file": "/etc/passwd"}, "outside warcs/c/"),
+        ({"memento_datetime": "yesterday"}, "not an RFC 3339 time"),
+        ({"warc_offset": None}, "warc_offset is missing"),
+        ({"archive": None}, "archive is null"),
+    ],
+)
+def test_a_recovered_capture_that_breaks_the_contract_is_a_bad_line(
+    change: dict[str, object], message: str
+) -> None:
+    row = {"url": URL, "role": "image", "documents": [], "status": "dead"}
+    with pytest.raises(BadLine, match=f"recovered: .*{message}"):
+        check_link(row | {"recovered": RECOVERED | change}, "c")

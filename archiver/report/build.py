@@ -145,6 +145,9 @@ def _link_row(
         verdict=made[-1] if (made := verdicts(history)) else None,
         tls_error=line.tls_error or None,
         captured_at=captured_at,
+        recovered_from=line.recovered.archive if line.recovered else None,
+        recovered_at=line.recovered.memento_datetime if line.recovered else None,
+        memento_url=line.recovered.memento_url if line.recovered else None,
     )
 
 
@@ -211,6 +214,7 @@ def document_views(
                 archived=sum(link.status == Status.ARCHIVED for link in own),
                 lost_at_origin=tuple(link for link in own if link.lost_at_origin),
                 lost=tuple(link for link in own if link.lost),
+                recovered=tuple(link for link in own if link.recovered),
             )
         )
     return tuple(views)

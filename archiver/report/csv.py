@@ -28,6 +28,9 @@ CSV_FIELDS = (
     "checked_at",
     "died_at",
     "tls_error",
+    "recovered_from",
+    "recovered_at",
+    "memento_url",
 )
 DOCUMENT_SEPARATOR = " | "
 
@@ -62,6 +65,9 @@ def render_csv(data: ReportData) -> str:
                 check and check.checked_at,
                 link.died_at,
                 link.tls_error,
+                link.recovered_from,
+                link.recovered_at,
+                link.memento_url,
             )
         )
     return out.getvalue()

@@ -97,6 +97,8 @@ def _cards(data: ReportData) -> str:
         ("links", len(data.links)),
         *counts.items(),
         ("lost at origin, safe here", len(data.lost_at_origin)),
+        ("recovered from web archives", len(data.recovered)),
+        ("lost everywhere", len(data.lost)),
     ]
     if data.unverified:
         items.append(("captured without a valid certificate", len(data.unverified)))
@@ -177,7 +179,8 @@ def _url_list(data: ReportData, links: Sequence[LinkRow], detail: str) -> str:
         return '<span class="none">—</span>'
     items = []
     for one in links:
-        note = one.died_at if detail == "since" else (one.error or one.status)
+        notes = {"since": one.died_at, "archive": one.recovered_from}
+        note = notes.get(detail, one.error or one.status)
         shown = captured(data, one.url)
         items.append(f'<li>{shown} <span class="{e(detail)}">({e(note or "")})</span></li>')
     return '<ul class="urls">' + "".join(items) + "</ul>"
@@ -197,6 +200,32 @@ def _lost_at_origin(data: ReportData) -> str:
     head = ["url", "role", "gone since", "why", "documents"]
     body = _table(head, rows, set()) if rows else "<p>None.</p>"
     return "<h2>Lost at the origin but safe in the archive</h2>" + body
+
+
+def _recovered(data: ReportData) -> str:
+    """Links lost at the origin in three groups (safe in the collection's captures, recovered
+    from a web archive, lost everywhere), then the recovered ones by archive and one by one."""
+    groups = [
+        ("safe in the collection's captures", len(data.lost_at_origin)),
+        ("recovered from web archives", len(data.recovered)),
+        ("lost everywhere", len(data.lost)),
+    ]
+    html = _table(["lost at the origin", "links"], [[e(n), str(c)] for n, c in groups], {1})
+    if data.recovered:
+        counts = [[f"<code>{e(a)}</code>", str(n)] for a, n in data.recovered_by_archive().items()]
+        html += _table(["archive", "links"], counts, {1})
+        rows = [
+            [
+                captured(data, one.url),
+                f"<code>{e(one.recovered_from or '')}</code>",
+                e(one.recovered_at or ""),
+                e(one.error or ""),
+            ]
+            for one in data.recovered
+        ]
+        head = ["url", "archive", "captured by the archive", "why lost at the origin"]
+        html += _table(head, rows, set())
+    return "<h2>Links lost at the origin</h2>" + html
 
 
 def _rechecks(data: ReportData) -> str:
@@ -239,11 +268,13 @@ def _documents(data: ReportData) -> str:
             _document_cell(data, view),
             f"{view.archived} / {view.total}",
             _url_list(data, view.lost_at_origin, "since"),
+            _url_list(data, view.recovered, "archive"),
             _url_list(data, view.lost, "dead"),
         ]
         for view in data.documents
     ]
-    head = ["document", "archived", "lost at the origin, safe in the archive", "lost entirely"]
+    head = ["document", "archived", "lost at the origin, safe in the archive"]
+    head += ["recovered from a web archive", "lost entirely"]
     return "<h2>Documents</h2>" + _table(head, rows, {1})
 
 
@@ -270,6 +301,7 @@ def render_html(data: ReportData) -> str:
         + _hosts(data)
         + _rot(data)
         + _lost_at_origin(data)
+        + _recovered(data)
         + _rechecks(data)
         + _unverified(data)
         + _documents(data)

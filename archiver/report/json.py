@@ -29,6 +29,10 @@ def link_json(link: LinkRow) -> dict[str, Any]:
         "came_back": link.came_back,
         "tls_error": link.tls_error,
         "captured_at": link.captured_at,
+        "recovered": link.recovered,
+        "recovered_from": link.recovered_from,
+        "recovered_at": link.recovered_at,
+        "memento_url": link.memento_url,
         "latest_check": None
         if check is None
         else {
@@ -54,6 +58,10 @@ def _document_json(view: DocumentView) -> dict[str, Any]:
         "lost_at_origin": [
             {"url": link.url, "died_at": link.died_at} for link in view.lost_at_origin
         ],
+        "recovered": [
+            {"url": link.url, "archive": link.recovered_from, "memento_datetime": link.recovered_at}
+            for link in view.recovered
+        ],
         "lost": [
             {"url": link.url, "status": link.status, "error": link.error} for link in view.lost
         ],
@@ -61,7 +69,9 @@ def _document_json(view: DocumentView) -> dict[str, Any]:
 
 
 def report_json(data: ReportData) -> dict[str, Any]:
-    """The whole report as a JSON object: totals, hosts, documents, rot, links, problems."""
+    """The whole report as a JSON object: totals (links lost at the origin but safe in the
+    collection's captures, recovered from web archives by archive, and lost everywhere among
+    them), hosts, documents, rot, links, problems."""
     by_role = {role: sum(row.values()) for role, row in data.role_status().items()}
     return {
         "collection": data.collection,
@@ -70,6 +80,9 @@ def report_json(data: ReportData) -> dict[str, Any]:
             "links": len(data.links),
             "documents": len(data.documents),
             "lost_at_origin": len(data.lost_at_origin),
+            "recovered": len(data.recovered),
+            "recovered_by_archive": data.recovered_by_archive(),
+            "lost": len(data.lost),
             "came_back": len(data.came_back),
             "rechecks": data.recheck_counts(),
             "unverified": len(data.unverified),

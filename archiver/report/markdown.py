@@ -100,6 +100,37 @@ def _md_lost_at_origin(data: ReportData) -> list[str]:
     return ["## Lost at the origin but safe in the archive", "", *body]
 
 
+def _md_recovered(data: ReportData) -> list[str]:
+    """The three groups of links lost at the origin (safe in the collection's captures,
+    recovered from a web archive, lost everywhere), then the recovered ones by archive."""
+    groups = [
+        ["lost at the origin, safe in the collection's captures", str(len(data.lost_at_origin))],
+        ["lost at the origin, recovered from a web archive", str(len(data.recovered))],
+        ["lost everywhere", str(len(data.lost))],
+    ]
+    lines = ["## Links lost at the origin", "", *_table(["", "links"], groups)]
+    if not data.recovered:
+        return lines
+    by_archive = [[md_code(name), str(n)] for name, n in data.recovered_by_archive().items()]
+    rows = [
+        [
+            md_captured(data, link.url),
+            md_code(link.recovered_from or ""),
+            md_text(link.recovered_at),
+            md_text(link.error),
+        ]
+        for link in data.recovered
+    ]
+    head = ["url", "archive", "captured by the archive", "why lost at the origin"]
+    return [
+        *lines,
+        "### Recovered from web archives",
+        "",
+        *_table(["archive", "links"], by_archive),
+        *_table(head, rows),
+    ]
+
+
 def _md_rechecks(data: ReportData) -> list[str]:
     counts = data.recheck_counts()
     if not counts:
@@ -145,6 +176,10 @@ def _md_document(data: ReportData, view: DocumentView) -> list[str]:
         for link in view.lost_at_origin
     ]
     lines += [
+        f"- recovered from {md_code(link.recovered_from or '')}: {md_captured(data, link.url)}"
+        for link in view.recovered
+    ]
+    lines += [
         f"- lost: {md_code(link.url)} ({md_text(link.error or link.status)})" for link in view.lost
     ]
     return [*lines, ""]
@@ -172,6 +207,7 @@ def render_md(data: ReportData) -> str:
         *_md_totals(data),
         *_md_hosts(data),
         *_md_lost_at_origin(data),
+        *_md_recovered(data),
         *_md_rechecks(data),
         *_md_unverified(data),
         *_md_rot(data),

@@ -5,12 +5,16 @@
                       and the certificate error it was captured despite (`tls_error`)
         Check         one recheck: a verdict (live or not, with the reason) or no check made
         HostLoss      the dead and failed links of one host, with example errors
-        DocumentView  per document: archived, lost at the origin but safe, lost entirely
+        DocumentView  per document: archived, lost at the origin but safe, recovered from a
+                      web archive, lost entirely
         RotPoint      per day of rechecks: archived links live, dead and not yet checked
 
 A link is "lost at the origin but safe in the archive" when it is archived and its latest recheck
 says it is not live, or when it is now dead or failed but an earlier line captured it. It died at
 its first failed check after its last good one; a dead link that answers again is live again.
+A link lost at its origin that the collection never captured itself is "recovered" when
+`archiver recover` stored a web archive's capture of it (its line's `recovered`), and "lost
+entirely" when not.
 A check that could not be made (the private-address guard, robots.txt) is no verdict: it is shown
 as "not checked" with its reason and changes none of this.
 """
@@ -99,6 +103,9 @@ class LinkRow:
     verdict: Check | None = None
     tls_error: str | None = None  # captured without a valid certificate (--tls-verify record)
     captured_at: str | None = None  # fetched_at of its latest archived line: the capture shown
+    recovered_from: str | None = None  # the web archive its recovered capture came from
+    recovered_at: str | None = None  # that capture's memento_datetime (RFC 3339)
+    memento_url: str | None = None  # that capture at the archive (URI-M)
 
     @property
     def lost_at_origin(self) -> bool:
@@ -108,9 +115,21 @@ class LinkRow:
         return self.captured_before and self.status in {Status.DEAD, Status.FAILED}
 
     @property
+    def recovered(self) -> bool:
+        """Never captured by the collection itself (dead, failed or skipped), but a web
+        archive's capture of it is in the WARCs."""
+        return self.recovered_from is not None and not self.lost_at_origin and not self.archived
+
+    @property
+    def archived(self) -> bool:
+        """Captured by the collection: its current line is archived."""
+        return self.status == Status.ARCHIVED
+
+    @property
     def lost(self) -> bool:
-        """Dead or failed and never captured."""
-        return self.status in {Status.DEAD, Status.FAILED} and not self.captured_before
+        """Dead or failed, never captured, and recovered from no web archive."""
+        lost = self.status in {Status.DEAD, Status.FAILED} and not self.captured_before
+        return lost and self.recovered_from is None
 
     @property
     def came_back(self) -> bool:
@@ -138,7 +157,8 @@ class HostLoss:
 class DocumentView:
     """One document (as documents.jsonl lists it, or as a link cites it): its title and
     source URL when known, how many links it cites (`total`) and how many are archived, the
-    links lost at the origin but safe in the archive, and those lost entirely."""
+    links lost at the origin but safe in the archive, those recovered from a web archive, and
+    those lost entirely."""
 
     path: str
     title: str | None
@@ -147,6 +167,7 @@ class DocumentView:
     archived: int
     lost_at_origin: tuple[LinkRow, ...]
     lost: tuple[LinkRow, ...]
+    recovered: tuple[LinkRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,13 +201,14 @@ class ReportData:
     def _captures(self) -> dict[str, str]:
         base = self.replay_base or default_replay_base(self.collection)
         return {
-            link.url: replay_url(base, link.captured_at, link.url)
+            link.url: replay_url(base, moment, link.url)
             for link in self.links
-            if link.captured_at
+            if (moment := link.captured_at or link.recovered_at)
         }
 
     def capture_url(self, url: str | None) -> str | None:
-        """The replay URL of `url`'s latest capture, or None when it was never captured."""
+        """The replay URL of `url`'s latest capture (its recovered one when the collection
+        never captured it), or None when there is none."""
         return self._captures.get(url) if url else None
 
     def status_counts(self) -> dict[str, int]:
@@ -207,6 +229,21 @@ class ReportData:
     def lost_at_origin(self) -> tuple[LinkRow, ...]:
         """Links gone at the origin but safe in the archive (LinkRow.lost_at_origin)."""
         return tuple(link for link in self.links if link.lost_at_origin)
+
+    @property
+    def recovered(self) -> tuple[LinkRow, ...]:
+        """Links never captured by the collection whose capture a web archive gave."""
+        return tuple(link for link in self.links if link.recovered)
+
+    @property
+    def lost(self) -> tuple[LinkRow, ...]:
+        """Links lost everywhere: dead or failed, never captured, recovered from nowhere."""
+        return tuple(link for link in self.links if link.lost)
+
+    def recovered_by_archive(self) -> dict[str, int]:
+        """Recovered links by the web archive they came from, most first."""
+        counts = Counter(str(link.recovered_from) for link in self.recovered)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     @property
     def came_back(self) -> tuple[LinkRow, ...]:

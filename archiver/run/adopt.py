@@ -50,7 +50,8 @@ class Capture:
 
 def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
     """The response and revisit records of the WARC file `warc_file` (a path relative to the
-    output folder `root`) that carry a target URI and an HTTP head, as the one reader
+    output folder `root`) that carry a target URI and an HTTP head (and no WARC-Source-URI:
+    a capture `recover` took from a web archive is no capture of the origin), as the one reader
     (store.reader) reads them: whole records only, each starting its gzip member (a record
     whose place no offset alone can name is no capture). Raises OSError when the file cannot
     be read."""
@@ -61,6 +62,7 @@ def read_captures(root: Path, warc_file: str) -> Iterator[Capture]:
             or record.record_type not in ("response", "revisit")
             or record.http_head is None
             or not record.url
+            or "warc-source-uri" in record.headers  # recovered from a web archive: not ours
         ):
             continue
         status, fields = _http_head(record.http_head)

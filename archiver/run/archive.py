@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Protocol
 
@@ -23,10 +23,10 @@ from archiver.run.plan import Plan, plan_documents
 from archiver.run.resume import Resumed, resume
 from archiver.run.workers import partition, run_workers, worker_count
 from archiver.store.collection import Collection
-from archiver.store.lines import DOCUMENTS
+from archiver.store.lines import DOCUMENTS, RECOVERIES
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import Manifest
-from archiver.store.readlines import read_documents, warned
+from archiver.store.readlines import read_documents, read_recoveries, warned
 from archiver.store.state import CollectionState
 
 
@@ -73,12 +73,17 @@ def _identity(record: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def archive(
-    paths: Sequence[str], settings: Settings, progress: Progress | None = None
+    paths: Sequence[str],
+    settings: Settings,
+    progress: Progress | None = None,
+    on_lost: Callable[[str], object] | None = None,
 ) -> RunSummary:
     """Archive every selected link of the documents under `paths` into the collection, which
-    is created when it does not exist. Raises InputError for a bad collection name, a missing
-    path or a binary file named, before anything is written; CollectionLocked when another
-    live process writes the collection; StorageError when a write fails."""
+    is created when it does not exist. `on_lost` is told the URL of each link this run finds
+    dead or failed (`archive --recover` then looks them up in web archives). Raises
+    InputError for a bad collection name, a missing path or a binary file named, before
+    anything is written; CollectionLocked when another live process writes the collection;
+    StorageError when a write fails."""
     collection = Collection.named(settings)
     for path, named in find_inputs(paths):  # a missing path or a binary file named on the
         if named:  # command line is an error before anything is touched
@@ -90,7 +95,8 @@ def archive(
             state = CollectionState(collection.manifest_dir)
             try:
                 plan = plan_documents(paths, ExtractCache(state.db))
-                return _Run(plan, state, settings, progress or NoProgress()).run()
+                run = _Run(plan, state, settings, progress or NoProgress(), on_lost)
+                return run.run()
             finally:
                 state.close()
     except InputError:
@@ -112,9 +118,15 @@ class _Run:
     """The parent's part of a run: repair, decide what to fetch, fetch, then sum up."""
 
     def __init__(
-        self, plan: Plan, state: CollectionState, settings: Settings, progress: Progress
+        self,
+        plan: Plan,
+        state: CollectionState,
+        settings: Settings,
+        progress: Progress,
+        on_lost: Callable[[str], object] | None = None,
     ) -> None:
         self.plan = plan
+        self.on_lost = on_lost
         self.state = state
         self.settings = settings
         self.collection = Collection.named(settings)
@@ -130,8 +142,11 @@ class _Run:
         not_selected = self.counts[Status.SKIPPED.value]
         self.progress.start(len(self.plan.documents), len(to_fetch))
         results: list[GroupResult] = []
+        recovered = self._recovered(to_fetch)
         try:
             results = self._fetch(to_fetch)
+            self.state.sync()
+            self._keep_recovered(recovered)
             self.manifest.clear_inflight()
         finally:
             self._list_documents()
@@ -168,6 +183,30 @@ class _Run:
             + tuple(f"{d.path}: skipped: {d.skipped}" for d in self.plan.skipped),
         )
 
+    def _recovered(self, targets: list[Target]) -> dict[str, Any]:
+        """url -> the `recovered` capture (archiver.recover) of each target about to be
+        fetched again (--retry-failed, --refresh) whose current line has one. Only the links
+        recoveries.jsonl says were ever recovered have their line read."""
+        path = self.collection.manifest_dir / RECOVERIES
+        ever = {line.url for line in warned(read_recoveries(path)) if line.recovered}
+        found = {}
+        for target in targets:
+            before = self.state.get(target.url) if target.url in ever else None
+            line = self.state.line(before) if before is not None else None
+            if line is not None and line.recovered is not None:
+                found[target.url] = line.as_read["recovered"]
+        return found
+
+    def _keep_recovered(self, recovered: dict[str, Any]) -> None:
+        """A link fetched again keeps its recovered capture: its new line (caught up in the
+        state) is written again with the `recovered` its line had, so verify and report
+        still know the record."""
+        for url, kept in recovered.items():
+            now = self.state.get(url)
+            line = self.state.line(now) if now is not None else None
+            if line is not None and line.recovered is None:
+                self.manifest.append_link(dict(line.as_read) | {"recovered": kept})
+
     def _list_documents(self) -> None:
         """A documents.jsonl line for each document (and skipped file) whose line would say
         something new: a re-run over unchanged documents adds none."""
@@ -192,4 +231,6 @@ class _Run:
         """A link ended: tally why a selected link was skipped, and tell the display."""
         if status == Status.SKIPPED:
             self.skipped_reasons[(error or "unknown").split(":", 1)[0]] += 1
+        elif status in (Status.DEAD, Status.FAILED) and self.on_lost is not None:
+            self.on_lost(url)
         self.progress.advance(status, size, url, error)

@@ -97,6 +97,17 @@ class CaptureStore:
                 return self._write(exchange)
             return await asyncio.to_thread(self._write, exchange)
 
+    async def store_recovered(self, exchange: Exchange, uri_r: str, date: str) -> WarcRecordRef:
+        """Write `exchange`, the raw replay of a memento of `uri_r` whose Memento-Datetime is
+        `date` (a WARC-Date), as a recovered capture (WarcWriter.write_recovered): outside
+        the payload index, so a normal capture never becomes a revisit of an archive's copy.
+        Large bodies are written in a thread, as for `store`."""
+        await asyncio.sleep(0)
+        async with self._lock:
+            if exchange.body.size <= INLINE_WRITE_BYTES:
+                return self._writer.write_recovered(exchange, uri_r, date)
+            return await asyncio.to_thread(self._writer.write_recovered, exchange, uri_r, date)
+
     def _write(self, exchange: Exchange) -> WarcRecordRef:
         """Claim the payload, then write its records. The claim comes first so that two
         workers storing the same payload at once cannot both store it."""

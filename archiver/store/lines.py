@@ -4,6 +4,7 @@
     documents.jsonl  check_document   a document processed
     checks.jsonl     check_check      one recheck
     deposits.jsonl   check_deposit    one Save Page Now submission or its outcome
+    recoveries.jsonl check_recovery   one look-up of a link in web archives (recover)
     warcs.jsonl      check_warc_size  a closed WARC file with its size
     warcs.sha256     check_warc_sum   "<sha256>  <path>" (sha256sum format)
     .inflight        check_warc_path  a WARC file an unfinished run wrote
@@ -27,6 +28,7 @@ LINKS = "links.jsonl"
 DOCUMENTS = "documents.jsonl"
 CHECKS = "checks.jsonl"
 DEPOSITS = "deposits.jsonl"
+RECOVERIES = "recoveries.jsonl"
 WARC_SIZES = "warcs.jsonl"
 WARCS = "warcs.sha256"
 MAX_INT = 2**53  # byte counts and offsets: exact in every JSON reader, and in SQLite's INTEGER
@@ -173,6 +175,54 @@ def check_link(row: Any, collection: str) -> dict[str, Any]:
     _time(row, "checked_at")
     _redirects(row)
     _where(row, collection)
+    _recovered(row, collection)
+    return row
+
+
+RECOVERED_TEXT = ("archive", "memento_url", "final_url", "sha256", "payload_digest")
+
+
+def _recovered(row: dict[str, Any], collection: str) -> None:
+    """A links.jsonl line's `recovered` (archiver.recover): null, or a capture of the URL held
+    by a web archive and stored in the collection: archive, memento_url and memento_datetime
+    required; http_status, sha256, payload_digest, size, content_type of their types; its
+    response record's place (warc_file, warc_offset, warc_length, record_id) all required;
+    final_url and redirects (the hops of a redirect capture) as on a links.jsonl line."""
+    recovered = row.get("recovered")
+    if recovered is None:
+        return
+    if not isinstance(recovered, dict):
+        raise BadLine(f"recovered is {_what(recovered)}, not an object")
+    try:
+        for name in ("archive", "memento_url", "record_id"):
+            _text(recovered, name, required=True)
+        for name in (*RECOVERED_TEXT, "content_type"):
+            _text(recovered, name)
+        _time(recovered, "memento_datetime", required=True)
+        _count(recovered, "http_status", 999)
+        _count(recovered, "size")
+        check_warc_path(recovered.get("warc_file"), collection)
+        for name in ("warc_offset", "warc_length"):
+            if _count(recovered, name) is None:
+                raise BadLine(f"{name} is missing")
+        _redirects(recovered)
+    except BadLine as exc:
+        raise BadLine(f"recovered: {exc}") from None
+
+
+def check_recovery(row: Any, collection: str) -> dict[str, Any]:
+    """A recoveries.jsonl line (archiver.recover): url and asked_at (RFC 3339) required;
+    recovered true or false; archive, memento_url and error (why nothing was recovered,
+    "kind: message") text when present, memento_datetime a time."""
+    if not isinstance(row, dict):
+        raise BadLine(f"the line is a JSON {_what(row)}, not an object")
+    _text(row, "url", required=True)
+    _time(row, "asked_at", required=True)
+    if not isinstance(row.get("recovered"), bool):
+        raise BadLine(f"recovered is {_what(row.get('recovered'))}, not true or false")
+    for name in ("archive", "memento_url", "error"):
+        _text(row, name)
+    _time(row, "memento_datetime")
     return row
 
 
@@ -292,6 +342,7 @@ JSON_CHECKS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
     DOCUMENTS: check_document,
     CHECKS: check_check,
     DEPOSITS: check_deposit,
+    RECOVERIES: check_recovery,
     WARC_SIZES: check_warc_size,
 }
 """The check of each JSON Lines file of a collection's manifest, by the file's name."""

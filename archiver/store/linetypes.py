@@ -4,8 +4,10 @@
     links.jsonl      -> LinkLine      a link's outcome: a ManifestEntry, with when it was decided
     checks.jsonl     -> CheckLine     one recheck, with the capture it stored
     deposits.jsonl   -> DepositLine   one Save Page Now submission or its outcome
+    recoveries.jsonl -> RecoveryLine  one look-up of a link in web archives
+    a link's `recovered` -> Recovered a capture a web archive held, stored in the collection
     documents.jsonl  -> DocumentLine  a document processed (or a file of a folder skipped)
-    both first two   -> WarcPointer   where a line says its capture's record is, for verify
+    all captures     -> WarcPointer   where a line says its capture's record is, for verify
 
 `from_json(value, collection)` takes what a line parsed to (json.loads) and the collection's
 name, and raises BadLine (with the check's message) for a line that breaks the contract. Pure:
@@ -27,6 +29,7 @@ from archiver.store.lines import (
     check_deposit,
     check_document,
     check_link,
+    check_recovery,
     utc_time,
 )
 
@@ -83,6 +86,50 @@ class WarcPointer:
 
 
 @dataclass(frozen=True)
+class Recovered:
+    """A links.jsonl line's `recovered`: the capture of the link's URL (URI-R) that the web
+    archive `archive` held as `memento_url` (URI-M) at `memento_datetime` (RFC 3339 UTC, the
+    stored record's WARC-Date), fetched raw and stored in the collection: the original's
+    `http_status`, the payload's `sha256` (hex), `payload_digest`, `size` (bytes) and
+    `content_type`, and the place of its response record (for a redirect capture, the final
+    response's: `final_url` names that response's original URL, `redirects` the hops)."""
+
+    archive: str
+    memento_url: str
+    memento_datetime: str
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+    record_id: str
+    http_status: int | None = None
+    sha256: str | None = None
+    payload_digest: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+    final_url: str | None = None
+    redirects: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, value: Mapping[str, Any]) -> Recovered:
+        """The `recovered` object `value`, as check_link accepted it."""
+        found: dict[str, Any] = {f.name: value.get(f.name) for f in fields(cls)}
+        return cls(**found | {"redirects": tuple(value.get("redirects", ()))})
+
+    def pointer(self, url: str) -> WarcPointer:
+        """Where the recovered capture of `url` is stored, and what its record holds."""
+        return WarcPointer(
+            url,
+            self.warc_file,
+            self.warc_offset,
+            self.warc_length,
+            self.record_id,
+            self.final_url or url,
+            self.payload_digest,
+            self.sha256,
+        )
+
+
+@dataclass(frozen=True)
 class LinkLine(ManifestEntry):
     """One links.jsonl line as read: the entry it states (every ManifestEntry field, typed;
     a field the line leaves out is None, `attempts` 0), `checked_at` (RFC 3339 UTC: when the
@@ -91,6 +138,7 @@ class LinkLine(ManifestEntry):
     documents (run.decide) is written as it was, byte for byte, but for what changed."""
 
     checked_at: str | None = None
+    recovered: Recovered | None = None
     as_read: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -106,6 +154,7 @@ class LinkLine(ManifestEntry):
             redirects=tuple(row.get("redirects", ())),
             attempts=row.get("attempts") or 0,
             checked_at=row.get("checked_at"),
+            recovered=None if row.get("recovered") is None else Recovered.of(row["recovered"]),
             as_read=row,
             **{name: row.get(name) for name in PLAIN_FIELDS},
         )
@@ -124,6 +173,39 @@ class LinkLine(ManifestEntry):
             self.final_url,
             self.payload_digest,
             self.sha256,
+        )
+
+
+@dataclass(frozen=True)
+class RecoveryLine:
+    """One recoveries.jsonl line (archiver.recover): the look-up of `url` in web archives at
+    `asked_at` (RFC 3339 UTC; `at` as an aware UTC datetime), whether a capture was
+    `recovered`, which `archive` and memento it came from, or the `error` ("kind: message")
+    that says why nothing was."""
+
+    url: str
+    asked_at: str
+    at: datetime
+    recovered: bool
+    archive: str | None = None
+    memento_url: str | None = None
+    memento_datetime: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, collection: str) -> RecoveryLine:
+        """The line `value` (parsed JSON) of collection `collection`'s recoveries.jsonl.
+        Raises BadLine when check_recovery refuses it."""
+        row = check_recovery(value, collection)
+        return cls(
+            url=row["url"],
+            asked_at=row["asked_at"],
+            at=_moment(row["asked_at"]),
+            recovered=row["recovered"],
+            archive=row.get("archive"),
+            memento_url=row.get("memento_url"),
+            memento_datetime=row.get("memento_datetime"),
+            error=row.get("error"),
         )
 
 

@@ -30,6 +30,7 @@ from archiver.store.lines import (
     DEPOSITS,
     DOCUMENTS,
     LINKS,
+    RECOVERIES,
     WARC_SIZES,
     WARCS,
     BadLine,
@@ -91,10 +92,8 @@ class Manifest:
         self.directory = directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            names = (
-                (LINKS, DOCUMENTS, WARCS, WARC_SIZES, CHECKS, DEPOSITS) if cut_torn_tails else ()
-            )
-            cut = [_cut_torn_tail(directory / name) for name in names]
+            names = (LINKS, DOCUMENTS, WARCS, WARC_SIZES, CHECKS, RECOVERIES, DEPOSITS)
+            cut = [_cut_torn_tail(directory / name) for name in names if cut_torn_tails]
         except OSError as exc:
             raise StorageError(f"cannot prepare manifest {directory}: {exc}") from exc
         self._fds: dict[str, int] = {}
@@ -141,6 +140,10 @@ class Manifest:
     def append_deposit(self, line: dict[str, Any]) -> None:
         """Append a deposits.jsonl line (archiver.deposit). Raises StorageError."""
         self._append(DEPOSITS, json.dumps(line, ensure_ascii=False))
+
+    def append_recovery(self, line: dict[str, Any]) -> None:
+        """Append a recoveries.jsonl line (archiver.recover). Raises StorageError."""
+        self._append(RECOVERIES, json.dumps(line, ensure_ascii=False))
 
     def append_document(self, record: dict[str, Any]) -> None:
         """Append a documents.jsonl line (run.archive.document_record). Raises StorageError."""

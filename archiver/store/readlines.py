@@ -4,6 +4,7 @@
                       (current_links: the same from a manifest folder, problems warned)
     checks.jsonl      read_checks -> [CheckLine]
     deposits.jsonl    read_deposits -> [DepositLine]
+    recoveries.jsonl  read_recoveries -> [RecoveryLine]
     documents.jsonl   read_documents -> [DocumentLine]
     any JSON Lines    read_jsonl -> [dict] checked by its kind (warcs.jsonl...)
     warcs.sha256      read_warc_sums -> {path: sha256}
@@ -27,7 +28,7 @@ from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from archiver.files import NotRegular, kind, open_binary
 from archiver.store.lines import JSON_CHECKS, LINKS, BadLine, check_warc_sum
-from archiver.store.linetypes import CheckLine, DepositLine, DocumentLine, LinkLine
+from archiver.store.linetypes import CheckLine, DepositLine, DocumentLine, LinkLine, RecoveryLine
 
 TAIL_CHUNK = 65536
 MAX_LINE_BYTES = 32 * 1024 * 1024  # a link cited by ~200,000 documents; longer lines are skipped
@@ -176,6 +177,11 @@ def read_checks(path: Path) -> tuple[list[CheckLine], list[str]]:
 def read_deposits(path: Path) -> tuple[list[DepositLine], list[str]]:
     """The lines of a deposits.jsonl file, oldest first, and the problems."""
     return _read(path, lambda data: DepositLine.from_json(load_json(data), path.parent.name))
+
+
+def read_recoveries(path: Path) -> tuple[list[RecoveryLine], list[str]]:
+    """The lines of a recoveries.jsonl file, oldest first, and the problems."""
+    return _read(path, lambda data: RecoveryLine.from_json(load_json(data), path.parent.name))
 
 
 def read_documents(path: Path) -> tuple[list[DocumentLine], list[str]]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import IO
 
 from archiver import __version__
-from archiver.exchange import Exchange
+from archiver.exchange import DROPPED_HEADERS, Exchange
 from archiver.models import Original
 
 CHUNK = 256 * 1024
@@ -127,6 +127,81 @@ def response(exchange: Exchange, date: str, record_id: str) -> RecordParts:
     if exchange.truncated:
         headers = (*headers, ("WARC-Truncated", exchange.truncated))
     return RecordParts(headers, head, body.rewind(), len(head) + body.size)
+
+
+ARCHIVE_ORIGINAL_PREFIX = b"x-archive-orig-"
+"""How Wayback (and pywb) report the original's response headers on a raw replay."""
+REPLAY_ENCODING_FIELDS = frozenset({b"content-encoding"})
+"""Fields of the replay itself kept over the original's: they describe the bytes received."""
+
+
+def recovered(exchange: Exchange, uri_r: str, date: str, record_id: str) -> RecordParts:
+    """The response record of a capture recovered from a web archive, as pywb writes one when
+    it records from an archive: `exchange` is the raw replay (Wayback `id_`) of the memento,
+    `uri_r` the original URL (WARC-Target-URI), `date` its Memento-Datetime as a WARC-Date,
+    the replay's URL the WARC-Source-URI and now the WARC-Creation-Date (WARC 1.1 sections
+    5.4, 5.13 and annex). The HTTP head is `archived_head`; the body the bytes received."""
+    head = archived_head(exchange)
+    body = exchange.body
+    headers = [
+        ("WARC-Type", "response"),
+        ("WARC-Record-ID", record_id),
+        ("WARC-Date", date),
+        ("WARC-Target-URI", uri_r),
+        ("WARC-Source-URI", exchange.url),
+        ("WARC-Creation-Date", warc_date(datetime.now(UTC))),
+        ("Content-Type", "application/http; msgtype=response"),
+        ("WARC-Payload-Digest", payload_digest(body.sha256)),
+        ("WARC-Block-Digest", _digest(_chain(head, body.rewind()))),
+    ]
+    if exchange.truncated:
+        headers.append(("WARC-Truncated", exchange.truncated))
+    return RecordParts(tuple(headers), head, body.rewind(), len(head) + body.size)
+
+
+def archived_head(exchange: Exchange) -> bytes:
+    """The HTTP head of a recovered capture: the replay's status line (a raw replay answers
+    with the original's status), then the original's fields as the archive reports them
+    (`X-Archive-Orig-Name: value` -> `Name: value`). Left out, as for a normal capture
+    (exchange.stored_head): the framing fields (Transfer-Encoding, Content-Length, replaced
+    by the true length of the stored body); the original's Content-Encoding gives way to the
+    replay's, which says how the bytes received are encoded. An archive that reports no
+    original fields (a Memento archive other than Wayback) gives its replay's Content-Type,
+    Content-Encoding and Location (turned back to the original URL when it names a raw
+    replay, `.../TIMESTAMPid_/URL`)."""
+    version = exchange.http_version if exchange.http_version.startswith("HTTP/") else "HTTP/1.1"
+    lines = [f"{version} {exchange.status} {exchange.reason}".rstrip().encode("latin-1")]
+    original = [
+        (key[len(ARCHIVE_ORIGINAL_PREFIX) :], value)
+        for key, value in exchange.headers
+        if key.lower().startswith(ARCHIVE_ORIGINAL_PREFIX)
+    ]
+    if not original:
+        original = [
+            (key, _original_location(value) if key.lower() == b"location" else value)
+            for key, value in exchange.headers
+            if key.lower() in (b"content-type", b"location")
+        ]
+    skipped = DROPPED_HEADERS | REPLAY_ENCODING_FIELDS
+    fields = [(k, v) for k, v in original if k.lower() not in skipped]
+    fields += [(k, v) for k, v in exchange.headers if k.lower() in REPLAY_ENCODING_FIELDS]
+    lines += [key + b": " + value for key, value in fields if _field_ok(key, value)]
+    lines.append(b"Content-Length: %d" % exchange.body.size)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _original_location(value: bytes) -> bytes:
+    """A Location naming a raw replay (`BASE/web/20200101000000id_/http://x/`) as the
+    original URL it replays; any other Location as it is."""
+    _, marker, rest = value.partition(b"id_/")
+    return rest if marker and rest[:4].lower() == b"http" else value
+
+
+def _field_ok(key: bytes, value: bytes) -> bool:
+    """Whether a header line can be stored and sent on by pywb: an ASCII name without
+    separators or whitespace, a value without CR or LF."""
+    clean_name = bool(key) and key.isascii() and not any(c in key for c in b" \t:\r\n")
+    return clean_name and b"\r" not in value and b"\n" not in value
 
 
 def _capture_headers(

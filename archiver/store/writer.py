@@ -117,6 +117,19 @@ class WarcWriter:
                 return self._write_revisit(exchange, date, response_id, original)
             return self._write_response(exchange, date, response_id)
 
+    def write_recovered(self, exchange: Exchange, uri_r: str, date: str) -> WarcRecordRef:
+        """Write the request record of `exchange` (the raw replay of a memento, as sent, at
+        the time it was sent) and the recovered response record of `uri_r` dated `date` (its
+        Memento-Datetime as a WARC-Date: store.records.recovered); return the response's
+        place. Never a revisit: a recovered capture holds its own payload."""
+        with self._lock:
+            self._ensure_open()
+            record_id = new_record_id()
+            self._write_request(exchange, warc_date(exchange.date), record_id)
+            parts = records.recovered(exchange, uri_r, date, record_id)
+            offset, length = self._write_record(parts)
+            return WarcRecordRef(self.files[-1], offset, length, record_id, date)
+
     def close(self) -> None:
         """Finish the current file (safe to call from any thread, and more than once)."""
         with self._lock:

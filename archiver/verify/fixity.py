@@ -200,11 +200,19 @@ def manifest_problems(manifest_dir: Path, name: str, issues: list[str]) -> list[
 
 
 def current_pointers(manifest_dir: Path, problems: list[Problem]) -> list[WarcPointer]:
-    """Where the current line of every link says its capture's record is (links without one
-    left out), in links.jsonl's order; its bad lines are added to `problems`."""
+    """Where the current line of every link says its capture's record is, and its capture
+    recovered from a web archive (`recovered`: its WARC-Target-URI must be the original URL),
+    in links.jsonl's order (links without either left out); its bad lines are added to
+    `problems`."""
     lines, issues = read_links(manifest_dir / LINKS)
     problems.extend(manifest_problems(manifest_dir, LINKS, issues))
-    return [p for line in current_entries(lines).values() if (p := line.pointer) is not None]
+    pointers = []
+    for line in current_entries(lines).values():
+        if line.pointer is not None:
+            pointers.append(line.pointer)
+        if line.recovered is not None:
+            pointers.append(line.recovered.pointer(line.url))
+    return pointers
 
 
 def recheck_captures(manifest_dir: Path, problems: list[Problem]) -> list[WarcPointer]:
