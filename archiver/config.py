@@ -29,6 +29,13 @@ MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 600.0
 WARC_SIZE = 1024 * 1024 * 1024
 COMPRESS_LEVEL = 6
+# Web archives asked for captures of lost links, in order. The Wayback Machine's CDX API is
+# documented, says each capture's archived HTTP status (so 404s and redirects are told apart
+# before anything is fetched) and serves raw bytes at `id_` URLs; its Availability API
+# (archive.org/wayback/available) is not used: it is unreliable, often answering "no capture"
+# for URLs the CDX API lists. Then one public Memento aggregator (RFC 7089 TimeMaps over many
+# archives): MemGator at Old Dominion University; Los Alamos's Time Travel has shut down.
+ARCHIVES = ("wayback=https://web.archive.org", "memento=https://memgator.cs.odu.edu")
 PRODUCT = f"archiver/{__version__}"
 
 
@@ -65,6 +72,7 @@ class Settings:
     retry_failed: bool = False
     refresh: bool = False
     backoff_base: float = 1.0
+    archives: tuple[str, ...] = ARCHIVES  # `kind=BASE` items, see schema.parse_archive
 
     @property
     def agent(self) -> str:
@@ -146,8 +154,9 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
     for key in ("out", "ca_bundle"):
         if key in given:
             given[key] = Path(given[key])
-    if "allow_networks" in given:
-        given["allow_networks"] = tuple(given["allow_networks"])
+    for key in ("allow_networks", "archives"):
+        if key in given:
+            given[key] = tuple(given[key])
     settings = replace(base, **given)
     if settings.ca_bundle is not None:
         check_ca_bundle(settings.ca_bundle)
