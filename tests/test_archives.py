@@ -448,7 +448,8 @@ def captures_of(url: str) -> dict[str, list[Capture]]:
 
 
 def run_with_fetcher(work: Callable[[Fetcher], Awaitable[T]], **changes: object) -> T:
-    """Run `work` with a Fetcher of the tool's own client (that stores nothing)."""
+    """Run `work` with a Fetcher of the tool's own client whose store callback must never be
+    called: lookups keep their answers out of the collection."""
     options: dict[str, object] = {
         "allow_private": True,
         "retries": 2,
@@ -459,7 +460,7 @@ def run_with_fetcher(work: Callable[[Fetcher], Awaitable[T]], **changes: object)
     chosen = Settings(**(options | changes))  # type: ignore[arg-type]
 
     async def nothing(exchange: Exchange) -> WarcRecordRef | None:
-        return None
+        raise AssertionError(f"an API answer was handed to the store: {exchange.url}")
 
     async def main() -> T:
         async with build_client(chosen) as client:
@@ -569,6 +570,7 @@ def test_lookups_keep_to_the_archives_rate_at_the_default_limits() -> None:
         hits = standin.hits("/cdx/")
     assert all(not one.failed and len(one.mementos) == 5 for one in found)
     assert [hit.status for hit in hits] == [200] * 4
+    assert standin.hits("/robots.txt") == []  # an API used as documented: no robots.txt
     gaps = [later.when - earlier.when for earlier, later in itertools.pairwise(hits)]
     assert min(gaps) >= 0.8
 
