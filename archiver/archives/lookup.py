@@ -60,12 +60,11 @@ async def lookup(
     fetcher.limit(source.host, source.per_host, source.delay)
     url = query_url(source, uri_r)
     answer = await get_bytes(fetcher, url, limit)
-    found = Lookup(source.name, uri_r, url, cut=answer.cut)
     problem = _problem(source, answer)
     if problem is not None:
         return Lookup(source.name, uri_r, url, error=problem)
     if answer.http_status in NO_CAPTURES:
-        return found
+        return Lookup(source.name, uri_r, url)
     try:
         if source.kind == WAYBACK:
             mementos = parse_cdx(answer.body, source, cut=answer.cut)
