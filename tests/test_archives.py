@@ -5,7 +5,9 @@ end are in test_archives_lookup.py."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -29,6 +31,7 @@ from archiver.archives import (
 )
 from archiver.config import ARCHIVES, Settings, load_config
 from archiver.errors import InputError
+from archiver.fetch.politeness import HostGate
 from archiver.models import Memento
 from archiver.schema import parse_setting
 
@@ -400,3 +403,24 @@ def test_a_redirect_capture_leads_to_the_original_url_to_look_up_next(
     headers: list[tuple[bytes, bytes]], target: str | None
 ) -> None:
     assert redirect_target(memento("20200101000000", 302), headers) == target
+
+
+# --- an archive's own limits at the host gate ----------------------------------------------
+
+
+def test_an_archives_host_is_held_to_its_own_gap_while_other_hosts_are_not() -> None:
+    gate = HostGate(per_host=4, delay=0.0, total=32)
+    gate.limit("archive.example", per_host=1, delay=0.2)
+    starts: dict[str, list[float]] = {"archive.example": [], "origin.example": []}
+
+    async def one(host: str) -> None:
+        async with gate.slot(host):
+            starts[host].append(time.monotonic())
+
+    async def main() -> None:
+        await asyncio.gather(*(one(host) for host in starts for _ in range(3)))
+
+    asyncio.run(main())
+    archive, origin = starts["archive.example"], starts["origin.example"]
+    assert min(b - a for a, b in itertools.pairwise(archive)) >= 0.2
+    assert max(origin) - min(origin) < 0.1  # the run's own limits elsewhere
