@@ -37,6 +37,13 @@ POLL_TIME = 600.0  # SPN2 ends a capture within 2 minutes, after a queue of a fe
 BUSY_PAUSE = 60.0  # after "too many sessions": SPN2 counts captures per minute
 RECOVER_OLDER_THAN = 30  # days before a link no web archive gave is asked about again
 RECOVER_DELAY = 1.0  # seconds between raw replays from one web archive (Wayback: ~1/s)
+# Web archives asked for captures of lost links, in order. The Wayback Machine's CDX API is
+# documented, says each capture's archived HTTP status (so 404s and redirects are told apart
+# before anything is fetched) and serves raw bytes at `id_` URLs; its Availability API
+# (archive.org/wayback/available) is not used: it is unreliable, often answering "no capture"
+# for URLs the CDX API lists. Then one public Memento aggregator (RFC 7089 TimeMaps over many
+# archives): MemGator at Old Dominion University; Los Alamos's Time Travel has shut down.
+ARCHIVES = ("wayback=https://web.archive.org", "memento=https://memgator.cs.odu.edu")
 PRODUCT = f"archiver/{__version__}"
 
 
@@ -87,6 +94,7 @@ class Settings:
     recover_all: bool = False  # recover: also links never captured for other reasons
     recover_older_than: int = RECOVER_OLDER_THAN
     recover_delay: float = RECOVER_DELAY
+    archives: tuple[str, ...] = ARCHIVES  # `kind=BASE` items, see schema.parse_archive
 
     @property
     def agent(self) -> str:
@@ -169,8 +177,9 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
     for key in ("out", "ca_bundle"):
         if key in given:
             given[key] = Path(given[key])
-    if "allow_networks" in given:
-        given["allow_networks"] = tuple(given["allow_networks"])
+    for key in ("allow_networks", "archives"):
+        if key in given:
+            given[key] = tuple(given[key])
     settings = replace(base, **given)
     if settings.ca_bundle is not None:
         check_ca_bundle(settings.ca_bundle)

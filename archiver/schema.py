@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archiver.addresses import parse_networks
 from archiver.errors import InputError
@@ -31,6 +32,46 @@ def parse_roles(text: str) -> frozenset[Role]:
         listed = ", ".join(unknown) or "(none)"
         raise InputError(f"unknown role(s) {listed}; known: {', '.join(sorted(known))}")
     return frozenset(Role(name) for name in names)
+
+
+ARCHIVE_KINDS = ("wayback", "memento")
+
+
+def parse_archive(item: str) -> tuple[str, str]:
+    """One `--archives` item -> (kind, BASE): `wayback=BASE` (a Wayback server: its CDX API at
+    BASE/cdx/search/cdx, raw replay at BASE/web/{timestamp}id_/{url}) or `memento=BASE` (a
+    Memento TimeMap in link format at BASE/timemap/link/{url}, RFC 7089). BASE is an http or
+    https URL with a host and no query, fragment or credentials; its trailing `/` is dropped.
+    Raises ValueError saying what is wrong."""
+    kind, equals, base = item.strip().partition("=")
+    kind, base = kind.strip().lower(), base.strip().rstrip("/")
+    if not equals or kind not in ARCHIVE_KINDS:
+        raise ValueError(f"{item.strip()!r} is not wayback=BASE or memento=BASE")
+    try:
+        parts = urlsplit(base)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{kind} BASE {base!r} is no URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host or not base.isprintable():
+        raise ValueError(f"{kind} BASE {base!r} is not an http(s) URL with a host")
+    if parts.query or parts.fragment or "#" in base or parts.username or parts.password:
+        raise ValueError(f"{kind} BASE {base!r} has a query, fragment or credentials")
+    return kind, base
+
+
+def parse_archives(items: tuple[str, ...]) -> tuple[str, ...]:
+    """`--archives` as given (a comma list, or a TOML list of items or of comma lists) -> its
+    items as `kind=BASE`, in order, each checked by `parse_archive`, duplicates left
+    out. Raises ValueError for a bad item or none at all."""
+    found: list[str] = []
+    for text in items:
+        for item in text.split(","):
+            if item.strip():
+                kind, base = parse_archive(item)
+                found.append(f"{kind}={base}")
+    if not found:
+        raise ValueError("no archive given")
+    return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -122,6 +163,14 @@ SCHEMA: dict[str, Spec] = {
         what="role names (image, media, source, related, ...), comma-separated",
         scope="archive",
         help="Roles to archive (image,media,source,related).",
+    ),
+    "archives": Spec(
+        "list",
+        what="wayback=BASE or memento=BASE items, comma-separated (or a TOML list)",
+        scope="recover",
+        help="Web archives to ask, in order: wayback=BASE (a Wayback CDX server) or "
+        "memento=BASE (a Memento TimeMap service), comma-separated (default: "
+        "wayback=https://web.archive.org,memento=https://memgator.cs.odu.edu).",
     ),
     "retry_failed": Spec("flag", scope="archive", help="Fetch `failed` links again."),
     "refresh": Spec("flag", scope="archive", help="Capture every link anew."),
@@ -215,6 +264,8 @@ def parse_setting(name: str, value: object) -> Any:
         parsed = _PARSERS[spec.kind](value, spec)
         if name in ("roles", "deposit_roles"):
             parsed = parse_roles(",".join(parsed))
+        elif name == "archives":
+            parsed = parse_archives(parsed)
         elif name == "allow_networks":
             parse_networks(parsed)
     except (ValueError, TypeError, InputError) as exc:

@@ -6,7 +6,7 @@ upward import fails here with the modules that make it, before it can bite at ru
     cli                                   options -> Settings -> one library call -> output
      |
     verify/ report/ recheck/ replay export  using an archive
-     |        run/                          the archive command
+     |        run/  archives/               the archive command; captures in web archives
      |      /   |   \\
     extract/ fetch/ store/                  the stages: none imports another
      |
@@ -24,7 +24,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "archiver"
 STAGES = ("extract", "fetch", "store")
 USERS = ("verify", "report", "recheck", "recover", "replay", "export", "deposit")
-RANK = {"base": 0, **dict.fromkeys(STAGES, 1), "run": 2, **dict.fromkeys(USERS, 3), "cli": 4}
+RANK = {
+    "base": 0,
+    **dict.fromkeys(STAGES, 1),
+    "run": 2,
+    "archives": 2,
+    **dict.fromkeys(USERS, 3),
+    "cli": 4,
+}
 FACADES = {"archiver", "archiver.__main__"}  # the public API gathers from every layer
 
 

@@ -15,9 +15,12 @@ truncated (`time`); a head that never completes is `failed` with error `timeout`
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -60,6 +63,24 @@ class Fetcher:
         self._robots = RobotsCache(client, settings.agent, settings.total_time, self._gate)
         self._networks = parse_networks(settings.allow_networks)
         self.bytes_received = 0
+
+    def sibling(self, store: Store, **changes: Any) -> Fetcher:
+        """A fetcher for another kind of request (a web archive's API answers: see fetch/api.py)
+        sharing this one's client and host gate, so their slots, delays, Retry-After pauses and
+        slow-downs hold for both, with `store` as its callback and the Settings fields in
+        `changes` (`robots="ignore"`, `max_size=...`) over this one's. TypeError for a field
+        Settings does not have."""
+        other = copy.copy(self)
+        other._settings = replace(self._settings, **changes)
+        other._policy = RetryPolicy.from_settings(other._settings)
+        other._store = store
+        other.bytes_received = 0
+        return other
+
+    def limit(self, host: str, per_host: int, delay: float) -> None:
+        """Stricter limits for one host, a URL's authority (see HostGate.limit): a web
+        archive's documented rate."""
+        self._gate.limit(host, per_host, delay)
 
     async def fetch(self, url: str) -> FetchResult:
         """Fetch `url`, following redirects hop by hop; every hop's response is stored.

@@ -20,6 +20,7 @@ class _Host:
     not_before: float = 0.0
     last_start: float = 0.0
     penalty: float = 0.0
+    gap: float = 0.0  # the host's own minimum gap (HostGate.limit), beside --delay
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -30,7 +31,8 @@ class HostGate:
     was told to wait, as Retry-After asks, and lets the first one go at that moment: the
     slow-down does not add to a moment the server named (--delay, the user's minimum, still
     holds). `strike` widens the gap after each 429 or 503 that names no moment and `relieve`
-    narrows it again after good answers. Times are time.monotonic() seconds.
+    narrows it again after good answers. `limit` gives one host stricter limits of its own
+    (a web archive's API). Times are time.monotonic() seconds.
     """
 
     def __init__(self, per_host: int, delay: float, total: int) -> None:
@@ -43,6 +45,15 @@ class HostGate:
         if host not in self._hosts:
             self._hosts[host] = _Host(asyncio.Semaphore(self._per_host))
         return self._hosts[host]
+
+    def limit(self, host: str, per_host: int, delay: float) -> None:
+        """Hold `host` (a URL's authority) to at most `per_host` requests at a time (when
+        nothing was sent to it yet; its slots stay as they are after that) and starts at least
+        `delay` seconds apart, whichever of these and the run's own limits is stricter."""
+        if host not in self._hosts:
+            self._hosts[host] = _Host(asyncio.Semaphore(min(per_host, self._per_host)))
+        state = self._hosts[host]
+        state.gap = max(state.gap, delay)
 
     def strike(self, host: str) -> None:
         """A 429 or 503 from `host`: double the gap between its requests (0.5 s to 30 s)."""
@@ -60,7 +71,7 @@ class HostGate:
         state.not_before = max(state.not_before, moment)
 
     async def _wait_turn(self, state: _Host) -> None:
-        delay = self._jittered_delay()
+        delay = max(self._jittered_delay(), state.gap)
         async with state.lock:
             while True:
                 now = time.monotonic()
