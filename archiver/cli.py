@@ -25,7 +25,7 @@ import click
 
 from archiver import __version__
 from archiver.config import Settings, settings_from_options
-from archiver.errors import ArchiverError, InputError, StorageError
+from archiver.errors import ArchiverError, StorageError
 from archiver.neutral import for_terminal, json_for_terminal
 from archiver.report.formats import FORMATS
 from archiver.schema import SCHEMA, option_name, parse_setting
@@ -182,6 +182,7 @@ def links(paths: tuple[str, ...]) -> None:
 @with_shared
 @with_network
 @_options(*(_setting_option(n) for n, spec in SCHEMA.items() if spec.scope == "archive"))
+@_setting_option("archives")
 @click.option("--fail-on-dead", is_flag=True, help="Exit 1 when any link is dead or failed.")
 @click.pass_context
 def archive(
@@ -201,10 +202,13 @@ def archive(
     settings = _settings(ctx, options)
     shown = choose_progress(verbose > 0, quiet, as_json, lambda line: click.echo(line, err=True))
     lost: list[str] = []
-    summary = run_archive(list(paths), settings, shown, lost.append if settings.recover else None)
+    lookup = _memento_lookup(settings) if settings.recover else None  # checked before the run
+    summary = run_archive(list(paths), settings, shown, lost.append if lookup else None)
     for warning in summary.warnings:
         _say(f"archiver: warning: {warning}", err=True)
-    recovered = _recover(settings, lost, verbose > 0 and not quiet) if lost else {}
+    recovered = (
+        _recover(settings, lookup, lost, verbose > 0 and not quiet) if lookup and lost else {}
+    )
     said = recovered.pop("text", None)
     if as_json:
         _emit_json(dataclasses.asdict(summary) | ({"recover": recovered} if recovered else {}))
@@ -309,18 +313,22 @@ def recheck(
 
 
 def _memento_lookup(settings: Settings) -> MementoLookup:
-    """The web archives `recover` asks (--archives: archiver.archives)."""
-    raise InputError("no web archive look-up is wired into this build (--archives)")
+    """The web archives `recover` asks (--archives), checked: InputError for a bad list."""
+    from archiver.recover.webarchives import WebArchives
+
+    return WebArchives(settings)
 
 
-def _recover(settings: Settings, only: list[str] | None, verbose: bool) -> dict[str, Any]:
+def _recover(
+    settings: Settings, lookup: MementoLookup, only: list[str] | None, verbose: bool
+) -> dict[str, Any]:
     """Run recover (for the URLs `only`, or every due link); its summary as JSON, with the
     text line under `text`. Each link's line goes to stderr when `verbose`."""
     from archiver.recover.command import recover
     from archiver.recover.text import link_text, summary_json, summary_text
 
     each = (lambda line: click.echo(link_text(line), err=True)) if verbose else None
-    summary = recover(settings, _memento_lookup(settings), only, each)
+    summary = recover(settings, lookup, only, each)
     return summary_json(summary) | {"text": summary_text(summary)}
 
 
@@ -341,6 +349,7 @@ def _recover(settings: Settings, only: list[str] | None, verbose: bool) -> dict[
     help=SCHEMA["recover_older_than"].help,
 )
 @_setting_option("recover_delay")
+@_setting_option("archives")
 @with_shared
 @with_network
 @click.pass_context
@@ -353,7 +362,8 @@ def recover(ctx: click.Context, /, **options: Any) -> None:
     archiver recover -c news --all --older-than 7 -v
     """
     as_json, verbose, quiet = _shared(options)
-    done = _recover(_settings(ctx, options), None, verbose > 0 and not quiet)
+    settings = _settings(ctx, options)
+    done = _recover(settings, _memento_lookup(settings), None, verbose > 0 and not quiet)
     text = done.pop("text")
     if as_json:
         _emit_json(done)
