@@ -15,10 +15,13 @@ from archiver.schema import parse_archive
 WAYBACK = "wayback"
 MEMENTO = "memento"
 # Requests in flight and seconds between their starts at an archive's host. The Wayback
-# Machine's CDX API tolerates about one request a second (faster clients get 429s and then
-# blocks); a Memento aggregator asks many archives for each TimeMap, so it gets no more.
+# Machine's CDX API now allows 30 requests a minute (the `wayback` package's 0.5.1 release
+# notes, 2026-06-19), and a client that keeps asking through 429s is blocked at its firewall
+# for an hour, then longer: one request every 2.5 s stays under it. A Memento aggregator asks
+# many archives for each TimeMap, so it gets no more than one a second.
 ARCHIVE_PER_HOST = 1
 ARCHIVE_DELAY = 1.0
+WAYBACK_DELAY = 2.5
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,13 @@ class ArchiveSource:
     @classmethod
     def parse(cls, item: str) -> ArchiveSource:
         """`wayback=BASE` or `memento=BASE` (schema.parse_archive) as a source with the
-        default limits. InputError naming the item when it is neither."""
+        default limits of its kind (WAYBACK_DELAY, ARCHIVE_DELAY). InputError naming the item
+        when it is neither."""
         try:
             kind, base = parse_archive(item)
         except ValueError as exc:
             raise InputError(f"--archives: {exc}") from None
-        return cls(kind, base)
+        return cls(kind, base, delay=WAYBACK_DELAY if kind == WAYBACK else ARCHIVE_DELAY)
 
     @property
     def name(self) -> str:
