@@ -36,6 +36,7 @@ POLL_INTERVAL = 10.0
 POLL_TIME = 600.0  # SPN2 ends a capture within 2 minutes, after a queue of a few when busy
 BUSY_PAUSE = 60.0  # after "too many sessions": SPN2 counts captures per minute
 RECOVER_OLDER_THAN = 30  # days before a link no web archive gave is asked about again
+BATCH_SIZE = 50  # links of one host per broker message (archiver.distributed)
 RECOVER_DELAY = 1.0  # seconds between raw replays from one web archive (Wayback: ~1/s)
 # Web archives asked for captures of lost links, in order. The Wayback Machine's CDX API is
 # documented, says each capture's archived HTTP status (so 404s and redirects are told apart
@@ -95,6 +96,8 @@ class Settings:
     recover_older_than: int = RECOVER_OLDER_THAN
     recover_delay: float = RECOVER_DELAY
     archives: tuple[str, ...] = ARCHIVES  # `kind=BASE` items, see schema.parse_archive
+    broker: str | None = None  # redis://HOST:PORT/DB: archive through workers (distributed/)
+    batch_size: int = BATCH_SIZE  # links of one host per message on the broker
 
     @property
     def agent(self) -> str:

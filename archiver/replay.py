@@ -47,11 +47,20 @@ class ReplayLink:
 
 
 def pywb_tool(name: str) -> str:
-    """`wayback` or `wb-manager` from this environment, else from PATH."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
+    """The path of pywb's `wayback` or `wb-manager`: beside this Python, else in a pywb
+    environment inside this one (`{sys.prefix}/pywb/bin`: pywb pins redis 2.10, which the
+    Redis broker cannot use, so it gets a virtual environment of its own), else on PATH
+    (`pipx install pywb`). Raises InputError saying how to install it."""
+    for folder in (Path(sys.executable).parent, Path(sys.prefix) / "pywb" / "bin"):
+        if (folder / name).exists():
+            return str(folder / name)
+    found = shutil.which(name)
     if not found:
-        raise InputError(f"{name} (pywb) is not installed; pip install pywb")
+        raise InputError(
+            f"{name} (pywb) is not installed: pipx install pywb, or python3 -m venv "
+            f"{Path(sys.prefix) / 'pywb'} && {Path(sys.prefix) / 'pywb' / 'bin' / 'pip'} "
+            "install pywb"
+        )
     return found
 
 

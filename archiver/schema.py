@@ -172,6 +172,19 @@ SCHEMA: dict[str, Spec] = {
         "memento=BASE (a Memento TimeMap service), comma-separated (default: "
         "wayback=https://web.archive.org,memento=https://memgator.cs.odu.edu).",
     ),
+    "broker": Spec(
+        "text",
+        scope="archive",
+        help="redis://HOST:6379/0: plan here, and let `archiver worker` processes on any "
+        "machine fetch (see `archiver merge`).",
+    ),
+    "batch_size": Spec(
+        "count",
+        1,
+        10000,
+        scope="archive",
+        help="With --broker: links of one host per message (50).",
+    ),
     "retry_failed": Spec("flag", scope="archive", help="Fetch `failed` links again."),
     "refresh": Spec("flag", scope="archive", help="Capture every link anew."),
     "deposit_roles": Spec(

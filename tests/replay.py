@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-BIN = Path(sys.executable).parent
+from archiver.replay import pywb_tool
+
 PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 
@@ -31,7 +31,7 @@ def free_port() -> int:
 @contextmanager
 def pywb(root: Path, collection: str, warcs: list[Path]) -> Iterator[str]:
     """Serve `warcs` from a fresh pywb collection; yields the base URL of the collection."""
-    manager = str(BIN / "wb-manager")
+    manager = pywb_tool("wb-manager")
     for args in (["init", collection], ["add", collection, *map(str, warcs)]):
         subprocess.run([manager, *args], cwd=root, env=clean_env(), check=True, capture_output=True)
     with serve(root) as base:
@@ -44,7 +44,7 @@ def serve(root: Path) -> Iterator[str]:
     env = clean_env()
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "wayback"), "-b", "127.0.0.1", "-p", str(port)],
+        [pywb_tool("wayback"), "-b", "127.0.0.1", "-p", str(port)],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,

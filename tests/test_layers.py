@@ -23,7 +23,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "archiver"
 STAGES = ("extract", "fetch", "store")
-USERS = ("verify", "report", "recheck", "recover", "replay", "export", "deposit")
+USERS = ("verify", "report", "recheck", "recover", "replay", "export", "deposit", "distributed")
 RANK = {
     "base": 0,
     **dict.fromkeys(STAGES, 1),

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from archiver.replay import pywb_tool
 from tests.conftest import run_cli
 from tests.origin import Origin, body, random_bytes
 from tests.replay import clean_env, free_port, serve
@@ -113,14 +114,14 @@ def test_export_wacz_validates_and_replays_in_pywb(
 
     root = tmp_path_factory.mktemp("unpacked")
     subprocess.run(
-        [str(bin_dir / "wb-manager"), "init", "w"],
+        [pywb_tool("wb-manager"), "init", "w"],
         cwd=root,
         check=True,
         capture_output=True,
         env=clean_env(),
     )
     subprocess.run(
-        [str(bin_dir / "wb-manager"), "add", "--unpack-wacz", "w", str(wacz)],
+        [pywb_tool("wb-manager"), "add", "--unpack-wacz", "w", str(wacz)],
         cwd=root,
         check=True,
         capture_output=True,
