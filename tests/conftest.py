@@ -13,6 +13,7 @@ import pytest
 import trustme
 
 from tests.origin import Origin, running_origin
+from tests.redis_server import redis_server
 from tests.replay import clean_env
 
 
@@ -56,3 +57,11 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):  # the CAs a test trusts are its own choice
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh redis-server of this test's own on 127.0.0.1 (tests/redis_server.py): its URL.
+    Skipped, saying why, where redis-server is not installed."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
