@@ -32,6 +32,7 @@ from archiver.schema import SCHEMA, option_name, parse_setting
 
 if TYPE_CHECKING:
     from archiver.recover.command import MementoLookup
+    from archiver.run.fetchloop import Dispatch
 
 # Each command imports what it needs: `verify` should not pay for httpx, lxml and rich.
 
@@ -203,7 +204,10 @@ def archive(
     shown = choose_progress(verbose > 0, quiet, as_json, lambda line: click.echo(line, err=True))
     lost: list[str] = []
     lookup = _memento_lookup(settings) if settings.recover else None  # checked before the run
-    summary = run_archive(list(paths), settings, shown, lost.append if lookup else None)
+    on_broker = _broker_dispatch(settings)  # so is the broker
+    summary = run_archive(
+        list(paths), settings, shown, lost.append if lookup else None, dispatch=on_broker
+    )
     for warning in summary.warnings:
         _say(f"archiver: warning: {warning}", err=True)
     recovered = (
@@ -216,10 +220,83 @@ def archive(
         _say(summary_text(summary), keep="\n")
         if said is not None:
             _say(said)
+    if on_broker is not None and not quiet and not as_json:
+        _say(f"the captures are in the workers' parts: {MERGE_HINT.format(settings.collection)}")
     why = fail_on_dead_text(summary)
     if fail_on_dead and why:
         _say(f"archiver: exit 1: {why}", err=True)
         ctx.exit(Exit.PROBLEM)
+
+
+MERGE_HINT = "archiver merge -c {} [--from DIR ...]"
+
+
+def _broker_dispatch(settings: Settings) -> Dispatch | None:
+    """With --broker: the dispatch that hands the run to workers, once the broker answered
+    and the options suit a run on it (InputError otherwise); None without."""
+    if not settings.broker:
+        return None
+    from archiver.distributed.broker import connect
+    from archiver.distributed.enqueue import check_broker_run, dispatch
+
+    check_broker_run(settings)
+    connect(settings.broker).close()
+    return dispatch
+
+
+@cli.command()
+@click.option("--broker", required=True, help="The broker's URL: redis://HOST:6379/0.")
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes on this machine.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Batches in hand at once per process.",
+)
+@click.option(
+    "--heartbeat-timeout",
+    type=_Setting("total_time"),
+    default="60",
+    help="Seconds without a heartbeat before a worker's messages go to others (60).",
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Where this worker writes (.).")
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML file of option values.")
+@_options(*(_setting_option(n) for n in ("proxy", "ca_bundle", "trust_store", "concurrency")))
+@click.pass_context
+def worker(ctx: click.Context, /, **options: Any) -> None:
+    """Fetch what `archive --broker` enqueues, on this machine, until stopped (SIGTERM or
+    Ctrl-C: the batches in hand are finished first). The run's settings come with the
+    work; how this machine reaches the network (--proxy, --ca-bundle, --trust-store,
+    --concurrency) and where it writes (--out) are its own.
+
+    \b
+    archiver worker --broker redis://10.0.0.5:6379/0 --out /data/w1 --processes 4
+    dramatiq archiver.distributed.actors   (ARCHIVER_BROKER=redis://... in the environment)
+    """
+    # Dramatiq reads its prefetch when first imported: one message in hand per thread, so
+    # that a worker never sits on batches that an idle worker could fetch
+    os.environ.setdefault("dramatiq_queue_prefetch", str(options["threads"]))
+    from archiver.distributed.worker import WorkerOptions, prepare, serve
+
+    own = WorkerOptions(
+        options.pop("broker"),
+        options.pop("processes"),
+        options.pop("threads"),
+        options.pop("heartbeat_timeout"),
+    )
+    settings = _settings(ctx, options)
+    for fixed in prepare(own, settings):
+        _say(
+            f"archiver: repaired {fixed.path} (kept {fixed.kept} bytes, cut {fixed.cut})", err=True
+        )
+    ctx.exit(serve(own, settings))
 
 
 @cli.command()

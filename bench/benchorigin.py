@@ -1,4 +1,5 @@
-"""The benchmark origin: 20 loopback "sites" (127.0.0.1 to 127.0.0.20) serving a fixed corpus.
+"""The benchmark origin: 20 loopback "sites" (127.0.0.1 to 127.0.0.20; `--hosts N` for up to
+254) serving a fixed corpus.
 
 2,000 URLs, about 103 MB: 1,500 images of 16-24 KiB, 400 HTML pages of 2-6 KB, 90 images of
 160-240 KiB and 10 files of 5 MiB. Image bytes are random (incompressible, like real JPEGs);
@@ -18,7 +19,13 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-HOSTS = [f"127.0.0.{n}" for n in range(1, 21)]
+
+def hosts(count: int = 20) -> list[str]:
+    """127.0.0.1 to 127.0.0.COUNT: the sites' addresses."""
+    return [f"127.0.0.{n}" for n in range(1, count + 1)]
+
+
+HOSTS = hosts()
 KIB = 1024
 
 
@@ -48,9 +55,9 @@ def corpus(seed: int = 2026) -> list[Item]:
     return items
 
 
-def assign(items: list[Item]) -> list[tuple[str, Item]]:
+def assign(items: list[Item], sites: list[str] = HOSTS) -> list[tuple[str, Item]]:
     """Each item on one host, round-robin, so every site has the same mix."""
-    return [(HOSTS[n % len(HOSTS)], item) for n, item in enumerate(items)]
+    return [(sites[n % len(sites)], item) for n, item in enumerate(items)]
 
 
 def content(item: Item) -> bytes:
@@ -126,13 +133,15 @@ class Site:
             writer.close()
 
 
-async def serve(port: int, latency: float, ready: str | None, stream: int = 0) -> None:
+async def serve(
+    port: int, latency: float, ready: str | None, stream: int = 0, count: int = 20
+) -> None:
     if stream:
         servers = [
             await asyncio.start_server(lambda r, w: serve_stream(r, w, stream), HOSTS[0], port)
         ]
     else:
-        servers = await _sites(port, latency)
+        servers = await _sites(port, latency, hosts(count))
     if ready:
         Path(ready).write_text(str(os.getpid()))
     stop = asyncio.Event()
@@ -142,9 +151,9 @@ async def serve(port: int, latency: float, ready: str | None, stream: int = 0) -
         server.close()
 
 
-async def _sites(port: int, latency: float) -> list[asyncio.Server]:
-    per_host: dict[str, dict[str, tuple[bytes, str]]] = {host: {} for host in HOSTS}
-    for host, item in assign(corpus()):
+async def _sites(port: int, latency: float, sites: list[str]) -> list[asyncio.Server]:
+    per_host: dict[str, dict[str, tuple[bytes, str]]] = {host: {} for host in sites}
+    for host, item in assign(corpus(), sites):
         ctype = "image/jpeg" if item.kind == "jpg" else "text/html; charset=utf-8"
         per_host[host][item.path] = (content(item), ctype)
     return [
@@ -159,8 +168,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--ready", help="file written once every site listens")
     parser.add_argument("--stream", type=int, default=0, help="serve one resource this large")
+    parser.add_argument("--hosts", type=int, default=20, help="sites: 127.0.0.1 to 127.0.0.N")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.latency, args.ready, args.stream))
+    asyncio.run(serve(args.port, args.latency, args.ready, args.stream, args.hosts))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from archiver.extract.documents import check_document, find_inputs
 from archiver.fetch.client import check_network
 from archiver.models import PlannedDocument, RunSummary, Status, Target
 from archiver.run.decide import Settle
-from archiver.run.fetchloop import GroupResult, Slot, fetch_group
+from archiver.run.fetchloop import Dispatch, GroupResult, Slot, fetch_group
 from archiver.run.plan import Plan, plan_documents
 from archiver.run.resume import Resumed, resume
 from archiver.run.workers import partition, run_workers, worker_count
@@ -77,10 +77,12 @@ def archive(
     settings: Settings,
     progress: Progress | None = None,
     on_lost: Callable[[str], object] | None = None,
+    dispatch: Dispatch | None = None,
 ) -> RunSummary:
     """Archive every selected link of the documents under `paths` into the collection, which
     is created when it does not exist. `on_lost` is told the URL of each link this run finds
-    dead or failed (`archive --recover` then looks them up in web archives). Raises
+    dead or failed (`archive --recover` then looks them up in web archives). `dispatch`, when
+    given, fetches the links elsewhere (archiver.distributed) instead of here. Raises
     InputError for a bad collection name, a missing path or a binary file named, before
     anything is written; CollectionLocked when another live process writes the collection;
     StorageError when a write fails."""
@@ -95,7 +97,7 @@ def archive(
             state = CollectionState(collection.manifest_dir)
             try:
                 plan = plan_documents(paths, ExtractCache(state.db))
-                run = _Run(plan, state, settings, progress or NoProgress(), on_lost)
+                run = _Run(plan, state, settings, progress or NoProgress(), on_lost, dispatch)
                 return run.run()
             finally:
                 state.close()
@@ -124,9 +126,11 @@ class _Run:
         settings: Settings,
         progress: Progress,
         on_lost: Callable[[str], object] | None = None,
+        dispatch: Dispatch | None = None,
     ) -> None:
         self.plan = plan
         self.on_lost = on_lost
+        self.dispatch = dispatch
         self.state = state
         self.settings = settings
         self.collection = Collection.named(settings)
@@ -221,6 +225,8 @@ class _Run:
     def _fetch(self, targets: list[Target]) -> list[GroupResult]:
         if not targets:
             return []
+        if self.dispatch is not None:
+            return self.dispatch(targets, self.settings, self._advance)
         count = worker_count(self.settings, len(targets))
         if count == 1:
             return [fetch_group(targets, self.settings, Slot(), self._advance)]

@@ -61,6 +61,11 @@ class GroupResult:
     warc_files: list[str] = field(default_factory=list)
 
 
+Dispatch = Callable[[list[Target], Settings, Advance], list[GroupResult]]
+"""Fetches a run's targets elsewhere (archiver.distributed: workers on a broker) instead of
+in this machine's processes, telling `Advance` of each link as it ends."""
+
+
 def fetch_group(
     targets: Sequence[Target], settings: Settings, slot: Slot, advance: Advance
 ) -> GroupResult:

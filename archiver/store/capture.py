@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 from archiver import __version__
 from archiver.config import Settings
@@ -37,11 +38,11 @@ def warcinfo(settings: Settings) -> dict[str, str]:
 
 
 def new_writer(
-    settings: Settings, manifest: Manifest, serials: tuple[int, int] = (0, 1)
+    settings: Settings, manifest: Manifest, serials: tuple[int, int] = (0, 1), tag: str = ""
 ) -> WarcWriter:
     """The collection's WARC writer, listing each file it opens (.inflight) and closes
     (warcs.jsonl) in `manifest`. `serials` is (first, step) of its files' serial numbers:
-    worker i of n numbers its files i, i + n, ..."""
+    worker i of n numbers its files i, i + n, ...; `tag` ends each file name (WarcWriter)."""
     return WarcWriter(
         Collection.named(settings).warc_dir,
         settings.out,
@@ -52,6 +53,7 @@ def new_writer(
         on_close=manifest.append_warc,
         serials=serials,
         on_open=manifest.note_inflight,
+        tag=tag,
     )
 
 
@@ -61,7 +63,9 @@ class CaptureStore:
     storing (recheck): the payload claims a killed run left, whose records were never written,
     are dropped first (a run's parent drops them before its workers start), and a state file
     that cannot be used is set aside and rebuilt as `archive` does (state.CollectionState).
-    Raises StorageError when the state file cannot be opened; `store` raises it when a record
+    `payloads` is the payload index's file when it is not the collection's state (a distributed
+    worker's part keeps its own), and `tag` ends the WARC file names (new_writer). Raises
+    StorageError when the state file cannot be opened; `store` raises it when a record
     cannot be written."""
 
     def __init__(
@@ -71,14 +75,16 @@ class CaptureStore:
         serials: tuple[int, int] = (0, 1),
         *,
         sole: bool = False,
+        payloads: Path | None = None,
+        tag: str = "",
     ) -> None:
         manifest_dir = Collection.named(settings).manifest_dir
         if sole:
             state = CollectionState(manifest_dir)
             clear_claims(state.db)
             state.close()
-        self._payloads = PayloadIndex(manifest_dir / STATE_NAME)
-        self._writer = new_writer(settings, manifest, serials)
+        self._payloads = PayloadIndex(payloads or manifest_dir / STATE_NAME)
+        self._writer = new_writer(settings, manifest, serials, tag)
         self._lock = asyncio.Lock()
 
     @property

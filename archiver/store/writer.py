@@ -46,7 +46,8 @@ class ClosedWarc:
     size: int
 
 
-def _hostname() -> str:
+def hostname() -> str:
+    """This machine's name as a file name may hold it (letters, digits, '.' and '-')."""
     return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
 
 
@@ -69,7 +70,9 @@ class _GzipMember:
 
 
 class WarcWriter:
-    """Writes records for one collection, rotating files at `max_size` bytes."""
+    """Writes records for one collection, rotating files at `max_size` bytes. Files are named
+    `NAME-YYYYMMDDhhmmss-SERIAL-MACHINE[-TAG].warc.gz` (`tag`: a distributed worker's id, so
+    that two workers of one machine never choose the same name)."""
 
     def __init__(
         self,
@@ -83,8 +86,10 @@ class WarcWriter:
         on_close: Callable[[ClosedWarc], None],
         serials: tuple[int, int] = (0, 1),
         on_open: Callable[[str], None] | None = None,
+        tag: str = "",
     ) -> None:
         self._dir = directory
+        self._tag = f"-{tag}" if tag else ""
         self._root = root
         self._collection = collection
         self._max_size = max_size
@@ -173,7 +178,8 @@ class WarcWriter:
         """A file name no earlier file has (a resumed run may start within the same second)."""
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         while True:
-            name = f"{self._collection}-{stamp}-{self._serial:05d}-{_hostname()}.warc.gz"
+            host = hostname()
+            name = f"{self._collection}-{stamp}-{self._serial:05d}-{host}{self._tag}.warc.gz"
             self._serial += self._serial_step
             if not (self._dir / name).exists() and not (self._dir / (name + OPEN_SUFFIX)).exists():
                 return name
