@@ -135,7 +135,8 @@ class RedisGate:
     starts at least `delay` seconds apart (jittered up to 20% more) by Redis's clock, a
     Retry-After pause or a slow-down seen by one worker holding every other. `total` caps this
     process's own requests in flight; it is taken before a host's turn, so that a turn once
-    granted is used at once. Any Redis trouble raises BrokerError from `slot`.
+    granted is used at once. `lease`: seconds a slot stays held unless renewed (every third
+    of it while held). Any Redis trouble raises BrokerError from `slot`.
 
     `strike`, `relieve`, `pause_until` and `limit` return at once; their writes are sent in
     order in the background and a later `slot` in this process waits for them. `limit` holds
@@ -143,9 +144,17 @@ class RedisGate:
     """
 
     def __init__(
-        self, client: redis.asyncio.Redis, run: str, per_host: int, delay: float, total: int
+        self,
+        client: redis.asyncio.Redis,
+        run: str,
+        per_host: int,
+        delay: float,
+        total: int,
+        *,
+        lease: float = LEASE,
     ) -> None:
         self._client = client
+        self._lease = lease
         self._run = run
         self._per_host = per_host
         self._delay = delay
@@ -254,7 +263,14 @@ class RedisGate:
         delay = self._delay * (1.0 + random.uniform(0.0, JITTER)) if self._delay > 0 else 0.0
         token = uuid.uuid4().hex
         keys = [self._key(host, "leases"), self._key(host, "state")]
-        args: list[EncodableT] = [token, self._per_host, _ms(delay), _ms(LEASE), _ms(MARGIN), KEEP]
+        args: list[EncodableT] = [
+            token,
+            self._per_host,
+            _ms(delay),
+            _ms(self._lease),
+            _ms(MARGIN),
+            KEEP,
+        ]
         while True:
             freed = self._freed.setdefault(host, asyncio.Event())
             granted, wait = await self._ask(host, token, self._grant(keys=keys, args=args))
@@ -286,11 +302,12 @@ class RedisGate:
         task.add_done_callback(self._background.discard)
 
     async def _keep(self, host: str, token: str) -> None:
-        """Renew the lease every LEASE / 3 seconds while it is held."""
+        """Renew the lease every third of its time while it is held."""
+        keys: list[str] = [self._key(host, "leases")]
         while True:
-            await asyncio.sleep(LEASE / 3)
+            await asyncio.sleep(self._lease / 3)
             with suppress(RedisError):  # the next grant reports Redis trouble
-                await self._renew(keys=[self._key(host, "leases")], args=[token, _ms(LEASE)])
+                await self._renew(keys=keys, args=[token, _ms(self._lease)])
 
     async def _give_back(self, host: str, token: str) -> None:
         self._held.pop(token, None)
