@@ -23,6 +23,7 @@ import asyncio
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -41,16 +42,11 @@ POLL = 0.25  # the longest sleep before asking again for a turn
 BUSY_POLL = 0.05  # the sleep while every slot of the host is held
 KEEP = 7 * 24 * 3600  # seconds the keys of a run outlive their last use
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-GRANT = (
-    _NOW
-    + """
+GRANT = """
 -- KEYS: leases, state. ARGV: token, per_host, delay_ms (jittered), lease_ms, margin_ms, keep_s
 -- -> {1, now_ms} granted; {0, wait_ms} not its turn yet; {0, -1} every slot is held
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local s = redis.call('HMGET', KEYS[2], 'last', 'not_before', 'penalty', 'gap', 'cap')
 local last = math.min(tonumber(s[1]) or 0, now)  -- a clock stepped back waits no longer
@@ -70,27 +66,24 @@ redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return {1, now}
 """
-)
 
-RENEW = (
-    _NOW
-    + """
+RENEW = """
 -- KEYS: leases. ARGV: token, lease_ms -> 1 renewed, 0 the lease was lost (expired)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1])
 """
-)
 
-PAUSE = (
-    _NOW
-    + """
+PAUSE = """
 -- KEYS: state. ARGV: after_ms, keep_s -> the host's not_before (ms)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local moment = math.max(tonumber(redis.call('HGET', KEYS[1], 'not_before')) or 0,
                         now + math.ceil(tonumber(ARGV[1])))
 redis.call('HSET', KEYS[1], 'not_before', moment)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return moment
 """
-)
 
 PENALTY = """
 -- KEYS: state. ARGV: 'strike' or 'relieve', first_ms, cap_ms, keep_s -> the new penalty (ms)
@@ -162,10 +155,8 @@ class RedisGate:
         self._local: dict[str, asyncio.Semaphore] = {}
         self._freed: dict[str, asyncio.Event] = {}
         self._held: dict[str, str] = {}  # lease token -> host
-        self._queued: list[
-            tuple[AsyncScript, list[str], list[EncodableT]]
-        ] = []  # written before a loop ran
-        self._writes: asyncio.Task[None] | None = None
+        self._pending: deque[tuple[AsyncScript, list[str], list[EncodableT]]] = deque()
+        self._sender: asyncio.Task[None] | None = None  # sends `_pending` in order
         self._failed: BrokerError | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._grant = client.register_script(GRANT)
@@ -210,35 +201,28 @@ class RedisGate:
         self._write(self._pause, [self._key(host, "state")], [max(0.0, after), KEEP])
 
     def _write(self, script: AsyncScript, keys: list[str], args: list[EncodableT]) -> None:
+        self._pending.append((script, keys, args))
         try:
             asyncio.get_running_loop()
-        except RuntimeError:  # no loop yet: sent by the next `slot`
-            self._queued.append((script, keys, args))
+        except RuntimeError:  # no loop runs yet: the next `slot` sends it
             return
-        self._writes = asyncio.ensure_future(self._after(self._writes, script, keys, args))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.ensure_future(self._send())
 
-    async def _after(
-        self,
-        previous: asyncio.Task[None] | None,
-        script: AsyncScript,
-        keys: list[str],
-        args: list[EncodableT],
-    ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        try:
-            await script(keys=keys, args=args)
-        except RedisError as exc:
-            self._failed = broker_error(exc)
+    async def _send(self) -> None:
+        while self._pending:
+            script, keys, args = self._pending.popleft()
+            try:
+                await script(keys=keys, args=args)
+            except RedisError as exc:
+                self._failed = broker_error(exc)
 
     async def _settle(self) -> None:
-        """Send what was written before a loop ran, wait for the writes in flight, and raise
-        the BrokerError one of them met."""
-        queued, self._queued = self._queued, []
-        for script, keys, args in queued:
-            self._writes = asyncio.ensure_future(self._after(self._writes, script, keys, args))
-        if self._writes is not None:
-            await asyncio.wait([self._writes])
+        """Send the writes not yet sent, in order, and raise the BrokerError one met."""
+        if self._pending and (self._sender is None or self._sender.done()):
+            self._sender = asyncio.ensure_future(self._send())
+        if self._sender is not None and not self._sender.done():
+            await asyncio.shield(self._sender)
         if self._failed is not None:
             failed, self._failed = self._failed, None
             raise failed
@@ -263,14 +247,8 @@ class RedisGate:
         delay = self._delay * (1.0 + random.uniform(0.0, JITTER)) if self._delay > 0 else 0.0
         token = uuid.uuid4().hex
         keys = [self._key(host, "leases"), self._key(host, "state")]
-        args: list[EncodableT] = [
-            token,
-            self._per_host,
-            _ms(delay),
-            _ms(self._lease),
-            _ms(MARGIN),
-            KEEP,
-        ]
+        args: list[EncodableT] = [token, self._per_host, _ms(delay), _ms(self._lease)]
+        args += [_ms(MARGIN), KEEP]
         while True:
             freed = self._freed.setdefault(host, asyncio.Event())
             granted, wait = await self._ask(host, token, self._grant(keys=keys, args=args))
