@@ -4,7 +4,8 @@ ArchiverError
  ├── InputError            bad usage or input, refused before anything is written (exit 2)
  │    └── UnfetchableURL   a URL that cannot be fetched; extraction turns it into a Link reason
  ├── CollectionLocked      another live process writes this collection (exit 1)
- └── StorageError          a WARC or manifest write failed; what was written stays (exit 1)
+ ├── StorageError          a WARC or manifest write failed; what was written stays (exit 1)
+ └── BrokerError           the Redis of a distributed run cannot be reached (exit 1)
 """
 
 from __future__ import annotations
@@ -51,3 +52,8 @@ class StorageError(ArchiverError):
     def __init__(self, message: str, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class BrokerError(ArchiverError):
+    """The shared store of a distributed run (Redis) cannot be reached or refused a command;
+    the work in hand is retried later."""

@@ -27,14 +27,14 @@ import httpx
 
 from archiver.addresses import parse_networks, refuse_literal
 from archiver.config import Settings
-from archiver.errors import StorageError
+from archiver.errors import BrokerError, StorageError
 from archiver.exchange import BodySpool, Exchange
 from archiver.fetch.attempt import Attempt, Trail, failed
 from archiver.fetch.classify import classify
-from archiver.fetch.politeness import HostGate
+from archiver.fetch.politeness import Gate, HostGate
 from archiver.fetch.redirects import redirect_problem, redirect_target, sent_cookie
 from archiver.fetch.retry import NAMING_STATUSES, RetryPolicy, named_moment
-from archiver.fetch.robots import RobotsCache
+from archiver.fetch.robots import RobotsCache, RobotsShare
 from archiver.models import ErrorInfo, ErrorKind, FetchResult, Hop, WarcRecordRef
 
 # WARC-Truncated for a body cut by an error (WARC 1.1: length, time, disconnect, unspecified)
@@ -49,18 +49,33 @@ Store = Callable[[Exchange], Awaitable[WarcRecordRef | None]]
 
 
 class Fetcher:
-    """Fetches URLs with one shared client, host gate and robots cache."""
+    """Fetches URLs with one shared client, host gate and robots cache.
+
+    `gate` defaults to a HostGate of the run's --per-host, --delay and --concurrency (this
+    process alone); a distributed worker passes one kept in Redis, and a `robots` share so
+    that each origin's robots.txt is loaded once for the whole run."""
 
     def __init__(
-        self, settings: Settings, client: httpx.AsyncClient, store: Store, *, proxied: bool
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient,
+        store: Store,
+        *,
+        proxied: bool,
+        gate: Gate | None = None,
+        robots: RobotsShare | None = None,
     ) -> None:
         self._settings = settings
         self._policy = RetryPolicy.from_settings(settings)
         self._client = client
         self._store = store
         self._proxied = proxied
-        self._gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
-        self._robots = RobotsCache(client, settings.agent, settings.total_time, self._gate)
+        if gate is None:
+            gate = HostGate(settings.per_host, settings.delay, settings.concurrency)
+        self._gate: Gate = gate
+        self._robots = RobotsCache(
+            client, settings.agent, settings.total_time, self._gate, share=robots
+        )
         self._networks = parse_networks(settings.allow_networks)
         self.bytes_received = 0
 
@@ -79,7 +94,7 @@ class Fetcher:
 
     def limit(self, host: str, per_host: int, delay: float) -> None:
         """Stricter limits for one host, a URL's authority (see HostGate.limit): a web
-        archive's documented rate."""
+        archive's documented rate. Held by the gate, and so by every sibling."""
         self._gate.limit(host, per_host, delay)
 
     async def fetch(self, url: str) -> FetchResult:
@@ -88,7 +103,8 @@ class Fetcher:
         Never raises for anything about this one link (a URL or Location that cannot be parsed
         or sent, a server breaking the protocol, a surprise in any library below): that ends
         the link `failed` with its reason, and the other links go on. Only `StorageError` (the
-        run cannot go on) and cancellation propagate.
+        run cannot go on), `BrokerError` (a shared gate or robots share out of reach: the work
+        is retried) and cancellation propagate.
         """
         trail = Trail(url, url)
         try:
@@ -97,7 +113,7 @@ class Fetcher:
             return failed(url, url, ErrorInfo(ErrorKind.URL, f"cannot be parsed: {exc}"), 0, [])
         try:
             return await self._follow(trail)
-        except StorageError:
+        except (StorageError, BrokerError):
             raise
         except Exception as exc:  # the last resort: one link must never cancel the others
             return failed(url, trail.current, classify(exc), trail.attempts, trail.hops)

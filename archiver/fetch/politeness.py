@@ -6,12 +6,39 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 SLOWDOWN_FIRST = 0.5
 SLOWDOWN_CAP = 30.0
 JITTER = 0.2  # --delay is a minimum: a gap is `delay` plus up to this fraction of it
+
+
+class Gate(Protocol):
+    """What the fetch stack asks of a host gate: HostGate in one process, or one kept in a
+    shared store (archiver.distributed.gate.RedisGate) for workers on several machines.
+    Hosts are URL authorities; moments are time.monotonic() seconds of the calling process."""
+
+    def slot(self, host: str) -> AbstractAsyncContextManager[None]:
+        """Hold one of `host`'s slots, from the moment its turn comes, for the body's run."""
+        ...
+
+    def limit(self, host: str, per_host: int, delay: float) -> None:
+        """Stricter limits of `host`'s own (a web archive's documented rate)."""
+        ...
+
+    def strike(self, host: str) -> None:
+        """A 429 or 503 that named no moment: widen the gap between `host`'s requests."""
+        ...
+
+    def relieve(self, host: str) -> None:
+        """A good answer from `host`: narrow the widened gap again."""
+        ...
+
+    def pause_until(self, host: str, moment: float) -> None:
+        """Hold every request to `host` back until `moment` (Retry-After)."""
+        ...
 
 
 @dataclass
