@@ -11,15 +11,11 @@ session holds (a live one is waited for a few seconds, then left with a warning)
    the listed sum, renamed, and only then removed from the source. A different file of the
    same name already there refuses the whole merge before anything moves (exit 2); the same
    file (same sha256) is already there. Each is listed once in warcs.sha256 and warcs.jsonl;
-3. link lines: at-least-once delivery may bring a URL twice. Of the parts' current lines of a
-   URL and the collection's current line of it, ONE is kept: a captured (archived) line over
-   any other, the earliest fetched among captured ones, the latest decided among others. The
-   parts' other lines of that URL are written first (history keeps the duplicates), the kept
-   one last (the current line). A bad part line, or one whose record is not in a WARC file the
-   part brought (cut off by a repair), is reported with file:line and skipped;
+3. the parts' link lines are combined, one current line per link, duplicates kept as history
+   (archiver.distributed.mergelines);
 4. the part folder is renamed `<name>.merged`, so a second merge never merges it again. A
    merge killed before that merges it again harmlessly: the same files, already there, and the
-   same lines (a URL whose current line is a part's line already is left as it is).
+   same lines.
 """
 
 from __future__ import annotations
@@ -29,12 +25,12 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from archiver.config import Settings
+from archiver.distributed.mergelines import combine, part_lines
 from archiver.distributed.parts import (
     MERGED_SUFFIX,
     Part,
@@ -44,13 +40,11 @@ from archiver.distributed.parts import (
 )
 from archiver.errors import InputError, StorageError
 from archiver.files import kind, open_binary
-from archiver.models import Status
 from archiver.store.collection import Collection
-from archiver.store.lines import LINKS, WARCS, utc_time
-from archiver.store.linetypes import LinkLine
+from archiver.store.lines import WARCS
 from archiver.store.lock import CollectionLock
 from archiver.store.manifest import Manifest
-from archiver.store.readlines import current_links, read_links, read_warc_sums, warn
+from archiver.store.readlines import read_warc_sums
 from archiver.store.repair import file_sha256
 from archiver.store.writer import ClosedWarc
 
@@ -162,7 +156,10 @@ def _merge_held(collection: Collection, held: list[_Held], left: list[Part]) -> 
             files = _bring_part(part, part_sums, collection, manifest, listed, tally)
             if files is not None:
                 brought[part] = files
-        links, duplicates = _combine(collection, brought, manifest, tally)
+        found = [part_lines(part, sizes) for part, sizes in brought.items()]
+        tally.skipped += sum(skipped for _, skipped in found)
+        every = (lines for lines, _ in found)
+        links, duplicates = combine(collection.manifest_dir, every, manifest.append_link)
     finally:
         manifest.close()
     merged = [_mark_merged(part) for part in brought]
@@ -301,75 +298,6 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _part_lines(part: Part, sizes: dict[str, int], tally: _Tally) -> Iterator[LinkLine]:
-    """The part's checked link lines whose record is in a file it brought (others warned)."""
-    path = part.path / LINKS
-    lines, problems = read_links(path, part.collection)
-    warn(problems)
-    tally.skipped += len(problems)
-    for line in lines:
-        pointer = line.pointer
-        if pointer is not None and pointer.end > sizes.get(pointer.warc_file, -1):
-            LOG.warning(
-                f"{path}: {line.url}: its record in {pointer.warc_file} is not there "
-                "(cut off when a killed worker's file was repaired); line skipped"
-            )
-            tally.skipped += 1
-            continue
-        yield line
-
-
-def _captured_first(line: LinkLine) -> tuple[int, float]:
-    """Sort key of a URL's candidate lines: the least is kept (see the module, step 3)."""
-    if line.status is Status.ARCHIVED:
-        moment = utc_time(line.fetched_at)
-        return 0, moment.timestamp() if moment else float("inf")
-    moment = utc_time(line.checked_at or line.fetched_at)
-    return 1, -moment.timestamp() if moment else float("inf")
-
-
-def _combine(
-    collection: Collection,
-    brought: dict[Part, dict[str, int]],
-    manifest: Manifest,
-    tally: _Tally,
-) -> tuple[int, int]:
-    """Write the parts' lines into the collection's links.jsonl (module, step 3); return the
-    URLs given a current line and the lines written as history beside them."""
-    by_url: dict[str, list[list[LinkLine]]] = {}
-    for part, sizes in brought.items():
-        own: dict[str, list[LinkLine]] = {}
-        for line in _part_lines(part, sizes, tally):
-            own.setdefault(line.url, []).append(line)
-        for url, lines in own.items():
-            by_url.setdefault(url, []).append(lines)
-    current = current_links(collection.manifest_dir)
-    links = duplicates = 0
-    for url, groups in by_url.items():
-        written = _write_url(current.get(url), groups, manifest.append_link)
-        links += written > 0
-        duplicates += max(0, written - 1)
-    return links, duplicates
-
-
-def _write_url(
-    existing: LinkLine | None,
-    groups: list[list[LinkLine]],
-    append: Callable[[dict[str, Any]], None],
-) -> int:
-    """Write one URL's lines (the parts' lines in `groups`, one list per part, oldest first),
-    the kept one last; return how many were written (none when a part's line is current)."""
-    every = [line for lines in groups for line in lines]
-    if existing is not None and any(line.as_read == existing.as_read for line in every):
-        return 0  # merged before, by a merge killed before it marked the part
-    candidates = ([existing] if existing is not None else []) + [lines[-1] for lines in groups]
-    kept = min(candidates, key=_captured_first)
-    history = [line for line in every if line is not kept]
-    for line in [*history, kept]:
-        append(dict(line.as_read))
-    return len(history) + 1
 
 
 def _mark_merged(part: Part) -> str:
