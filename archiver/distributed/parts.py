@@ -135,18 +135,21 @@ def create_part(out: Path, collection: str, run: str, worker: str) -> tuple[Part
     final, making = parent / name, parent / f".{name}.new"
     try:
         making.mkdir(parents=True)
-        lock = PartLock.take(making)
-        if lock is None:
-            raise StorageError(f"cannot lock the new part {making}")
-        info = {"collection": collection, "run": run, "machine": _hostname(), "worker": worker}
-        started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        info |= {"version": __version__, "started_at": started}
+    except OSError as exc:
+        raise StorageError(f"cannot create part {final}: {exc}") from exc
+    lock = PartLock.take(making)
+    if lock is None:
+        raise StorageError(f"cannot lock the new part {making}")
+    info = {"collection": collection, "run": run, "machine": _hostname(), "worker": worker}
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    info |= {"version": __version__, "started_at": started}
+    try:
         (making / PART_INFO).write_text(json.dumps(info) + "\n", encoding="utf-8")
         if kind(final) is not None:
-            lock.release()
-            raise StorageError(f"cannot create part {final}: it exists")
+            raise FileExistsError(f"{final.name} exists")
         making.rename(final)
     except OSError as exc:
+        lock.release()
         raise StorageError(f"cannot create part {final}: {exc}") from exc
     return Part(final, out, collection), lock
 
