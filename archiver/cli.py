@@ -485,6 +485,41 @@ def deposit(ctx: click.Context, /, **options: Any) -> None:
 @cli.command()
 @click.option("-c", "--collection", required=True, help="Collection name.")
 @click.option(
+    "--from",
+    "sources",
+    multiple=True,
+    type=click.Path(),
+    metavar="DIR",
+    help="A worker's --out folder (copied from its machine); repeat for each. "
+    "Default: the output root itself (workers on a shared filesystem).",
+)
+@with_shared
+@click.pass_context
+def merge(ctx: click.Context, /, sources: tuple[str, ...], **options: Any) -> None:
+    """Bring the parts `archiver worker` wrote into the collection: WARC files into
+    warcs/NAME (moved, or copied and checked), link lines into its manifest, one current line
+    per link.
+
+    \b
+    archiver merge -c news                          (workers shared this output root)
+    archiver merge -c news --from /mnt/w1 --from /mnt/w2
+    """
+    from archiver.distributed.merge import merge as run_merge
+    from archiver.distributed.text import summary_json, summary_text
+
+    as_json, _, quiet = _shared(options)
+    summary = run_merge(_settings(ctx, options), [Path(source) for source in sources])
+    if as_json:
+        _emit_json(summary_json(summary))
+    elif not quiet:
+        _say(summary_text(summary))
+    if not summary.ok:
+        ctx.exit(Exit.PROBLEM)
+
+
+@cli.command()
+@click.option("-c", "--collection", required=True, help="Collection name.")
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(list(FORMATS)),

@@ -86,10 +86,14 @@ def _cut_torn_tail(path: Path) -> str | None:
 
 
 class Manifest:
-    """Appends to one collection's manifest files."""
+    """Appends to one collection's manifest files. `collection` names the collection when
+    the folder's name is not it (a worker's part folder: archiver.distributed.parts)."""
 
-    def __init__(self, directory: Path, *, cut_torn_tails: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, cut_torn_tails: bool = True, collection: str | None = None
+    ) -> None:
         self.directory = directory
+        self.collection = collection or directory.name
         try:
             directory.mkdir(parents=True, exist_ok=True)
             names = (LINKS, DOCUMENTS, WARCS, WARC_SIZES, CHECKS, RECOVERIES, DEPOSITS)
@@ -121,7 +125,7 @@ class Manifest:
                 try:
                     text = (line.data or b"").decode("utf-8").strip()
                     if text:
-                        found.append(check_warc_path(text, self.directory.name))
+                        found.append(check_warc_path(text, self.collection))
                 except (UnicodeDecodeError, BadLine) as exc:
                     self.repairs.append(f"{path}:{line.number}: {exc}; line skipped")
         return found

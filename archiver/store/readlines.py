@@ -158,15 +158,20 @@ def _read(path: Path, parse: Callable[[bytes], Line]) -> tuple[list[Line], list[
     return found, problems
 
 
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def read_jsonl(path: Path, collection: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The lines of a manifest JSON Lines file, each checked for its kind (the file's name:
-    see parse_line; the collection's name is the folder's), and the problems."""
-    return _read(path, lambda data: parse_line(data, path.name, path.parent.name))
+    see parse_line; the collection's name is `collection`, else the folder's), and the
+    problems."""
+    name = collection or path.parent.name
+    return _read(path, lambda data: parse_line(data, path.name, name))
 
 
-def read_links(path: Path) -> tuple[list[LinkLine], list[str]]:
-    """The lines of a links.jsonl file, oldest first, and the problems."""
-    return _read(path, lambda data: LinkLine.from_json(load_json(data), path.parent.name))
+def read_links(path: Path, collection: str | None = None) -> tuple[list[LinkLine], list[str]]:
+    """The lines of a links.jsonl file, oldest first, and the problems. `collection` names
+    the collection whose WARC paths the lines may hold when the folder's name is not it (a
+    worker's part folder, archiver.distributed.parts)."""
+    name = collection or path.parent.name
+    return _read(path, lambda data: LinkLine.from_json(load_json(data), name))
 
 
 def read_checks(path: Path) -> tuple[list[CheckLine], list[str]]:
@@ -216,10 +221,13 @@ def warned(found: tuple[list[Line], list[str]]) -> list[Line]:
     return lines
 
 
-def read_warc_sums(path: Path, problems: list[str] | None = None) -> dict[str, str]:
+def read_warc_sums(
+    path: Path, problems: list[str] | None = None, *, collection: str | None = None
+) -> dict[str, str]:
     """path -> lowercase sha256 from a warcs.sha256 file (sha256sum's format). A line that is
-    not UTF-8, not in that format, or names a file outside warcs/NAME/ is skipped and
-    reported: added to `problems` when given, else warned."""
+    not UTF-8, not in that format, or names a file outside warcs/NAME/ (NAME: `collection`,
+    else the folder's name) is skipped and reported: added to `problems` when given, else
+    warned."""
     sums: dict[str, str] = {}
     found: list[str] = []
     handle = open_regular(path, found)
@@ -227,7 +235,7 @@ def read_warc_sums(path: Path, problems: list[str] | None = None) -> dict[str, s
         with handle:
             for line in raw_lines(handle):
                 try:
-                    pair = _sum_line(line, path.parent.name)
+                    pair = _sum_line(line, collection or path.parent.name)
                 except BadLine as exc:
                     found.append(f"{path}:{line.number}: {exc}; line skipped")
                     continue

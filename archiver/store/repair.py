@@ -52,31 +52,40 @@ def repair_open_warcs(
     """Close every `.open` file in `directory`, keeping its whole records and nothing else.
     A file with whole records after damaged bytes (not a torn tail: a flipped bit) is closed
     with the records before the damage, and kept whole as `NAME.damaged` for recovery."""
-    repaired: list[Repaired] = []
     if not directory.is_dir():
-        return repaired
-    for path in sorted(directory.glob("*" + OPEN_SUFFIX)):
-        final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
-        rel = final.relative_to(root).as_posix()
-        if not _repairable(path, final):
-            continue
-        try:
-            size = path.stat().st_size
-            kept, more = whole_records_end(path)
-            if more:
-                _set_aside(path, final, kept)
-            elif kept == 0:
-                path.unlink()
-            else:
-                with open_binary(path, "rb+") as handle:
-                    handle.truncate(kept)
-                path.rename(final)
-        except OSError as exc:
-            raise StorageError(f"cannot repair {path}: {exc}", str(path)) from exc
-        if kept:
-            on_close(ClosedWarc(rel, _sha256(final), kept))
-        repaired.append(Repaired(rel, kept, size - kept))
-    return repaired
+        return []
+    found = (
+        repair_open_warc(path, root, on_close) for path in sorted(directory.glob("*" + OPEN_SUFFIX))
+    )
+    return [fixed for fixed in found if fixed is not None]
+
+
+def repair_open_warc(
+    path: Path, root: Path, on_close: Callable[[ClosedWarc], None]
+) -> Repaired | None:
+    """Close the one `.open` file `path` (under the output root `root`) as repair_open_warcs
+    does; None when it is left as it is (not a regular file, or its closed name is taken).
+    Raises StorageError when it cannot be read or renamed."""
+    final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+    rel = final.relative_to(root).as_posix()
+    if not _repairable(path, final):
+        return None
+    try:
+        size = path.stat().st_size
+        kept, more = whole_records_end(path)
+        if more:
+            _set_aside(path, final, kept)
+        elif kept == 0:
+            path.unlink()
+        else:
+            with open_binary(path, "rb+") as handle:
+                handle.truncate(kept)
+            path.rename(final)
+    except OSError as exc:
+        raise StorageError(f"cannot repair {path}: {exc}", str(path)) from exc
+    if kept:
+        on_close(ClosedWarc(rel, file_sha256(final), kept))
+    return Repaired(rel, kept, size - kept)
 
 
 def _repairable(path: Path, final: Path) -> bool:
@@ -114,14 +123,16 @@ def list_unlisted(
         try:
             if not is_regular(path):
                 continue
-            on_close(ClosedWarc(rel, _sha256(path), path.stat().st_size))
+            on_close(ClosedWarc(rel, file_sha256(path), path.stat().st_size))
         except OSError as exc:
             raise StorageError(f"cannot list {path}: {exc}", str(path)) from exc
         found.append(rel)
     return found
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the regular file `path` (64 lowercase hex digits), read 1 MiB at a time.
+    Raises OSError (NotRegular for a link, FIFO or folder)."""
     digest = hashlib.sha256()
     with open_binary(path) as handle:
         while chunk := handle.read(1024 * 1024):
