@@ -94,8 +94,13 @@ def start_worker(
 
 
 def stop(worker: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """SIGTERM to the worker's main process (it passes it on to its processes: one signal
+    each, a graceful stop), or SIGKILL to the whole group (the machine lost)."""
     try:
-        os.killpg(worker.pid, sig)
+        if sig == signal.SIGKILL:
+            os.killpg(worker.pid, sig)
+        else:
+            worker.send_signal(sig)
     except ProcessLookupError:
         return
     try:
@@ -103,6 +108,11 @@ def stop(worker: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
+
+
+def stop_all(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        stop(worker)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -134,7 +144,7 @@ def test_three_workers_one_killed_merge_verify_replay(tmp_path: Path, redis_url:
             start_worker(redis_url, out, log, plain=n == 2)
             for n, (out, log) in enumerate(zip(outs, logs, strict=True))
         ]
-        stack.callback(lambda: [stop(w) for w in workers])
+        stack.callback(stop_all, workers)
         coordinator = subprocess.Popen(
             [
                 sys.executable,
@@ -212,6 +222,7 @@ def test_three_workers_one_killed_merge_verify_replay(tmp_path: Path, redis_url:
 
     # pywb replays a capture from each worker's WARC
     warcs = sorted((root / "warcs/news").glob("*.warc.gz"))
+    (tmp_path / "pywb").mkdir()
     with pywb(tmp_path / "pywb", "news", warcs) as replay:
         for machine, names in warcs_by_machine.items():
             entry = next(e for e in current.values() if Path(str(e["warc_file"])).name in names)

@@ -72,7 +72,7 @@ def test_a_worker_refuses_the_work_of_another_version(
         (why,) = client.hgetall("archiver:run:old1:refused").values()
         assert b"0.0.0-other" in why and __version__.encode() in why
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
+        worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
     assert "refused a message" in (tmp_path / "worker.log").read_text()
     assert origin.requests == []  # nothing of that run was fetched
@@ -95,7 +95,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_closes_its_files(
     try:
         enqueue(redis_url, job(origin, ["/fast.jpg", "/slow.jpg"]).to_message())
         wait_for(lambda: origin.hits("/slow.jpg"), "the worker never fetched")
-        os.killpg(worker.pid, signal.SIGTERM)
+        worker.send_signal(signal.SIGTERM)  # Dramatiq's main process passes it on, once
         worker.wait(timeout=60)
     finally:
         if worker.poll() is None:

@@ -42,6 +42,7 @@ MAX_BACKOFF_MS = 60_000
 OTHER_RETRIES = 20  # storage or broker trouble: another worker, or this one later
 
 log = logging.getLogger("archiver.worker")
+logging.getLogger("httpx").setLevel(logging.WARNING)  # Dramatiq logs INFO: not every request
 
 
 def _retry(retries: int, error: BaseException) -> bool:
@@ -53,7 +54,8 @@ def _retry(retries: int, error: BaseException) -> bool:
 
 
 class _Here(Middleware):
-    """Starts this process's WorkerProcess when Dramatiq's worker boots, stops it at shutdown."""
+    """Starts this process's WorkerProcess when Dramatiq's worker boots, stops it once the
+    worker has shut down."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -63,8 +65,9 @@ class _Here(Middleware):
         """Open the fetch loop (and close the dead parts under --out) before any message."""
         self.process = process.from_environment(self.url)
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        """Close every session still open."""
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """Close every session still open, once Dramatiq's threads have finished the batches
+        in hand (a session closes with its last batch; this is for the ones cut short)."""
         if self.process is not None:
             self.process.stop()
 
@@ -83,7 +86,7 @@ BROKER.add_middleware(HERE)
 dramatiq.set_broker(BROKER)
 
 
-@dramatiq.actor(  # type: ignore[misc]
+@dramatiq.actor(
     actor_name=ACTOR,
     queue_name=QUEUE,
     time_limit=TIME_LIMIT_MS,

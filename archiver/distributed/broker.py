@@ -54,7 +54,7 @@ def connect(url: str) -> redis.Redis:
 
 def make_broker(url: str, heartbeat_timeout: float = HEARTBEAT_TIMEOUT) -> RedisBroker:
     """Dramatiq's RedisBroker on `url` (checked), with the heartbeat timeout in seconds."""
-    return RedisBroker(
+    return RedisBroker(  # type: ignore[no-untyped-call]
         url=check_broker_url(url),
         heartbeat_timeout=int(heartbeat_timeout * 1000),
         maintenance_chance=MAINTENANCE_CHANCE,

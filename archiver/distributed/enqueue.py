@@ -71,7 +71,7 @@ def dispatch(targets: list[Target], settings: Settings, advance: Advance) -> lis
     try:
         for number, batch in enumerate(cut):
             job = Job(run, number, settings.collection, wire, tuple(batch))
-            message = Message(
+            message: Message[None] = Message(
                 queue_name=QUEUE, actor_name=ACTOR, args=(job.to_message(),), kwargs={}, options={}
             )
             broker.enqueue(message)

@@ -13,6 +13,7 @@ RUN_TTL seconds after its last write, so a run nobody finishes leaves nothing be
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 import redis.asyncio as aredis
@@ -95,9 +96,11 @@ class CoordinatorLedger:
 
     def events(self, wait_ms: int) -> list[LinkEvent]:
         """The links that ended since the last call, waiting up to `wait_ms` for the first."""
-        found = self._client.xread({key(self._run, "events"): self._last}, block=wait_ms or None)
+        found: Any = self._client.xread(
+            {key(self._run, "events"): self._last}, block=wait_ms or None
+        )
         events: list[LinkEvent] = []
-        for _stream, entries in found or []:  # type: ignore[union-attr]
+        for _stream, entries in found or []:
             for entry_id, fields in entries:
                 self._last = entry_id.decode()
                 events.append(_event(fields))
@@ -105,12 +108,12 @@ class CoordinatorLedger:
 
     def done(self) -> int:
         """How many batches were handled to their end."""
-        return int(self._client.scard(key(self._run, "done")))  # type: ignore[arg-type]
+        return int(self._client.scard(key(self._run, "done")))
 
     def refusals(self) -> dict[str, str]:
         """worker -> why it refused this run's work."""
-        found = self._client.hgetall(key(self._run, "refused"))
-        return {k.decode(): v.decode() for k, v in found.items()}  # type: ignore[union-attr]
+        found: Any = self._client.hgetall(key(self._run, "refused"))
+        return {k.decode(): v.decode() for k, v in found.items()}
 
 
 def _event(fields: dict[bytes, bytes]) -> LinkEvent:

@@ -36,7 +36,7 @@ from archiver.store.lock import LOCK_NAME, is_locked
 from archiver.store.manifest import Manifest
 from archiver.store.readlines import read_warc_sums
 from archiver.store.repair import Repaired, list_unlisted, repair_open_warc
-from archiver.store.writer import OPEN_SUFFIX, _hostname
+from archiver.store.writer import OPEN_SUFFIX, hostname
 
 PARTS_FOLDER = "parts"
 MERGED_SUFFIX = ".merged"
@@ -131,7 +131,7 @@ def create_part(out: Path, collection: str, run: str, worker: str) -> tuple[Part
     made under a hidden name and renamed once locked, so no one ever sees it unlocked (and
     merges it while it starts). Raises StorageError when it cannot be made or exists."""
     parent = parts_dir(out, collection)
-    name = f"{_hostname()}-{worker}"
+    name = f"{hostname()}-{worker}"
     final, making = parent / name, parent / f".{name}.new"
     try:
         making.mkdir(parents=True)
@@ -140,7 +140,7 @@ def create_part(out: Path, collection: str, run: str, worker: str) -> tuple[Part
     lock = PartLock.take(making)
     if lock is None:
         raise StorageError(f"cannot lock the new part {making}")
-    info = {"collection": collection, "run": run, "machine": _hostname(), "worker": worker}
+    info = {"collection": collection, "run": run, "machine": hostname(), "worker": worker}
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     info |= {"version": __version__, "started_at": started}
     try:

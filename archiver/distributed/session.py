@@ -78,7 +78,7 @@ class Session:
         StorageError when the part cannot be written, InputError for a proxy that cannot be
         used."""
         settings = self.settings
-        part, self._lock = create_part(settings.out, settings.collection, self.run, self.worker)
+        part, self._lock = create_part(settings.out, settings.collection, self.run, self.tag)
         self._manifest = Manifest(part.path, cut_torn_tails=False)
         payloads = part.path / PAYLOADS
         self._captures = CaptureStore(settings, self._manifest, payloads=payloads, tag=self.tag)

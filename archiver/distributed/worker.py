@@ -57,4 +57,5 @@ def serve(options: WorkerOptions, settings: Settings) -> int:
     os.environ[WORKER_SETTINGS_ENV] = worker_settings_json(settings)
     args = [ACTORS, "--processes", str(options.processes), "--threads", str(options.threads)]
     args += ["--queues", QUEUE, "--worker-shutdown-timeout", str(SHUTDOWN_MS)]
-    return int(dramatiq_main(make_argument_parser().parse_args(args)) or 0)
+    parsed = make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
+    return int(dramatiq_main(parsed) or 0)  # type: ignore[no-untyped-call]
