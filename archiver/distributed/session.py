@@ -79,7 +79,7 @@ class Session:
         used."""
         settings = self.settings
         part, self._lock = create_part(settings.out, settings.collection, self.run, self.tag)
-        self._manifest = Manifest(part.path, cut_torn_tails=False)
+        self._manifest = Manifest(part.path, cut_torn_tails=False, collection=settings.collection)
         payloads = part.path / PAYLOADS
         self._captures = CaptureStore(settings, self._manifest, payloads=payloads, tag=self.tag)
         self._client = build_client(settings)
