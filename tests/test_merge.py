@@ -82,15 +82,15 @@ def test_two_machines_parts_are_merged_with_every_capture(out: Path, tmp_path: P
     assert verify(settings_for(out)).ok
 
 
-def test_a_link_delivered_twice_keeps_one_current_capture_and_the_other_as_history(
+def test_a_link_delivered_twice_keeps_the_latest_capture_and_the_other_as_history(
     out: Path,
 ) -> None:
     early = datetime(2024, 5, 1, tzinfo=UTC)
     first = start_worker(out, 1)
-    kept = first.capture(A, early + timedelta(minutes=5))
+    kept = first.capture(A, early + timedelta(minutes=5))  # fetched last: this one is current
     first.stop()
     second = start_worker(out, 2)
-    second.capture(A, early)  # the redelivered message, fetched first: this capture is kept
+    older = second.capture(A, early)  # the other delivery, fetched first
     second.capture(B)
     second.stop()
     summary = merge(settings_for(out), [])
@@ -98,10 +98,11 @@ def test_a_link_delivered_twice_keeps_one_current_capture_and_the_other_as_histo
     lines, problems = read_links(out / "manifests" / NAME / LINKS)
     assert not problems
     a_lines = [line for line in lines if line.url == A]
-    assert len(a_lines) == 2, "the duplicate is kept in history"
+    assert [line.record_id for line in a_lines] == [older.record_id, kept.record_id], (
+        "the duplicate is kept in history, the latest capture last (current)"
+    )
     current = current_links(out / "manifests" / NAME)[A]
-    assert current.fetched_at is not None and current.fetched_at.startswith("2024-05-01T00:00:00")
-    assert a_lines[0].record_id == kept.record_id
+    assert current.fetched_at is not None and current.fetched_at.startswith("2024-05-01T00:05:00")
     assert _targets(out) == [A, A, B], "both captures' records stay in the WARC files"
     assert verify(settings_for(out)).ok
 

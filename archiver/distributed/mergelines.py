@@ -1,13 +1,17 @@
 """The link lines of `archiver merge`: the parts' lines combined into the collection's
-links.jsonl with one current line per URL (at-least-once delivery may bring a URL twice).
+links.jsonl with one current line per URL (at-least-once delivery may bring a URL twice, and a
+batch retried in the same session may write it twice into one part).
 
-Of the parts' current lines of a URL and the collection's current line of it, ONE is kept: a
-captured (archived) line over any other, the earliest fetched among captured ones, the latest
-decided (checked_at) among others; on a tie, the collection's line, then the first part's. The
-parts' other lines of that URL are written first, so history keeps every duplicate, and the
-kept one last: the current line (the collection's own, written again after them when it is
-the one kept). A URL whose current line already is one of the parts' lines was merged by a
-merge killed before it marked the part, and is left as it is.
+Every line of every part for a URL is a candidate, and so is the collection's current line of
+it; ONE is kept: a captured (archived) line over any other, the latest fetched among captured
+ones (a refresh or a redelivery each holds a whole capture: the newest is current), the latest
+decided (checked_at) among others; on a tie, the collection's line, then the first part's
+(oldest line first). The parts' other lines of that URL are written first, so history keeps
+every duplicate, and the kept one last: the current line (the collection's own, written again
+after them when it is the one kept). When the collection's current line already IS the line
+the parts would keep (the same capture: same WARC file and offset, or the same JSON), a merge
+killed before it marked the part wrote it, and nothing is written; a merge killed between a
+URL's history lines and its kept line left another current line, and the URL is written again.
 """
 
 from __future__ import annotations
@@ -50,11 +54,17 @@ def part_lines(part: Part, sizes: dict[str, int]) -> tuple[list[LinkLine], int]:
 
 def kept_first(line: LinkLine) -> tuple[int, float]:
     """Sort key of a URL's candidate lines: the least is the one kept (see the module)."""
-    if line.status is Status.ARCHIVED:
-        moment = utc_time(line.fetched_at)
-        return 0, moment.timestamp() if moment else float("inf")
-    moment = utc_time(line.checked_at or line.fetched_at)
-    return 1, -moment.timestamp() if moment else float("inf")
+    captured = line.status is Status.ARCHIVED
+    moment = utc_time(line.fetched_at if captured else line.checked_at or line.fetched_at)
+    return (0 if captured else 1), -moment.timestamp() if moment else float("inf")
+
+
+def same_capture(one: LinkLine, other: LinkLine) -> bool:
+    """True when two lines state the same capture: the same record (WARC file and offset),
+    or, for lines with none, the same JSON."""
+    if one.warc_file is not None and one.warc_offset is not None:
+        return (one.warc_file, one.warc_offset) == (other.warc_file, other.warc_offset)
+    return one.as_read == other.as_read
 
 
 def combine(
@@ -64,17 +74,14 @@ def combine(
     collection's Manifest.append_link), given the current lines of the collection's manifest
     folder `manifest_dir`; return the URLs given a current line and the lines written as
     history beside them."""
-    by_url: dict[str, list[list[LinkLine]]] = {}
+    by_url: dict[str, list[LinkLine]] = {}
     for lines in parts:
-        own: dict[str, list[LinkLine]] = {}
         for line in lines:
-            own.setdefault(line.url, []).append(line)
-        for url, group in own.items():
-            by_url.setdefault(url, []).append(group)
+            by_url.setdefault(line.url, []).append(line)
     current = current_links(manifest_dir)
     links = duplicates = 0
-    for url, groups in by_url.items():
-        written = write_url(current.get(url), groups, append)
+    for url, candidates in by_url.items():
+        written = write_url(current.get(url), candidates, append)
         links += written > 0
         duplicates += max(0, written - 1)
     return links, duplicates
@@ -82,18 +89,21 @@ def combine(
 
 def write_url(
     existing: LinkLine | None,
-    groups: list[list[LinkLine]],
+    lines: list[LinkLine],
     append: Callable[[dict[str, Any]], None],
 ) -> int:
-    """Write one URL's lines: `groups` holds each part's lines of it (oldest first),
-    `existing` the collection's current line of it; the kept one last. Returns how many lines
-    were written (none when a part's line is already current)."""
-    every = [line for lines in groups for line in lines]
-    if existing is not None and any(line.as_read == existing.as_read for line in every):
+    """Write one URL's lines: `lines` holds every part's lines of it (part by part, oldest
+    first), `existing` the collection's current line of it; the kept one last. Returns how
+    many lines were written (none when the line the parts would keep is already current)."""
+    if not lines:
         return 0
-    candidates = ([existing] if existing is not None else []) + [lines[-1] for lines in groups]
-    kept = min(candidates, key=kept_first)
-    history = [line for line in every if line is not kept]
+    best = min(lines, key=kept_first)
+    if existing is not None and same_capture(existing, best):
+        return 0
+    kept = best
+    if existing is not None and kept_first(existing) <= kept_first(best):
+        kept = existing
+    history = [line for line in lines if line is not kept]
     for line in [*history, kept]:
         append(dict(line.as_read))
     return len(history) + 1
