@@ -98,16 +98,17 @@ class Worker:
         self.lock.release()
 
 
-def start_worker(out: Path, serial: int, *, dies: bool = False) -> Worker:
+def start_worker(out: Path, serial: int, *, dies: bool = False, max_size: int = 1 << 30) -> Worker:
     """A worker session under `out` whose WARC files are numbered from `serial` (two parts in
-    one second then never make the same file name); one that `dies` never lists its files."""
+    one second then never make the same file name); one that `dies` never lists its files;
+    `max_size` 1 puts each capture in a file of its own."""
     part, lock = create_part(out, NAME, "run1", new_worker_id())
     manifest = Manifest(part.path, collection=NAME)
     writer = WarcWriter(
         out / "warcs" / NAME,
         out,
         NAME,
-        max_size=1 << 30,
+        max_size=max_size,
         level=6,
         info={"isPartOf": NAME},
         on_close=(lambda closed: None) if dies else manifest.append_warc,

@@ -58,7 +58,8 @@ LOG = logging.getLogger("archiver")
 @dataclass(frozen=True)
 class MergeSummary:
     """What a merge did: the part folders merged and left (live: merge again later) and
-    refused (`FOLDER: why`: a copy whose sha256 differs from the listed sum); WARC files
+    refused (`FOLDER: why`: a copy whose sha256 differs from the listed sum, or a listed
+    WARC file missing; merge again once it is there); WARC files
     moved, copied, or found already there; URLs given a current line (`links`), lines kept
     as history beside them (`duplicates`), part lines skipped; the files repaired."""
 
@@ -224,24 +225,37 @@ def _bring_part(
     listed: dict[str, str],
     tally: _Tally,
 ) -> dict[str, int] | None:
-    """Bring the part's WARC files and list them; their sizes by path, or None when a copy
-    was refused (the part is then not merged: its lines would point at a file not there)."""
+    """Bring the part's WARC files and list them; their sizes by path, or None when the part
+    is refused (its lines would point at a file not there): a listed file missing both in the
+    source and in the collection (refused before anything moves), or a copy with another
+    sha256."""
+    # in the collection already, a file has the listed sha256 (_refuse_clashes made sure)
+    missing = [
+        rel for rel in sums if "file" not in (kind(part.out / rel), kind(collection.out / rel))
+    ]
+    if missing:
+        _refuse(part, f"{part.out / missing[0]} is listed but missing", tally)
+        return None
     sizes: dict[str, int] = {}
     for rel, sha256 in sums.items():
         target = collection.out / rel
         why = _bring(part.out / rel, target, sha256, tally)
+        if why is None and kind(target) != "file":
+            why = f"{part.out / rel} is listed but missing"
         if why is not None:
-            tally.refused.append(f"{part.path}: {why}")
-            LOG.warning(f"{part.path}: {why}; the part is not merged")
+            _refuse(part, why, tally)
             return None
-        if kind(target) != "file":
-            LOG.warning(f"{part.out / rel}: listed by {part.path} but missing; not brought")
-            continue
         sizes[rel] = target.stat().st_size
         if rel not in listed:
             manifest.append_warc(ClosedWarc(rel, sha256, sizes[rel]))
             listed[rel] = sha256
     return sizes
+
+
+def _refuse(part: Part, why: str, tally: _Tally) -> None:
+    """Count the part refused (not merged, its folder not marked), with a warning line."""
+    tally.refused.append(f"{part.path}: {why}")
+    LOG.warning(f"{part.path}: {why}; the part is not merged: merge again once its files are whole")
 
 
 def _bring(source: Path, target: Path, sha256: str, tally: _Tally) -> str | None:
