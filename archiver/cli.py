@@ -262,13 +262,26 @@ def _broker_dispatch(settings: Settings) -> Dispatch | None:
 )
 @click.option(
     "--heartbeat-timeout",
-    type=_Setting("total_time"),
-    default="60",
+    type=click.FloatRange(1, 86400),
+    default=60.0,
     help="Seconds without a heartbeat before a worker's messages go to others (60).",
 )
 @click.option("--out", type=click.Path(file_okay=False), help="Where this worker writes (.).")
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML file of option values.")
-@_options(*(_setting_option(n) for n in ("proxy", "ca_bundle", "trust_store", "concurrency")))
+@_options(
+    *(
+        _setting_option(n)
+        for n in (
+            "proxy",
+            "ca_bundle",
+            "trust_store",
+            "concurrency",
+            "allow_private",
+            "allow_networks",
+            "tls_verify",
+        )
+    )
+)
 @click.pass_context
 def worker(ctx: click.Context, /, **options: Any) -> None:
     """Fetch what `archive --broker` enqueues, on this machine, until stopped (SIGTERM or

@@ -84,11 +84,11 @@ def start_worker(
         args = [sys.executable, "-m", "dramatiq", "archiver.distributed.actors"]
         args += ["--processes", "1", "--threads", "4"]
         env |= {"ARCHIVER_BROKER": broker, "ARCHIVER_HEARTBEAT": "2"}
-        env["ARCHIVER_WORKER_SETTINGS"] = json.dumps({"out": str(out)})
+        env["ARCHIVER_WORKER_SETTINGS"] = json.dumps({"out": str(out), "allow_private": True})
     else:
         args = [sys.executable, "-m", "archiver", "worker", "--broker", broker]
         args += ["--out", str(out), "--processes", "1", "--threads", "4"]
-        args += ["--heartbeat-timeout", "2"]
+        args += ["--heartbeat-timeout", "2", "--allow-private"]  # the origin is on 127.0.0.x
     with log.open("ab") as sink:
         return subprocess.Popen(args, stdout=sink, stderr=sink, start_new_session=True, env=env)
 

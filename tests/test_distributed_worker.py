@@ -4,11 +4,15 @@ and a worker stopped with SIGTERM finishes the batch in hand, closing its WARC f
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,9 +23,12 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver import __version__
 from archiver.config import Settings
 from archiver.distributed.broker import ACTOR, QUEUE, make_broker
+from archiver.distributed.enqueue import _Follow
+from archiver.distributed.ledger import CoordinatorLedger
 from archiver.distributed.wire import Job, run_settings
 from archiver.models import Role, Target
 from tests.origin import Origin, OriginHandler, body, random_bytes
+from tests.redis_server import redis_server
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +37,7 @@ WAIT_SECONDS = 30
 
 def start_worker(broker: str, out: Path, log: Path) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "archiver", "worker", "--broker", broker, "--out", str(out)]
-    args += ["--processes", "1", "--threads", "2", "--heartbeat-timeout", "2"]
+    args += ["--processes", "1", "--threads", "2", "--heartbeat-timeout", "2", "--allow-private"]
     with log.open("ab") as sink:
         return subprocess.Popen(args, stdout=sink, stderr=sink, start_new_session=True)
 
@@ -50,6 +57,23 @@ def wait_for(check: object, what: str) -> None:
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, what
         time.sleep(0.1)
+
+
+@contextmanager
+def assert_logs(told: list[str]) -> Iterator[None]:
+    """Collect what archiver.broker warns while the block runs."""
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            told.append(record.getMessage())
+
+    keep = Keep()
+    logger = logging.getLogger("archiver.broker")
+    logger.addHandler(keep)
+    try:
+        yield
+    finally:
+        logger.removeHandler(keep)
 
 
 def job(origin: Origin, paths: list[str], run: str = "r1") -> Job:
@@ -110,3 +134,51 @@ def test_sigterm_finishes_the_batch_in_hand_and_closes_its_files(
         kinds = [record.rec_type for record in ArchiveIterator(stream)]
     assert kinds.count("response") == 2
     assert redis.Redis.from_url(redis_url).smembers("archiver:run:r1:done") == {b"0"}
+
+
+def test_the_coordinator_ends_when_the_rest_was_given_up(redis_url: str) -> None:
+    """A batch Dramatiq dead-lettered (its retries spent) never becomes done: the run ends
+    anyway, saying so, instead of waiting forever."""
+    client = redis.Redis.from_url(redis_url)
+    ledger = CoordinatorLedger(client, "r9")
+    client.sadd("archiver:run:r9:done", "0")
+    dead = {"args": [{"run": "r9", "batch": 1}], "actor_name": ACTOR}
+    client.hset(f"dramatiq:{QUEUE}.XQ.msgs", "m1", json.dumps(dead))
+    client.hset(f"dramatiq:{QUEUE}.XQ.msgs", "m2", b"not json")
+    told: list[str] = []
+    follow = _Follow(ledger, set(), 2, lambda *args: None, "me")
+    with assert_logs(told):
+        follow.run()
+    assert follow.dead == {1}
+    assert any("batch 1" in line and "given up" in line for line in told)
+
+
+def test_a_coordinator_that_loses_the_broker_says_so_in_one_line(
+    tmp_path: Path, origin: Origin
+) -> None:
+    with redis_server(tmp_path / "redis") as url:
+        (tmp_path / "a.md").write_text(f'<img src="{origin.url("/a.jpg")}">\n')
+        coordinator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "archiver",
+                "archive",
+                str(tmp_path / "a.md"),
+                "-c",
+                "news",
+                "--out",
+                str(tmp_path / "o"),
+                "--broker",
+                url,
+                "--allow-private",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: redis.Redis.from_url(url).keys("archiver:run:*:meta"), "no run opened")
+    _said, errors = coordinator.communicate(timeout=60)  # the server is gone now
+    assert coordinator.returncode == 1
+    assert errors.strip().splitlines()[-1].startswith("archiver: error: lost the broker")
+    assert "Traceback" not in errors

@@ -48,7 +48,7 @@ def connect(url: str) -> redis.Redis:
         client.ping()
     except (redis.RedisError, OSError) as exc:
         client.close()
-        raise InputError(f"cannot reach the broker at {_shown(url)}: {exc}") from None
+        raise InputError(f"cannot reach the broker at {shown(url)}: {exc}") from None
     return client
 
 
@@ -61,7 +61,7 @@ def make_broker(url: str, heartbeat_timeout: float = HEARTBEAT_TIMEOUT) -> Redis
     )
 
 
-def _shown(url: str) -> str:
+def shown(url: str) -> str:
     """`url` without its password, for messages."""
     parts = urlsplit(url)
     if parts.password is None:

@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
+import redis
 from dramatiq import Message
 
 from archiver import __version__
 from archiver.config import Settings
-from archiver.distributed.broker import ACTOR, QUEUE, connect, make_broker
-from archiver.distributed.ledger import CoordinatorLedger
+from archiver.distributed.broker import (
+    ACTOR,
+    HEARTBEAT_TIMEOUT,
+    QUEUE,
+    connect,
+    make_broker,
+    shown,
+)
+from archiver.distributed.ledger import CoordinatorLedger, LinkEvent
 from archiver.distributed.wire import Job, run_settings
-from archiver.errors import InputError
+from archiver.errors import BrokerError, InputError
 from archiver.models import Target
 from archiver.run.fetchloop import Advance, GroupResult
 
 WAIT_MS = 500
+ALONE_SECONDS = 10.0  # no link ended for this long: is any worker there at all?
 log = logging.getLogger("archiver.broker")
 
 
@@ -59,44 +69,89 @@ def check_broker_run(settings: Settings) -> None:
 def dispatch(targets: list[Target], settings: Settings, advance: Advance) -> list[GroupResult]:
     """Enqueue `targets` on the broker of `settings` and follow the run to its end: `advance`
     is told of each link once, whichever worker (or workers: a message may be delivered
-    twice) fetched it. Raises InputError when the broker does not answer."""
+    twice) fetched it. Raises InputError when the broker does not answer at the start,
+    BrokerError when it is lost on the way (the workers go on; `merge` brings in what they
+    wrote, and the next run fetches what no part holds)."""
     assert settings.broker is not None
     client = connect(settings.broker)
-    run = uuid.uuid4().hex
-    ledger = CoordinatorLedger(client, run)
-    cut = batches(targets, settings.batch_size)
-    ledger.open(__version__, settings.collection, len(cut))
     broker = make_broker(settings.broker)
-    wire = run_settings(settings)
     try:
+        run = uuid.uuid4().hex
+        ledger = CoordinatorLedger(client, run)
+        cut = batches(targets, settings.batch_size)
+        ledger.open(__version__, settings.collection, len(cut))
+        wire = run_settings(settings)
         for number, batch in enumerate(cut):
             job = Job(run, number, settings.collection, wire, tuple(batch))
             message: Message[None] = Message(
                 queue_name=QUEUE, actor_name=ACTOR, args=(job.to_message(),), kwargs={}, options={}
             )
             broker.enqueue(message)
-        return [_follow(ledger, {t.url for t in targets}, len(cut), advance)]
+        follow = _Follow(ledger, {t.url for t in targets}, len(cut), advance, broker.broker_id)
+        return [follow.run()]
+    except redis.RedisError as exc:
+        raise BrokerError(f"lost the broker at {shown(settings.broker)}: {exc}") from None
     finally:
         broker.close()
         client.close()
 
 
-def _follow(ledger: CoordinatorLedger, urls: set[str], total: int, advance: Advance) -> GroupResult:
-    result = GroupResult(counts=Counter())
-    refused: set[str] = set()
-    seen: set[str] = set()
-    while True:
-        finished = ledger.done() >= total  # read before the events: none can be missed
-        for event in ledger.events(0 if finished else WAIT_MS):
-            if event.url in urls and event.url not in seen:
-                seen.add(event.url)
-                result.counts[event.status.value] += 1
-                result.fetched += 1
-                result.bytes_fetched += event.size
-                advance(event.status, event.size, event.url, event.error)
-        for worker, why in ledger.refusals().items():
-            if worker not in refused:
-                refused.add(worker)
+class _Follow:
+    """Follows a run in the ledger until every batch is done or dead-lettered."""
+
+    def __init__(
+        self, ledger: CoordinatorLedger, urls: set[str], total: int, advance: Advance, me: str
+    ) -> None:
+        self.ledger, self.urls, self.total, self.advance, self.me = ledger, urls, total, advance, me
+        self.result = GroupResult(counts=Counter())
+        self.seen: set[str] = set()
+        self.refused: set[str] = set()
+        self.dead: set[int] = set()
+        self.quiet_since = time.monotonic()
+        self.alone_told = False
+
+    def run(self) -> GroupResult:
+        while True:
+            finished = self._finished()  # read before the events: none can be missed
+            self._take(self.ledger.events(0 if finished else WAIT_MS))
+            self._look_around()
+            if finished:
+                return self.result
+
+    def _finished(self) -> bool:
+        done = self.ledger.done()
+        if done + len(self.dead) < self.total:
+            dead = self.ledger.dead_batches(QUEUE) - self.dead
+            for batch in sorted(dead):
+                log.warning(
+                    "batch %d of this run was given up after its retries (see the workers' "
+                    "logs); its links stay unfetched, and the next run fetches them",
+                    batch,
+                )
+            self.dead |= dead
+        return done + len(self.dead) >= self.total
+
+    def _take(self, events: list[LinkEvent]) -> None:
+        for event in events:
+            if event.url in self.urls and event.url not in self.seen:
+                self.seen.add(event.url)
+                self.result.counts[event.status.value] += 1
+                self.result.fetched += 1
+                self.result.bytes_fetched += event.size
+                self.advance(event.status, event.size, event.url, event.error)
+        if events:
+            self.quiet_since = time.monotonic()
+
+    def _look_around(self) -> None:
+        for worker, why in self.ledger.refusals().items():
+            if worker not in self.refused:
+                self.refused.add(worker)
                 log.warning("worker %s refused the run's work: %s", worker, why)
-        if finished:
-            return result
+        quiet = time.monotonic() - self.quiet_since
+        alone = quiet > ALONE_SECONDS and not self.alone_told
+        if alone and self.ledger.workers(HEARTBEAT_TIMEOUT, self.me) == 0:
+            self.alone_told = True
+            log.warning(
+                "no worker is connected to the broker: start `archiver worker --broker URL` "
+                "on a fetching machine (the run waits for one)"
+            )

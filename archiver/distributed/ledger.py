@@ -12,6 +12,8 @@ RUN_TTL seconds after its last write, so a run nobody finishes leaves nothing be
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,8 @@ import redis.asyncio as aredis
 from archiver.models import Status
 
 RUN_TTL = 7 * 24 * 3600
+EVENTS_KEPT = 1_000_000  # about: a coordinator that reads along never misses one
+DRAMATIQ = "dramatiq"  # the RedisBroker's namespace
 PREFIX = "archiver:run:"
 
 
@@ -58,7 +62,7 @@ class WorkerLedger:
         }
         stream = key(self._run, "events")
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.xadd(stream, fields)  # type: ignore[arg-type]
+            pipe.xadd(stream, fields, maxlen=EVENTS_KEPT, approximate=True)  # type: ignore[arg-type]
             pipe.expire(stream, RUN_TTL)
             await pipe.execute()
 
@@ -110,10 +114,39 @@ class CoordinatorLedger:
         """How many batches were handled to their end."""
         return int(self._client.scard(key(self._run, "done")))
 
+    def dead_batches(self, queue: str) -> set[int]:
+        """The batch numbers of this run that Dramatiq dead-lettered (their retries spent: a
+        worker's disk full, a worker of another version only): `dramatiq:QUEUE.XQ.msgs`
+        holds the dead messages, as Dramatiq's Redis broker keeps them."""
+        found: Any = self._client.hvals(f"{DRAMATIQ}:{queue}.XQ.msgs")
+        batches: set[int] = set()
+        for data in found or []:
+            job = _job_of(data)
+            if job.get("run") == self._run and isinstance(job.get("batch"), int):
+                batches.add(job["batch"])
+        return batches
+
+    def workers(self, heartbeat_seconds: float, itself: str) -> int:
+        """How many Dramatiq processes other than `itself` (a broker id) sent a heartbeat
+        within the last `heartbeat_seconds` (on their clocks, as Dramatiq keeps them)."""
+        since = (time.time() - heartbeat_seconds) * 1000
+        found: Any = self._client.zrangebyscore(f"{DRAMATIQ}:__heartbeats__", since, "+inf")
+        return sum(1 for member in found or [] if member.decode() != itself)
+
     def refusals(self) -> dict[str, str]:
         """worker -> why it refused this run's work."""
         found: Any = self._client.hgetall(key(self._run, "refused"))
         return {k.decode(): v.decode() for k, v in found.items()}
+
+
+def _job_of(data: bytes) -> dict[str, Any]:
+    """The job (first argument) of an encoded Dramatiq message, or {} for anything else."""
+    try:
+        message = json.loads(data)
+        job = message["args"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return {}
+    return job if isinstance(job, dict) else {}
 
 
 def _event(fields: dict[bytes, bytes]) -> LinkEvent:

@@ -30,7 +30,7 @@ from types import TracebackType
 from archiver import __version__
 from archiver.errors import StorageError
 from archiver.files import kind, open_fd
-from archiver.store.collection import WARC_FOLDER, check_collection
+from archiver.store.collection import PARTS_FOLDER, WARC_FOLDER, check_collection
 from archiver.store.lines import WARCS
 from archiver.store.lock import LOCK_NAME, is_locked
 from archiver.store.manifest import Manifest
@@ -38,7 +38,6 @@ from archiver.store.readlines import read_warc_sums
 from archiver.store.repair import Repaired, list_unlisted, repair_open_warc
 from archiver.store.writer import OPEN_SUFFIX, hostname
 
-PARTS_FOLDER = "parts"
 MERGED_SUFFIX = ".merged"
 PART_INFO = "part.json"
 LOG = logging.getLogger("archiver")

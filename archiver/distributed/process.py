@@ -28,6 +28,7 @@ from archiver.schema import parse_setting
 
 WORKER_SETTINGS_ENV = "ARCHIVER_WORKER_SETTINGS"
 CLOSE_SECONDS = 60.0
+REDIS_TIMEOUT = 30.0  # seconds for one Redis answer: a partition fails the batch, to be retried
 
 
 def worker_settings_json(settings: Settings) -> str:
@@ -43,7 +44,10 @@ def worker_settings_json(settings: Settings) -> str:
 def worker_settings(text: str | None) -> Settings:
     """Settings from WORKER_SETTINGS_ENV's JSON (none: the defaults, out = the current
     folder). Raises InputError for a value the setting does not take."""
-    given = json.loads(text) if text else {}
+    try:
+        given = json.loads(text) if text else {}
+    except ValueError:
+        raise InputError(f"{WORKER_SETTINGS_ENV} is not JSON") from None
     if not isinstance(given, dict) or not set(given) <= set(WORKER_SETTINGS):
         raise InputError(f"{WORKER_SETTINGS_ENV} holds no worker settings")
     try:
@@ -75,7 +79,9 @@ class WorkerProcess:
 
     async def _handle(self, job: Job) -> None:
         if self._redis is None:
-            self._redis = aredis.Redis.from_url(self._url)
+            self._redis = aredis.Redis.from_url(
+                self._url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+            )
         session = self._sessions.get(job.run)
         if session is None:
             session = Session(job.settings_for(self.settings), job.run, self._redis)

@@ -33,6 +33,7 @@ from archiver.store.repair import Repaired
 from archiver.store.writer import hostname
 
 PAYLOADS = "payloads.sqlite"
+GATE_SCOPE = "all"  # one host gate for every run on the broker: two runs at once share a host
 
 
 def new_worker_id() -> str:
@@ -84,7 +85,7 @@ class Session:
         self._captures = CaptureStore(settings, self._manifest, payloads=payloads, tag=self.tag)
         self._client = build_client(settings)
         per_host, delay, total = settings.per_host, settings.delay, settings.concurrency
-        self._gate = RedisGate(self._redis, self.run, per_host, delay, total)
+        self._gate = RedisGate(self._redis, GATE_SCOPE, per_host, delay, total)
         robots = RedisRobots(self._redis, self.run)
         proxied = proxy_in_use(settings) is not None
         store = self._captures.store
@@ -120,12 +121,14 @@ class Session:
             if self._gate is not None:
                 await self._gate.close()
         finally:
-            if self._captures is not None:
-                self._captures.close()
-            if self._manifest is not None:
-                self._manifest.close()
-            if self._lock is not None:
-                self._lock.release()
+            try:
+                if self._captures is not None:
+                    self._captures.close()
+            finally:
+                if self._manifest is not None:
+                    self._manifest.close()
+                if self._lock is not None:
+                    self._lock.release()
 
 
 def _host(target: Target) -> str:

@@ -46,7 +46,8 @@ RUN_SETTINGS = (
     "warc_size",
     "compress_level",
 )
-WORKER_SETTINGS = ("out", "proxy", "ca_bundle", "trust_store", "concurrency")
+GRANTS = ("allow_private", "allow_networks", "tls_verify")  # a message can only narrow them
+WORKER_SETTINGS = ("out", "proxy", "ca_bundle", "trust_store", "concurrency", *GRANTS)
 MAX_TARGETS = 10_000  # schema's bound on --batch-size
 
 
@@ -92,8 +93,27 @@ class Job:
 
     def settings_for(self, worker: Settings) -> Settings:
         """The settings a worker fetches this job with: the run's RUN_SETTINGS over the
-        worker's own (WORKER_SETTINGS and the rest), in the job's collection."""
-        return build_settings(worker, {"collection": self.collection, **self.settings})
+        worker's own (WORKER_SETTINGS and the rest), in the job's collection; except where a
+        worker may connect and what it may trust (GRANTS), which a message can only narrow:
+        a private address is allowed only when the worker's own options allow it too, and a
+        certificate that fails verification is recorded only when the worker says so too."""
+        given = {"collection": self.collection, **self.settings}
+        ran = build_settings(worker, given)
+        networks = (
+            worker.allow_networks
+            if ran.allow_private
+            else tuple(net for net in worker.allow_networks if net in ran.allow_networks)
+        )
+        return build_settings(
+            ran,
+            {
+                "allow_private": ran.allow_private and worker.allow_private,
+                "allow_networks": networks,
+                "tls_verify": "record"
+                if "strict" not in (ran.tls_verify, worker.tls_verify)
+                else "strict",
+            },
+        )
 
 
 def run_settings(settings: Settings) -> dict[str, Any]:

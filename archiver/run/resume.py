@@ -18,6 +18,7 @@ never wrote. `.inflight` names every WARC file such a run wrote. The next `archi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from archiver.config import Settings
 from archiver.files import is_regular
@@ -27,6 +28,7 @@ from archiver.store.collection import Collection
 from archiver.store.dedup import clear_claims
 from archiver.store.entries import with_time
 from archiver.store.lines import WARCS
+from archiver.store.lock import is_locked
 from archiver.store.manifest import Manifest
 from archiver.store.readlines import read_warc_sums
 from archiver.store.repair import Repaired, list_unlisted, repair_open_warcs
@@ -68,8 +70,22 @@ def close_open_warcs(settings: Settings, manifest: Manifest) -> list[Repaired]:
     """Step 2: every `.open` WARC file of the collection cut after its last whole record,
     closed and listed in warcs.sha256 (a file with whole records after damage is also kept
     whole as `NAME.damaged`)."""
-    warc_dir = Collection.named(settings).warc_dir
-    return repair_open_warcs(warc_dir, settings.out, manifest.append_warc)
+    collection = Collection.named(settings)
+    writing = live_worker_tags(collection.parts_dir)
+    return repair_open_warcs(
+        collection.warc_dir,
+        settings.out,
+        manifest.append_warc,
+        lambda path: path.name.removesuffix(".warc.gz.open").endswith(writing),
+    )
+
+
+def live_worker_tags(parts: Path) -> tuple[str, ...]:
+    """`-<machine>-<worker>` of every part a live distributed worker holds (its lock taken):
+    the end of its WARC files' names, which are never repaired under it."""
+    if not parts.is_dir():
+        return ()
+    return tuple(f"-{part.name}" for part in sorted(parts.iterdir()) if is_locked(part))
 
 
 def list_late_warcs(settings: Settings, manifest: Manifest, unfinished: list[str]) -> list[str]:

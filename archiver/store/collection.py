@@ -23,6 +23,7 @@ from archiver.errors import InputError
 NAME = re.compile(r"[A-Za-z0-9._-]+")
 WARC_FOLDER = "warcs"
 MANIFEST_FOLDER = "manifests"
+PARTS_FOLDER = "parts"
 
 
 def check_collection(name: str) -> str:
@@ -64,6 +65,11 @@ class Collection:
     def warc_dir(self) -> Path:
         """OUT/warcs/NAME: the collection's WARC files."""
         return self.out / WARC_FOLDER / self.name
+
+    @property
+    def parts_dir(self) -> Path:
+        """OUT/parts/NAME: the parts distributed workers write (archiver.distributed.parts)."""
+        return self.out / PARTS_FOLDER / self.name
 
     @property
     def manifest_dir(self) -> Path:

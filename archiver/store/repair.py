@@ -47,15 +47,21 @@ def whole_records_end(path: Path) -> tuple[int, bool]:
 
 
 def repair_open_warcs(
-    directory: Path, root: Path, on_close: Callable[[ClosedWarc], None]
+    directory: Path,
+    root: Path,
+    on_close: Callable[[ClosedWarc], None],
+    live: Callable[[Path], bool] = lambda path: False,
 ) -> list[Repaired]:
-    """Close every `.open` file in `directory`, keeping its whole records and nothing else.
-    A file with whole records after damaged bytes (not a torn tail: a flipped bit) is closed
-    with the records before the damage, and kept whole as `NAME.damaged` for recovery."""
+    """Close every `.open` file in `directory`, keeping its whole records and nothing else,
+    except those `live` says a live process still writes (a distributed worker's, on a shared
+    filesystem). A file with whole records after damaged bytes (not a torn tail: a flipped bit)
+    is closed with the records before the damage, and kept whole as `NAME.damaged`."""
     if not directory.is_dir():
         return []
     found = (
-        repair_open_warc(path, root, on_close) for path in sorted(directory.glob("*" + OPEN_SUFFIX))
+        repair_open_warc(path, root, on_close)
+        for path in sorted(directory.glob("*" + OPEN_SUFFIX))
+        if not live(path)
     )
     return [fixed for fixed in found if fixed is not None]
 

@@ -112,8 +112,10 @@ class WarcWriter:
     ) -> WarcRecordRef:
         """Write the request record and the response record of `exchange` (a revisit record
         when `original` holds the same payload); return the response's place. `record_id`
-        names the response record when the caller has already promised it to others."""
+        names the response record when the caller has already promised it to others. Raises
+        StorageError, also for every write after one failed (its file is left for repair)."""
         with self._lock:
+            self._refuse_after_failure()
             self._ensure_open()
             response_id = record_id or new_record_id()
             date = warc_date(exchange.date)
@@ -128,12 +130,19 @@ class WarcWriter:
         Memento-Datetime as a WARC-Date: store.records.recovered); return the response's
         place. Never a revisit: a recovered capture holds its own payload."""
         with self._lock:
+            self._refuse_after_failure()
             self._ensure_open()
             record_id = new_record_id()
             self._write_request(exchange, warc_date(exchange.date), record_id)
             parts = records.recovered(exchange, uri_r, date, record_id)
             offset, length = self._write_record(parts)
             return WarcRecordRef(self.files[-1], offset, length, record_id, date)
+
+    def _refuse_after_failure(self) -> None:
+        """After a failed write the file holds a torn record: records written after it would
+        be lost to repair, which keeps what comes before the damage."""
+        if self._failed:
+            raise StorageError(f"an earlier write to WARC {self._path} failed", str(self._path))
 
     def close(self) -> None:
         """Finish the current file (safe to call from any thread, and more than once)."""
