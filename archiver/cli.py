@@ -256,7 +256,7 @@ def _broker_dispatch(settings: Settings) -> Dispatch | None:
 @click.option(
     "--threads",
     type=click.IntRange(1, 256),
-    default=8,
+    default=32,
     show_default=True,
     help="Batches in hand at once per process.",
 )
@@ -287,7 +287,8 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
     """Fetch what `archive --broker` enqueues, on this machine, until stopped (SIGTERM or
     Ctrl-C: the batches in hand are finished first). The run's settings come with the
     work; how this machine reaches the network (--proxy, --ca-bundle, --trust-store,
-    --concurrency) and where it writes (--out) are its own.
+    --concurrency) and where it writes (--out) are its own, and a run can only narrow where
+    it may connect and what it trusts (--allow-private, --allow-network, --tls-verify).
 
     \b
     archiver worker --broker redis://10.0.0.5:6379/0 --out /data/w1 --processes 4

@@ -34,7 +34,7 @@ class WorkerOptions:
 
     broker: str
     processes: int = 1
-    threads: int = 8
+    threads: int = 32
     heartbeat_timeout: float = 60.0
 
 
